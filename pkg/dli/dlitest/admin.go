@@ -1,0 +1,125 @@
+package dlitest
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// RequestRecord is one request the emulator received (GET /_emulator/requests).
+type RequestRecord struct {
+	Method string     `json:"method"`
+	Path   string     `json:"path"`
+	Query  url.Values `json:"query,omitempty"`
+	Body   string     `json:"body,omitempty"`
+	// Time is the emulator clock's instant when the request arrived.
+	Time   time.Time `json:"time"`
+	AuthOK bool      `json:"auth_ok"`
+}
+
+func isAdmin(path string) bool { return strings.HasPrefix(path, "/_emulator/") }
+
+// record appends the request to the log. Caller holds e.mu.
+func (e *Emulator) record(r *http.Request, body []byte, authOK bool) {
+	e.requests = append(e.requests, RequestRecord{
+		Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: string(body),
+		Time: e.clock.Now(), AuthOK: authOK,
+	})
+}
+
+// Requests returns a copy of every API request received so far (admin
+// requests are not recorded).
+func (e *Emulator) Requests() []RequestRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]RequestRecord(nil), e.requests...)
+}
+
+// AddFault installs an injected fault.
+func (e *Emulator) AddFault(f Fault) error {
+	if err := f.compile(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.list = append(e.faults.list, &f)
+	return nil
+}
+
+// ClearFaults removes every injected fault.
+func (e *Emulator) ClearFaults() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.list = nil
+}
+
+// State is the JSON snapshot served by GET /_emulator/state.
+type State struct {
+	Now          time.Time       `json:"now"`
+	Queues       []QueueState    `json:"queues"`
+	Plans        []PlanState     `json:"plans"`
+	SQLJobs      []SQLJobState   `json:"sql_jobs"`
+	Imports      []ImportState   `json:"imports"`
+	FlinkJobs    []FlinkJobState `json:"flink_jobs"`
+	SparkBatches []BatchState    `json:"spark_batches"`
+}
+
+// Snapshot returns the emulator's state at the clock's now.
+func (e *Emulator) Snapshot() State {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.catchUpLocked()
+	s := State{Now: e.clock.Now()}
+	s.Queues, s.Plans = e.queues.snapshot()
+	s.SQLJobs, s.Imports = e.sql.snapshot()
+	s.FlinkJobs = e.flink.snapshot()
+	s.SparkBatches = e.spark.snapshot()
+	return s
+}
+
+// adminRoute registers an admin handler; it runs without e.mu held.
+func (e *Emulator) adminRoute(pattern string, h http.HandlerFunc) {
+	e.mux.HandleFunc(pattern, h)
+}
+
+func (e *Emulator) registerAdmin() {
+	e.adminRoute("GET /_emulator/state", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, e.Snapshot())
+	})
+	e.adminRoute("GET /_emulator/requests", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, e.Requests())
+	})
+	e.adminRoute("POST /_emulator/clock", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			AdvanceS float64 `json:"advance_s"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if req.AdvanceS < 0 {
+			writeError(w, http.StatusBadRequest, "DLI.0001", "advance_s must not be negative")
+			return
+		}
+		e.Advance(time.Duration(req.AdvanceS * float64(time.Second)))
+		writeJSON(w, http.StatusOK, map[string]any{"now": e.clock.Now()})
+	})
+	e.adminRoute("POST /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f Fault
+		if !decodeBody(w, r, &f) {
+			return
+		}
+		if err := e.AddFault(f); err != nil {
+			writeError(w, http.StatusBadRequest, "DLI.0001", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"ok": true})
+	})
+	e.adminRoute("DELETE /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
+		e.ClearFaults()
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	})
+	e.adminRoute("/_emulator/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "DLI.0002", "no admin endpoint "+r.Method+" "+r.URL.Path)
+	})
+}
