@@ -16,4 +16,3 @@ func (s *queueState) init()                                 {}
 func (s *queueState) catchUp(e *Emulator, now time.Time)    {}
 func (s *queueState) snapshot() ([]QueueState, []PlanState) { return nil, nil }
 func (e *Emulator) registerQueues()                         {}
-func (e *Emulator) seedDemo()                               {}
