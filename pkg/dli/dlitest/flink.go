@@ -13,3 +13,4 @@ func (s *flinkState) init()                              {}
 func (s *flinkState) catchUp(e *Emulator, now time.Time) {}
 func (s *flinkState) snapshot() []FlinkJobState          { return nil }
 func (e *Emulator) registerFlink()                       {}
+func (s *flinkState) seed(e *Emulator)                   {}

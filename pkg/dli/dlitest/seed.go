@@ -1,5 +1,10 @@
 package dlitest
 
-// STUB: replaced by the demo data set (queues, plans, SQL jobs, Flink jobs,
-// Spark batches in every interesting state). Caller holds e.mu.
-func (e *Emulator) seedDemo() {}
+// seedDemo loads the "demo" data set: each resource area seeds its own part
+// (queues first, since jobs run on them). Caller holds e.mu.
+func (e *Emulator) seedDemo() {
+	e.queues.seed(e)
+	e.sql.seed(e)
+	e.flink.seed(e)
+	e.spark.seed(e)
+}

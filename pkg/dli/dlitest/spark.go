@@ -13,3 +13,4 @@ func (s *sparkState) init()                              {}
 func (s *sparkState) catchUp(e *Emulator, now time.Time) {}
 func (s *sparkState) snapshot() []BatchState             { return nil }
 func (e *Emulator) registerSpark()                       {}
+func (s *sparkState) seed(e *Emulator)                   {}

@@ -16,3 +16,4 @@ func (s *sqlState) init()                                    {}
 func (s *sqlState) catchUp(e *Emulator, now time.Time)       {}
 func (s *sqlState) snapshot() ([]SQLJobState, []ImportState) { return nil, nil }
 func (e *Emulator) registerSQL()                             {}
+func (s *sqlState) seed(e *Emulator)                         {}
