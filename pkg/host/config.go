@@ -1,0 +1,295 @@
+// Package host runs dlibot's functions in their three homes: AWS Lambda, a
+// long-running service on NATS JetStream (`dlibot serve`) and everything in
+// one process on a laptop (`dlibot dev`). It owns the configuration shared by
+// every function, the HTTP server (events, webhooks, Slack, health, metrics),
+// Prometheus metrics and the function registry.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// DefaultMaxBodyBytes is the default limit on HTTP request bodies (1 MiB).
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config is the configuration shared by every function and host, read from
+// the environment. Secrets are marked `secret:"true"`; they are never logged
+// and `dlibot config check` prints them as <set>/<unset>.
+type Config struct {
+	// NATSURL is the NATS server URL list (comma-separated, e.g.
+	// "nats://n1:4222,nats://n2:4222"). Required by `dlibot serve`; in
+	// Lambda it is optional for chatops (read-only without it). Default
+	// empty: no NATS. `dlibot dev` ignores it and runs an embedded server.
+	NATSURL string `env:"NATS_URL"`
+	// NATSCreds is the path of a NATS credentials file (JWT + NKey seed).
+	// Default empty: no credentials.
+	NATSCreds string `env:"NATS_CREDS"`
+	// NATSTLSCA is the path of a PEM CA bundle used to verify the NATS
+	// server. Default empty: system roots (when the URL is tls://).
+	NATSTLSCA string `env:"NATS_TLS_CA"`
+	// NATSTLSCert is the path of a PEM client certificate for mutual TLS
+	// with NATS; it needs NATS_TLS_KEY. Default empty: no client cert.
+	NATSTLSCert string `env:"NATS_TLS_CERT"`
+	// NATSTLSKey is the path of the PEM private key for NATS_TLS_CERT.
+	// Default empty.
+	NATSTLSKey string `env:"NATS_TLS_KEY"`
+
+	// HTTPAddr is the address the HTTP server listens on (host:port).
+	// Default ":8080" (all interfaces); `dlibot dev` uses 127.0.0.1:8080.
+	HTTPAddr string `env:"HTTP_ADDR, default=:8080"`
+	// HTTPMaxBodyBytes caps every HTTP request body, in bytes; a larger
+	// body is answered 413. Default 1048576 (1 MiB).
+	HTTPMaxBodyBytes int64 `env:"HTTP_MAX_BODY_BYTES, default=1048576"`
+
+	// SlackBotToken is the Slack Web API bot token (xoxb-…). Default empty:
+	// notifications go to the console (dev) or nowhere (a warning at start).
+	SlackBotToken string `env:"SLACK_BOT_TOKEN" secret:"true"`
+	// SlackSigningSecret verifies requests from Slack (slash commands,
+	// interactions). Default empty: Slack routes answer 503 (dev generates
+	// one).
+	SlackSigningSecret string `env:"SLACK_SIGNING_SECRET" secret:"true"`
+	// SlackSigningSecretPrevious is also accepted while a signing secret is
+	// being rotated. Default empty.
+	SlackSigningSecretPrevious string `env:"SLACK_SIGNING_SECRET_PREVIOUS" secret:"true"`
+	// SlackAPIURL is the Slack Web API base URL, overridable for tests and
+	// proxies. Default "https://slack.com/api/".
+	SlackAPIURL string `env:"SLACK_API_URL, default=https://slack.com/api/"`
+	// SlackChannel is the default channel (ID or #name) for notifications
+	// when no route matches. Default empty.
+	SlackChannel string `env:"SLACK_CHANNEL"`
+
+	// LogLevel is the minimum log level: debug, info, warn or error.
+	// Default "info".
+	LogLevel string `env:"LOG_LEVEL, default=info"`
+}
+
+// ErrInvalidConfig is wrapped by every configuration validation error.
+var ErrInvalidConfig = errors.New("invalid configuration")
+
+// LoadConfig reads Config from the process environment and validates it.
+func LoadConfig(ctx context.Context) (*Config, error) {
+	return LoadConfigFrom(ctx, envconfig.OsLookuper())
+}
+
+// LoadConfigFrom reads Config through l (envconfig.MapLookuper in tests)
+// and validates it. The error names the variable and what is wrong.
+func LoadConfigFrom(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
+	var c Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, scrubEnvError(err))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// scrubEnvError keeps envconfig's message (it names the variable) but never
+// the value, which might be a secret.
+func scrubEnvError(err error) string {
+	msg := err.Error()
+	// envconfig formats parse errors as `VAR: ...: strconv...: parsing "value": invalid syntax`.
+	if i := strings.Index(msg, "parsing \""); i >= 0 {
+		return msg[:i] + "not a valid number"
+	}
+	return msg
+}
+
+// Validate checks the configuration and returns an error wrapping
+// ErrInvalidConfig that names each bad variable and what is wrong.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(v, format string, args ...any) {
+		errs = append(errs, v+": "+fmt.Sprintf(format, args...))
+	}
+	fileExists := func(v, path string) {
+		if path == "" {
+			return
+		}
+		st, err := os.Stat(path)
+		switch {
+		case err != nil:
+			bad(v, "cannot read file %q: %v", path, errors.Unwrap(err))
+		case st.IsDir():
+			bad(v, "%q is a directory, want a file", path)
+		}
+	}
+	if c.NATSURL != "" {
+		for _, u := range strings.Split(c.NATSURL, ",") {
+			u = strings.TrimSpace(u)
+			if u == "" {
+				bad("NATS_URL", "empty entry in the comma-separated list")
+				continue
+			}
+			if i := strings.Index(u, "://"); i >= 0 {
+				switch strings.ToLower(u[:i]) {
+				case "nats", "tls", "ws", "wss":
+				default:
+					bad("NATS_URL", "scheme %q not supported (use nats://, tls://, ws:// or wss://)", u[:i])
+				}
+			}
+		}
+	}
+	fileExists("NATS_CREDS", c.NATSCreds)
+	fileExists("NATS_TLS_CA", c.NATSTLSCA)
+	fileExists("NATS_TLS_CERT", c.NATSTLSCert)
+	fileExists("NATS_TLS_KEY", c.NATSTLSKey)
+	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
+		bad("NATS_TLS_CERT", "NATS_TLS_CERT and NATS_TLS_KEY must be set together")
+	}
+	if c.HTTPAddr == "" {
+		bad("HTTP_ADDR", "must not be empty (e.g. :8080)")
+	} else if !strings.Contains(c.HTTPAddr, ":") {
+		bad("HTTP_ADDR", "%q is not host:port (e.g. :8080)", c.HTTPAddr)
+	}
+	if c.HTTPMaxBodyBytes <= 0 {
+		bad("HTTP_MAX_BODY_BYTES", "must be positive, got %d", c.HTTPMaxBodyBytes)
+	}
+	if c.SlackAPIURL != "" && !strings.HasPrefix(c.SlackAPIURL, "http://") && !strings.HasPrefix(c.SlackAPIURL, "https://") {
+		bad("SLACK_API_URL", "must be an http:// or https:// URL")
+	}
+	if c.SlackBotToken != "" && !strings.HasPrefix(c.SlackBotToken, "xox") {
+		bad("SLACK_BOT_TOKEN", "does not look like a Slack token (want xoxb-…)")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("LOG_LEVEL", "%v", err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// SlackSecrets returns the accepted Slack signing secrets, current first.
+func (c *Config) SlackSecrets() []string {
+	var s []string
+	for _, v := range []string{c.SlackSigningSecret, c.SlackSigningSecretPrevious} {
+		if v != "" {
+			s = append(s, v)
+		}
+	}
+	return s
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("%q is not one of debug, info, warn, error", s)
+	}
+	return l, nil
+}
+
+// NewLogger returns a JSON slog logger at c.LogLevel writing to w.
+func (c *Config) NewLogger(w io.Writer) *slog.Logger {
+	l, err := parseLevel(c.LogLevel)
+	if err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// looksSecret matches variables that hold secrets even when the struct
+// carrying them (another package's) has no `secret` tag.
+func looksSecret(name string) bool {
+	n := strings.ToUpper(name)
+	for _, s := range []string{"SECRET", "TOKEN", "PASSWORD", "PRIVATE"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return strings.HasSuffix(n, "_SK") || strings.HasSuffix(n, "_AK")
+}
+
+// Setting is one configuration variable as `dlibot config check` prints it.
+type Setting struct {
+	// Name is the environment variable.
+	Name string
+	// Value is the effective value, or <set>/<unset> for a secret.
+	Value string
+	// Secret says the value is redacted.
+	Secret bool
+}
+
+// Settings lists the variables of any envconfig-tagged struct (pointer or
+// value, nested structs with prefix= included) with their effective values,
+// secrets redacted. Use it for Config and for each function's config.
+func Settings(cfg any) []Setting {
+	var out []Setting
+	v := reflect.ValueOf(cfg)
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	collectSettings(v, "", &out)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func collectSettings(v reflect.Value, prefix string, out *[]Setting) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("env")
+		name, opts, _ := strings.Cut(tag, ",")
+		name = strings.TrimSpace(name)
+		fv := v.Field(i)
+		for fv.Kind() == reflect.Pointer {
+			if fv.IsNil() {
+				fv = reflect.Zero(fv.Type().Elem())
+				break
+			}
+			fv = fv.Elem()
+		}
+		if fv.Kind() == reflect.Struct && name == "" && fv.Type().PkgPath() != "time" {
+			p := prefix
+			for _, o := range strings.Split(opts, ",") {
+				if k, val, ok := strings.Cut(strings.TrimSpace(o), "="); ok && k == "prefix" {
+					p += val
+				}
+			}
+			collectSettings(fv, p, out)
+			continue
+		}
+		if name == "" {
+			continue
+		}
+		full := prefix + name
+		s := Setting{Name: full}
+		if f.Tag.Get("secret") == "true" || looksSecret(full) {
+			s.Secret = true
+			if fv.IsZero() {
+				s.Value = "<unset>"
+			} else {
+				s.Value = "<set>"
+			}
+		} else {
+			s.Value = fmt.Sprint(fv.Interface())
+		}
+		*out = append(*out, s)
+	}
+}
+
+// WriteSettings prints settings as NAME=value lines.
+func WriteSettings(w io.Writer, settings []Setting) error {
+	for _, s := range settings {
+		if _, err := fmt.Fprintf(w, "%s=%s\n", s.Name, s.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
