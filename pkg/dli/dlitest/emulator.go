@@ -120,6 +120,9 @@ func New(opts Options) (*Emulator, error) {
 	e.registerSQL()
 	e.registerFlink()
 	e.registerSpark()
+	e.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "DLI.0002", "no DLI API "+r.Method+" "+r.URL.Path+" in the emulator")
+	})
 	switch opts.Seed {
 	case "":
 	case "demo":
