@@ -1,0 +1,372 @@
+package dlitest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sqlStart is the clock start of every SQL test (golden files depend on it).
+var sqlStart = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// sqlEmu starts an emulator without auth (these tests do not sign).
+func sqlEmu(t *testing.T) *Server {
+	t.Helper()
+	return NewServer(t, Options{SkipAuth: true, Start: sqlStart})
+}
+
+// sqlResp is a decoded answer.
+type sqlResp struct {
+	status int
+	raw    []byte
+	body   map[string]any
+}
+
+func (r sqlResp) str(k string) string {
+	s, _ := r.body[k].(string)
+	return s
+}
+
+func (r sqlResp) num(k string) float64 {
+	f, _ := r.body[k].(float64)
+	return f
+}
+
+// sqlDo sends a request to the emulator with the test project.
+func sqlDo(t *testing.T, srv *Server, method, path string, body any) sqlResp {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	path = strings.ReplaceAll(path, "{project_id}", srv.Options().ProjectID)
+	req, err := http.NewRequest(method, srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := sqlResp{status: res.StatusCode, raw: raw}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out.body); err != nil {
+			t.Fatalf("%s %s: answer is not a JSON object: %v: %s", method, path, err, raw)
+		}
+	}
+	return out
+}
+
+// sqlSubmitOK submits a statement and returns the job id.
+func sqlSubmitOK(t *testing.T, srv *Server, body map[string]any) string {
+	t.Helper()
+	r := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/submit-job", body)
+	if r.status != 200 {
+		t.Fatalf("submit %v: %d %s", body, r.status, r.raw)
+	}
+	return r.str("job_id")
+}
+
+func sqlStatusOf(t *testing.T, srv *Server, id string) sqlResp {
+	t.Helper()
+	r := sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+id+"/status", nil)
+	if r.status != 200 {
+		t.Fatalf("status %s: %d %s", id, r.status, r.raw)
+	}
+	return r
+}
+
+// sqlWantError checks a DLI error answer.
+func sqlWantError(t *testing.T, r sqlResp, status int, code, fragment string) {
+	t.Helper()
+	if r.status != status || r.str("error_code") != code || !strings.Contains(r.str("error_msg"), fragment) {
+		t.Errorf("got %d %s, want %d %s containing %q", r.status, r.raw, status, code, fragment)
+	}
+}
+
+func TestSQLSubmitValidation(t *testing.T) {
+	srv := sqlEmu(t)
+	long := strings.Repeat("k", 129)
+	tests := []struct {
+		name     string
+		body     any
+		status   int
+		code     string
+		fragment string
+	}{
+		{"not JSON", `{"sql":`, 400, "DLI.0001", "invalid request body"},
+		{"sql wrong type", `{"sql": 5}`, 400, "DLI.0001", "invalid request body"},
+		{"sql missing", map[string]any{"queue_name": "default"}, 400, "DLI.0001", "sql is required"},
+		{"sql blank", map[string]any{"sql": "   "}, 400, "DLI.0001", "sql is required"},
+		{"unknown statement", map[string]any{"sql": "FROBNICATE t"}, 400, "DLI.0004", "unsupported statement"},
+		{"engine type", map[string]any{"sql": "select 1", "engine_type": "flink"}, 400, "DLI.0001", "engine_type"},
+		{"queue name starts with underscore", map[string]any{"sql": "select 1", "queue_name": "_q"}, 400, "DLI.0001", "queue_name"},
+		{"queue name only digits", map[string]any{"sql": "select 1", "queue_name": "123"}, 400, "DLI.0001", "queue_name"},
+		{"queue name with dash", map[string]any{"sql": "select 1", "queue_name": "a-b"}, 400, "DLI.0001", "queue_name"},
+		{"conf not key=value", map[string]any{"sql": "select 1", "conf": []string{"spark.x"}}, 400, "DLI.0001", "conf[0]"},
+		{"conf timeout not a number", map[string]any{"sql": "select 1", "conf": []string{"dli.sql.job.timeout=soon"}}, 400, "DLI.0001", "dli.sql.job.timeout"},
+		{"conf sqlasync not bool", map[string]any{"sql": "select 1", "conf": []string{"dli.sql.sqlasync.enabled=yes"}}, 400, "DLI.0001", "sqlasync"},
+		{"tag without key", map[string]any{"sql": "select 1", "tags": []map[string]string{{"value": "v"}}}, 400, "DLI.0001", "tags[0].key is required"},
+		{"tag key too long", map[string]any{"sql": "select 1", "tags": []map[string]string{{"key": long, "value": "v"}}}, 400, "DLI.0001", "128"},
+		{"tag value too long", map[string]any{"sql": "select 1", "tags": []map[string]string{{"key": "k", "value": strings.Repeat("v", 256)}}}, 400, "DLI.0001", "255"},
+		{"sync DDL with FAIL marker", map[string]any{"sql": "CREATE TABLE FAIL_t (a int)"}, 400, "DLI.0005", "FAIL marker"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/submit-job", tc.body)
+			sqlWantError(t, r, tc.status, tc.code, tc.fragment)
+		})
+	}
+}
+
+func TestSQLSubmitUnknownQueue(t *testing.T) {
+	srv := sqlEmu(t)
+	srv.mu.Lock()
+	exists := srv.queueExists("no_such_queue")
+	srv.mu.Unlock()
+	if exists {
+		t.Skip("queueExists is still the stub that accepts every queue")
+	}
+	r := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/submit-job", map[string]any{"sql": "select 1", "queue_name": "no_such_queue"})
+	sqlWantError(t, r, 400, "DLI.0002", "There is no queue named no_such_queue")
+}
+
+func TestSQLClassify(t *testing.T) {
+	tests := []struct {
+		stmt, jobType, db, table string
+	}{
+		{"select * from db1.t1", "QUERY", "db1", "t1"},
+		{"  -- comment\n SELECT a FROM t WHERE x", "QUERY", "cur", "t"},
+		{"/* hi */ (select 1)", "QUERY", "cur", ""},
+		{"WITH x AS (select 1) SELECT * FROM x", "QUERY", "cur", "x"},
+		{"WITH x AS (select 1) INSERT INTO t2 SELECT * FROM x", "INSERT", "cur", "t2"},
+		{"insert into `db2`.`t3` values (1)", "INSERT", "db2", "t3"},
+		{"INSERT OVERWRITE TABLE t4 SELECT 1", "INSERT", "cur", "t4"},
+		{"create table if not exists db.t5 (a int)", "DDL", "db", "t5"},
+		{"DROP TABLE t6", "DDL", "cur", "t6"},
+		{"desc table1", "DDL", "cur", "table1"},
+		{"show tables", "DDL", "cur", ""},
+		{"GRANT SELECT ON t TO u", "DCL", "cur", ""},
+		{"revoke all on t from u", "DCL", "cur", ""},
+		{"LOAD DATA INPATH 'obs://b/p' INTO TABLE db.t7 OPTIONS('header'='true')", "IMPORT", "db", "t7"},
+		{"load data inpath 'obs://b/p' overwrite into table t8", "IMPORT", "cur", "t8"},
+		{"UPDATE t9 SET a = 1", "UPDATE", "cur", "t9"},
+		{"delete from db.t10 where a = 1", "DELETE", "db", "t10"},
+		{"EXPORT TABLE t", "EXPORT", "cur", ""},
+		{"hello", "", "", ""},
+		{"", "", "", ""},
+	}
+	for _, tc := range tests {
+		got := sqlClassify(tc.stmt)
+		if got != tc.jobType {
+			t.Errorf("sqlClassify(%q) = %q, want %q", tc.stmt, got, tc.jobType)
+			continue
+		}
+		if got == "" {
+			continue
+		}
+		db, table := sqlTarget(got, tc.stmt, "cur")
+		if db != tc.db || table != tc.table {
+			t.Errorf("sqlTarget(%q) = %q.%q, want %q.%q", tc.stmt, db, table, tc.db, tc.table)
+		}
+	}
+}
+
+func TestSQLQueryResult(t *testing.T) {
+	tests := []struct {
+		stmt   string
+		schema string
+		rows   int64
+		first  string
+	}{
+		{"select * from t", `[{"id":"int"},{"name":"string"}]`, 10, `[1,"name_1"]`},
+		{"SELECT a, b.c, count(*) AS n, 'x' lit, 2 two FROM t GROUP BY a LIMIT 3", `[{"a":"string"},{"c":"string"},{"n":"bigint"},{"lit":"string"},{"two":"int"}]`, 3, `["a_1","c_1",3,"x",2]`},
+		{"select count(*) from t", `[{"_c0":"bigint"}]`, 1, `[1]`},
+		{"select 1", `[{"_c0":"int"}]`, 1, `[1]`},
+		{"select user_id, avg(x) total from t limit 20000", `[{"user_id":"int"},{"total":"double"}]`, 10000, `[1,1.5]`},
+	}
+	for _, tc := range tests {
+		r := sqlQueryResult(tc.stmt)
+		schema, _ := json.Marshal(r.schema())
+		first, _ := json.Marshal(r.rows(0, 1)[0])
+		if string(schema) != tc.schema || r.rowCount != tc.rows || string(first) != tc.first {
+			t.Errorf("%q: schema %s rows %d first %s; want %s %d %s", tc.stmt, schema, r.rowCount, first, tc.schema, tc.rows, tc.first)
+		}
+	}
+}
+
+func TestSQLLifecycle(t *testing.T) {
+	srv := sqlEmu(t)
+	id := sqlSubmitOK(t, srv, map[string]any{"sql": "select * from db1.t1", "tags": []map[string]string{{"key": "k", "value": "v"}}})
+	steps := []struct {
+		after    time.Duration
+		status   string
+		duration float64
+		result   float64
+	}{
+		{0, SQLLaunching, 0, 0},
+		{1999 * time.Millisecond, SQLLaunching, 1999, 0},
+		{time.Millisecond, SQLRunning, 2000, 0},
+		{4999 * time.Millisecond, SQLRunning, 6999, 0},
+		{time.Millisecond, SQLFinished, 7000, 10},
+		{time.Hour, SQLFinished, 7000, 10},
+	}
+	for i, st := range steps {
+		srv.Advance(st.after)
+		r := sqlStatusOf(t, srv, id)
+		if r.str("status") != st.status || r.num("duration") != st.duration || r.num("result_count") != st.result {
+			t.Errorf("step %d: %s", i, r.raw)
+		}
+		if r.body["is_success"] != true || r.str("job_type") != "QUERY" || r.str("job_mode") != "async" ||
+			r.str("queue_name") != "default" || r.num("start_time") != float64(sqlStart.UnixMilli()) ||
+			r.str("database_name") != "db1" || r.str("table_name") != "t1" || r.str("statement") != "select * from db1.t1" {
+			t.Errorf("step %d: fields: %s", i, r.raw)
+		}
+	}
+	st := srv.Snapshot().SQLJobs[0]
+	if st.EndTime == nil || !st.EndTime.Equal(sqlStart.Add(7*time.Second)) || st.ResultCount != 10 || len(st.Tags) != 1 {
+		t.Errorf("snapshot: %+v", st)
+	}
+}
+
+func TestSQLImportRunTiming(t *testing.T) {
+	srv := NewServer(t, Options{SkipAuth: true, Start: sqlStart, Timing: Timing{SQLLaunch: time.Second, SQLRun: 2 * time.Second, ImportRun: 30 * time.Second}})
+	q := sqlSubmitOK(t, srv, map[string]any{"sql": "insert into t select 1"})
+	imp := sqlSubmitOK(t, srv, map[string]any{"sql": "LOAD DATA INPATH 'obs://b/x.csv' INTO TABLE db.t"})
+	srv.Advance(3 * time.Second)
+	if s := sqlStatusOf(t, srv, q).str("status"); s != SQLFinished {
+		t.Errorf("insert after 3s: %s", s)
+	}
+	if s := sqlStatusOf(t, srv, imp).str("status"); s != SQLRunning {
+		t.Errorf("import after 3s: %s", s)
+	}
+	srv.Advance(28 * time.Second)
+	r := sqlStatusOf(t, srv, imp)
+	if r.str("status") != SQLFinished || r.num("input_row_count") == 0 || r.num("input_row_count") != r.num("result_count") {
+		t.Errorf("import after 31s: %s", r.raw)
+	}
+}
+
+func TestSQLSyncDDL(t *testing.T) {
+	srv := sqlEmu(t)
+	r := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/submit-job", map[string]any{"sql": "desc table1", "currentdb": "db1"})
+	if r.status != 200 || r.str("job_type") != "DDL" || r.str("job_mode") != "sync" {
+		t.Fatalf("desc: %d %s", r.status, r.raw)
+	}
+	schema, _ := json.Marshal(r.body["schema"])
+	rows, _ := json.Marshal(r.body["rows"])
+	if string(schema) != `[{"col_name":"string"},{"data_type":"string"},{"comment":"string"}]` ||
+		string(rows) != `[["id","int",null],["name","string",null]]` {
+		t.Errorf("desc schema %s rows %s", schema, rows)
+	}
+	if s := sqlStatusOf(t, srv, r.str("job_id")); s.str("status") != SQLFinished || s.num("duration") != 0 {
+		t.Errorf("desc status: %s", s.raw)
+	}
+	// dli.sql.sqlasync.enabled=true makes DDL asynchronous.
+	id := sqlSubmitOK(t, srv, map[string]any{"sql": "create table t (a int)", "conf": []string{"dli.sql.sqlasync.enabled = true"}})
+	if s := sqlStatusOf(t, srv, id); s.str("status") != SQLLaunching || s.str("job_mode") != "async" {
+		t.Errorf("async DDL: %s", s.raw)
+	}
+	// DCL is synchronous without schema.
+	r = sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/submit-job", map[string]any{"sql": "GRANT SELECT ON t TO u"})
+	if r.status != 200 || r.str("job_type") != "DCL" || r.str("job_mode") != "sync" || r.body["schema"] != nil {
+		t.Errorf("grant: %s", r.raw)
+	}
+	// A failing synchronous statement is still recorded.
+	sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/submit-job", map[string]any{"sql": "DROP TABLE FAIL"})
+	jobs := srv.Snapshot().SQLJobs
+	if last := jobs[len(jobs)-1]; last.Status != SQLFailed || !strings.Contains(last.Message, "FAIL marker") {
+		t.Errorf("failed sync job: %+v", last)
+	}
+}
+
+func TestSQLFailMarker(t *testing.T) {
+	srv := sqlEmu(t)
+	failing := sqlSubmitOK(t, srv, map[string]any{"sql": "select 'FAIL' from t"})
+	lower := sqlSubmitOK(t, srv, map[string]any{"sql": "select * from failures"})
+	srv.Advance(2 * time.Second)
+	if s := sqlStatusOf(t, srv, failing).str("status"); s != SQLRunning {
+		t.Errorf("failing job runs first: %s", s)
+	}
+	srv.Advance(5 * time.Second)
+	r := sqlStatusOf(t, srv, failing)
+	if r.str("status") != SQLFailed || !strings.Contains(r.str("message"), "FAIL marker") || r.num("result_count") != 0 || r.num("duration") != 7000 {
+		t.Errorf("failing job: %s", r.raw)
+	}
+	if s := sqlStatusOf(t, srv, lower).str("status"); s != SQLFinished {
+		t.Errorf("marker is case-sensitive: %s", s)
+	}
+}
+
+func TestSQLTimeoutConf(t *testing.T) {
+	srv := sqlEmu(t)
+	id := sqlSubmitOK(t, srv, map[string]any{"sql": "select * from t", "conf": []string{"dli.sql.job.timeout=3000"}})
+	srv.Advance(2999 * time.Millisecond)
+	if s := sqlStatusOf(t, srv, id).str("status"); s != SQLRunning {
+		t.Errorf("before timeout: %s", s)
+	}
+	srv.Advance(time.Millisecond)
+	r := sqlStatusOf(t, srv, id)
+	if r.str("status") != SQLCancelled || r.num("duration") != 3000 || !strings.Contains(r.str("message"), "dli.sql.job.timeout") {
+		t.Errorf("after timeout: %s", r.raw)
+	}
+}
+
+func TestSQLCancel(t *testing.T) {
+	srv := sqlEmu(t)
+	id := sqlSubmitOK(t, srv, map[string]any{"sql": "select * from t"})
+	srv.Advance(3 * time.Second)
+	r := sqlDo(t, srv, "DELETE", "/v1.0/{project_id}/jobs/"+id, nil)
+	if r.status != 200 || r.body["is_success"] != true || r.str("message") != "" {
+		t.Fatalf("cancel: %d %s", r.status, r.raw)
+	}
+	srv.Advance(time.Hour)
+	s := sqlStatusOf(t, srv, id)
+	if s.str("status") != SQLCancelled || s.num("duration") != 3000 {
+		t.Errorf("cancelled job: %s", s.raw)
+	}
+	tests := []struct {
+		name, id, code, fragment string
+	}{
+		{"already cancelled", id, "DLI.0007", "CANCELLED and can no longer be cancelled"},
+		{"unknown job", "nope", "DLI.0002", "There is no job with id nope"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sqlWantError(t, sqlDo(t, srv, "DELETE", "/v1.0/{project_id}/jobs/"+tc.id, nil), 400, tc.code, tc.fragment)
+		})
+	}
+	for _, p := range []string{"/status", "/detail"} {
+		sqlWantError(t, sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/nope"+p, nil), 400, "DLI.0002", "There is no job with id nope")
+	}
+	sqlWantError(t, sqlDo(t, srv, "GET", "/v1.0/other-project/jobs/"+id+"/status", nil), 404, "DLI.0002", "other-project")
+}
+
+func TestSQLDetailPlainJob(t *testing.T) {
+	srv := sqlEmu(t)
+	id := sqlSubmitOK(t, srv, map[string]any{"sql": "select * from db1.t1"})
+	srv.Advance(time.Second)
+	r := sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+id+"/detail", nil)
+	if r.status != 200 || r.str("job_id") != id || r.num("duration") != 1000 || r.str("database_name") != "db1" ||
+		r.str("table_name") != "t1" || r.str("owner") != sqlDefaultOwner || r.body["delimiter"] != nil {
+		t.Errorf("detail: %d %s", r.status, r.raw)
+	}
+}
