@@ -159,8 +159,8 @@ type sqlImport struct {
 
 type sqlState struct {
 	jobs   map[string]*sqlJob
-	order  []*sqlJob  // creation order
-	active []*sqlJob  // jobs whose lifecycle still moves on its own
+	order  []*sqlJob          // creation order
+	active []*sqlJob          // jobs whose lifecycle still moves on its own
 	locks  map[string]*sqlJob // import lock per "db.table"
 	now    time.Time          // the instant of the last catchUp
 }
