@@ -147,6 +147,8 @@ type sqlJobSpec struct {
 	imp       *sqlImport
 	// database/table override the ones parsed from the statement.
 	database, table string
+	// failText is where SQLFailMarker is looked for; default statement.
+	failText string
 }
 
 // sqlNewJob builds a job submitted at now, with its whole lifecycle
@@ -201,10 +203,17 @@ func (e *Emulator) sqlNewJob(sp sqlJobSpec, now time.Time) *sqlJob {
 		}
 	}
 
-	failed := strings.Contains(sp.statement, SQLFailMarker)
+	failText := sp.failText
+	if failText == "" {
+		failText = sp.statement
+	}
+	failed := strings.Contains(failText, SQLFailMarker)
 	if failed {
 		j.endStatus = SQLFailed
 		j.endMessage = "DLI.0005: emulated failure: the statement contains the " + SQLFailMarker + " marker"
+		if sp.failText != "" {
+			j.endMessage = "DLI.0005: emulated failure: the data path contains the " + SQLFailMarker + " marker"
+		}
 	}
 	if j.mode == "sync" {
 		// Synchronous DDL/DCL: done when the submit answers.

@@ -3,6 +3,7 @@ package dlitest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -354,7 +355,7 @@ func TestSQLCancel(t *testing.T) {
 			sqlWantError(t, sqlDo(t, srv, "DELETE", "/v1.0/{project_id}/jobs/"+tc.id, nil), 400, tc.code, tc.fragment)
 		})
 	}
-	for _, p := range []string{"/status", "/detail"} {
+	for _, p := range []string{"/status", "/detail", "/preview"} {
 		sqlWantError(t, sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/nope"+p, nil), 400, "DLI.0002", "There is no job with id nope")
 	}
 	sqlWantError(t, sqlDo(t, srv, "GET", "/v1.0/other-project/jobs/"+id+"/status", nil), 404, "DLI.0002", "other-project")
@@ -368,5 +369,170 @@ func TestSQLDetailPlainJob(t *testing.T) {
 	if r.status != 200 || r.str("job_id") != id || r.num("duration") != 1000 || r.str("database_name") != "db1" ||
 		r.str("table_name") != "t1" || r.str("owner") != sqlDefaultOwner || r.body["delimiter"] != nil {
 		t.Errorf("detail: %d %s", r.status, r.raw)
+	}
+}
+
+// sqlListIDs lists jobs with the query and returns job_count and the ids.
+func sqlListIDs(t *testing.T, srv *Server, query string) (int, []string) {
+	t.Helper()
+	r := sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs?"+query, nil)
+	if r.status != 200 {
+		t.Fatalf("list %s: %d %s", query, r.status, r.raw)
+	}
+	var ids []string
+	jobs, _ := r.body["jobs"].([]any)
+	for _, j := range jobs {
+		ids = append(ids, j.(map[string]any)["job_id"].(string))
+	}
+	return int(r.num("job_count")), ids
+}
+
+func TestSQLListValidation(t *testing.T) {
+	srv := sqlEmu(t)
+	tests := []struct {
+		query, fragment string
+	}{
+		{"page-size=0", "page-size"},
+		{"page-size=101", "from 1 to 100"},
+		{"page-size=x", "page-size"},
+		{"current-page=0", "current-page"},
+		{"start=-1", "start"},
+		{"end=abc", "end"},
+		{"start=10&end=5", "after end"},
+		{"job-type=SELECT", "job type"},
+		{"job_types=QUERY&job_types=NOPE", "NOPE"},
+		{"job-status=DONE", "job-status"},
+		{"order=name", "order"},
+		{"engine-type=flink", "engine-type"},
+		{"tags=novalue", "tags"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			sqlWantError(t, sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs?"+tc.query, nil), 400, "DLI.0001", tc.fragment)
+		})
+	}
+}
+
+func TestSQLListFiltersAndPagination(t *testing.T) {
+	srv := sqlEmu(t)
+	add := func(n int, sp SQLJobSpec) []string {
+		t.Helper()
+		ids, err := srv.AddSQLJobs(n, sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	t0 := sqlStart.Add(-time.Hour)
+	queries := add(120, SQLJobSpec{Statement: "SELECT * FROM db.events", Status: SQLFinished, StartTime: t0, Spacing: time.Second,
+		Tags: []SQLTag{{Key: "workspace", Value: "Space1"}, {Key: "jobName", Value: "nightly"}}})
+	inserts := add(3, SQLJobSpec{Statement: "INSERT INTO db.daily SELECT 1", Status: SQLFailed, StartTime: t0.Add(10 * time.Minute),
+		Duration: time.Minute, Owner: "alice", EngineType: "hetuEngine"})
+	running := add(1, SQLJobSpec{Statement: "select 2", Status: SQLRunning, StartTime: t0.Add(20 * time.Minute)})
+	natural := add(1, SQLJobSpec{Statement: "LOAD DATA INPATH 'obs://b/x' INTO TABLE db.events"})
+	all := 125
+
+	n, ids := sqlListIDs(t, srv, "")
+	if n != all || len(ids) != 50 || ids[0] != natural[0] || ids[1] != running[0] {
+		t.Fatalf("default list: %d jobs, first page %d: %v", n, len(ids), ids[:3])
+	}
+	// Pages of 40 cover every job exactly once, newest first.
+	var seen []string
+	for page := 1; page <= 4; page++ {
+		n, ids := sqlListIDs(t, srv, fmt.Sprintf("page-size=40&current-page=%d", page))
+		if n != all {
+			t.Fatalf("page %d: job_count %d", page, n)
+		}
+		seen = append(seen, ids...)
+	}
+	if len(seen) != all || seen[len(seen)-1] != queries[0] {
+		t.Errorf("paged %d jobs, last %s", len(seen), seen[len(seen)-1])
+	}
+	if _, ids := sqlListIDs(t, srv, "page-size=40&current-page=9"); len(ids) != 0 {
+		t.Errorf("page past the end: %v", ids)
+	}
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"job-type=INSERT&order=start_time_asc", inserts},
+		{"job-type=all&job-status=RUNNING", running},
+		{"job_types=INSERT,IMPORT&order=start_time_asc", append(append([]string{}, inserts...), natural...)},
+		{"job-status=failed&order=start_time_asc", inserts},
+		{"owner=alice&order=start_time_asc", inserts},
+		{"engine-type=hetuengine&order=start_time_asc", inserts},
+		{"job-id=" + running[0], running},
+		{"sql_pattern=LOAD%20data", natural},
+		{"tags=workspace%3Dspace1%2Cjobname%3Dnight&page-size=2&order=start_time_asc", queries[:2]},
+		{"tags=workspace%3Dother", nil},
+		{fmt.Sprintf("start=%d&end=%d&order=start_time_asc", t0.Add(time.Second).UnixMilli(), t0.Add(2*time.Second).UnixMilli()), queries[1:3]},
+		{"table_name=daily&db_name=db&order=start_time_asc", inserts},
+		{"queue_name=etl", nil},
+		{"order=duration_desc&page-size=1", running},
+		{"order=duration_asc&page-size=1", natural},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			n, ids := sqlListIDs(t, srv, tc.query)
+			if strings.Contains(tc.query, "page-size") {
+				n = len(ids)
+			}
+			if n != len(tc.want) || strings.Join(ids, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("got %d %v, want %v", n, ids, tc.want)
+			}
+		})
+	}
+}
+
+func TestSQLListJobFields(t *testing.T) {
+	srv := sqlEmu(t)
+	id := sqlSubmitOK(t, srv, map[string]any{"sql": "insert into db.t select 1", "tags": []map[string]string{{"key": "k", "value": "v"}}})
+	srv.Advance(10 * time.Second)
+	r := sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs", nil)
+	j := r.body["jobs"].([]any)[0].(map[string]any)
+	if j["job_id"] != id || j["status"] != SQLFinished || j["end_time"] != float64(sqlStart.Add(7*time.Second).UnixMilli()) ||
+		j["duration"] != float64(7000) || j["input_row_count"] == nil || j["bad_row_count"] != float64(0) ||
+		j["owner"] != sqlDefaultOwner || j["detail"] != "" || j["engine_type"] != "spark" || j["table_name"] != "t" {
+		t.Errorf("list entry: %v", j)
+	}
+}
+
+func TestSQLPreview(t *testing.T) {
+	srv := sqlEmu(t)
+	q := sqlSubmitOK(t, srv, map[string]any{"sql": "select id, name from t limit 1500"})
+	ddl := sqlSubmitOK(t, srv, map[string]any{"sql": "create table x (a int)"})
+	sqlWantError(t, sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+q+"/preview", nil), 400, "DLI.0012", "LAUNCHING")
+	srv.Advance(7 * time.Second)
+	tests := []struct {
+		name, id, query string
+		status          int
+		code, fragment  string
+	}{
+		{"not a query", ddl, "", 400, "DLI.0007", "only QUERY jobs"},
+		{"page-size 0", q, "page-size=0", 400, "DLI.0001", "page-size"},
+		{"page-size 1001", q, "page-size=1001", 400, "DLI.0001", "from 1 to 1000"},
+		{"current-page 0", q, "current-page=0", 400, "DLI.0001", "current-page"},
+		{"queue name invalid", q, "queue-name=_x", 400, "DLI.0001", "queue-name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sqlWantError(t, sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+tc.id+"/preview?"+tc.query, nil), tc.status, tc.code, tc.fragment)
+		})
+	}
+	r := sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+q+"/preview", nil)
+	rows := r.body["rows"].([]any)
+	schema, _ := json.Marshal(r.body["schema"])
+	if r.status != 200 || r.num("row_count") != 1500 || len(rows) != 1000 || string(schema) != `[{"id":"int"},{"name":"string"}]` ||
+		r.str("job_type") != "QUERY" || r.num("input_size") == 0 {
+		t.Fatalf("preview: %d row_count %v rows %d schema %s", r.status, r.body["row_count"], len(rows), schema)
+	}
+	r = sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+q+"/preview?page-size=3&current-page=2&queue-name=default", nil)
+	got, _ := json.Marshal(r.body["rows"])
+	if string(got) != `[[4,"name_4"],[5,"name_5"],[6,"name_6"]]` {
+		t.Errorf("page 2 of 3: %s", got)
+	}
+	r = sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+q+"/preview?page-size=600&current-page=2", nil)
+	if rows := r.body["rows"].([]any); len(rows) != 400 {
+		t.Errorf("second page stops at the 1000-row cap: %d rows", len(rows))
 	}
 }
