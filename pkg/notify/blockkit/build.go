@@ -1,6 +1,7 @@
 package blockkit
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -106,7 +107,7 @@ func Code(lines []string, maxLines int) *slack.SectionBlock {
 		l := Len(esc[first-1]) + 1
 		marker := 0
 		if start+first-1 > 0 {
-			marker = Len(More(start+first-1, "earlier lines")) + 1
+			marker = Len(earlier(start+first-1)) + 1
 		}
 		if used+l+marker > budget {
 			break
@@ -118,20 +119,22 @@ func Code(lines []string, maxLines int) *slack.SectionBlock {
 		last := esc[len(esc)-1]
 		marker := ""
 		if len(lines) > 1 {
-			marker = More(len(lines)-1, "earlier lines") + "\n"
+			marker = earlier(len(lines)-1) + "\n"
 		}
 		return &slack.SectionBlock{Type: slack.MBTSection, Text: md(open + marker + Truncate(last, budget-Len(marker)) + close)}
 	}
 	var b strings.Builder
 	b.WriteString(open)
 	if omitted := start + first; omitted > 0 {
-		b.WriteString(More(omitted, "earlier lines"))
+		b.WriteString(earlier(omitted))
 		b.WriteByte('\n')
 	}
 	b.WriteString(strings.Join(esc[first:], "\n"))
 	b.WriteString(close)
 	return &slack.SectionBlock{Type: slack.MBTSection, Text: md(b.String())}
 }
+
+func earlier(n int) string { return Ellipsis + " " + strconv.Itoa(n) + " earlier lines" }
 
 // List returns a section with one "• item" line per item (items are mrkdwn; escape outside values).
 // It shows at most max items (0 = as many as fit) and as many as fit in MaxSectionText, ending with

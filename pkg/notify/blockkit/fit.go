@@ -28,11 +28,38 @@ func Fit(blocks []slack.Block) []slack.Block {
 	for i, b := range out {
 		n := textLen(b)
 		if i >= MaxBlocks || total+n > MaxTotalText {
+			if cut := cutToBudget(b, out, i, total); cut != nil {
+				rest := len(out) - i - 1
+				out = append(out[:i:i], cut)
+				if rest > 0 {
+					out = append(out, moreBlocks(rest))
+				}
+				return out
+			}
 			return trimTail(out, i, total)
 		}
 		total += n
 	}
 	return out
+}
+
+// cutToBudget shortens a text-only section that overflows the total budget, when enough room is left
+// for it to be worth showing (at least 200 characters), so one long block does not vanish whole.
+func cutToBudget(b slack.Block, blocks []slack.Block, i, total int) slack.Block {
+	s, ok := b.(*slack.SectionBlock)
+	if !ok || i >= MaxBlocks-1 || s.Text == nil || len(s.Fields) > 0 || s.Accessory != nil {
+		return nil
+	}
+	room := MaxTotalText - total
+	if rest := len(blocks) - i - 1; rest > 0 {
+		room -= textLen(moreBlocks(rest))
+	}
+	if room < 200 {
+		return nil
+	}
+	c := *s
+	c.Text = &slack.TextBlockObject{Type: s.Text.Type, Text: Truncate(s.Text.Text, room), Emoji: s.Text.Emoji, Verbatim: s.Text.Verbatim}
+	return &c
 }
 
 // trimTail keeps blocks[:i] minus what the marker block needs and appends the marker.

@@ -101,7 +101,8 @@ func prefixRunes(s string, n int) string {
 }
 
 // safeCut moves a cut back so that it does not split an entity (&amp;) or a <…> link, and to the
-// last line break when one is near the end (within the last eighth of the text).
+// last line break when one is near the end (within the last eighth of the text), else to the last
+// space within 40 bytes, so words are not split.
 func safeCut(p string) string {
 	if i := strings.LastIndexByte(p, '<'); i >= 0 && strings.LastIndexByte(p, '>') < i {
 		p = p[:i]
@@ -110,7 +111,10 @@ func safeCut(p string) string {
 		p = p[:i]
 	}
 	if i := strings.LastIndexByte(p, '\n'); i > 0 && i >= len(p)-len(p)/8 {
-		p = p[:i]
+		return p[:i]
+	}
+	if i := strings.LastIndexByte(p, ' '); i > 0 && i >= len(p)-40 {
+		return p[:i]
 	}
 	return p
 }
