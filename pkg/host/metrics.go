@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dlibot/dlibot/pkg/events"
 )
 
 // Metrics holds dlibot's Prometheus series, all named dlibot_*. Each host
@@ -104,3 +106,25 @@ func (m *Metrics) ObserveDLI(operation, outcome string, d time.Duration) {
 	m.DLICalls.WithLabelValues(operation, outcome).Inc()
 	m.DLISeconds.WithLabelValues(operation).Observe(d.Seconds())
 }
+
+// Received implements events.Observer: an event was handed to function.
+func (m *Metrics) Received(function, ceType string) {
+	m.EventsIn.WithLabelValues(function, ceType).Inc()
+}
+
+// Handled implements events.Observer: the handler finished with result.
+func (m *Metrics) Handled(function, ceType string, result events.Result, took time.Duration) {
+	m.HandlerSeconds.WithLabelValues(function).Observe(took.Seconds())
+	switch result {
+	case events.ResultAck, events.ResultDuplicate:
+	default:
+		m.EventsFailed.WithLabelValues(function, ceType, string(result)).Inc()
+	}
+}
+
+// DeadLettered implements events.Observer: a copy went to the DLQ.
+func (m *Metrics) DeadLettered(function, ceType, reason string) {
+	m.DLQ.WithLabelValues(function).Inc()
+}
+
+var _ events.Observer = (*Metrics)(nil)
