@@ -1,0 +1,414 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config configures a [Consumer]. Fields left zero get the defaults their
+// doc comments name; [Config.Validate] reports what is wrong.
+type Config struct {
+	// Function is the consuming function's name ("autoscale", "jobwatch",
+	// …): letters, digits, '-' and '_'. Required. It names the durable
+	// consumer, the DLQ subject and the dedup bucket.
+	Function string
+	// Name tells apart several consumers of one function (one durable per
+	// function and filter): the durable is "dlibot_<Function>" or, with a
+	// Name, "dlibot_<Function>_<Name>". Same charset as Function.
+	// Optional.
+	Name string
+	// Stream is the stream to consume. Default [StreamIn].
+	Stream string
+	// Subjects are the consumer's filter subjects, e.g.
+	// [TickSubject]("jobwatch") or [SubjectsObs]. Required.
+	Subjects []string
+	// AckWait is how long JetStream waits for an ack (or an [InProgress])
+	// before redelivering, and the lease of a dedup claim. Default 30s.
+	AckWait time.Duration
+	// MaxDeliver is how many times a message is handed to the handler
+	// before it goes to the DLQ with reason "max deliveries exceeded".
+	// Default 5. (The server-side MaxDeliver is one more, so that a
+	// delivery whose handler hung or crashed is still dead-lettered.)
+	MaxDeliver int
+	// Concurrency is the number of handlers in flight at once in this
+	// process. Default 4.
+	Concurrency int
+	// DedupTTL is how long a handled event's source+id is remembered; a
+	// duplicate arriving later is handled again. Default 24h. Ignored with
+	// DisableDedup.
+	DedupTTL time.Duration
+	// DisableDedup turns the KV claim off: every delivery reaches the
+	// handler. For handlers that are idempotent on their own.
+	DisableDedup bool
+	// Backoff is the redelivery delay after a handler panic or an
+	// infrastructure error (KV, DLQ store), given the delivery count.
+	// Default: 1s doubling per attempt, at most 1m.
+	Backoff func(attempt int) time.Duration
+	// DrainTimeout bounds the wait for in-flight handlers when Run's context
+	// is cancelled; then their contexts are cancelled too. Default 25s.
+	DrainTimeout time.Duration
+	// Streams sizes the streams (and the dedup bucket's replicas and
+	// storage) created at start.
+	Streams StreamOptions
+	// Logger receives the consumer's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Observer receives metrics hooks. Default NopObserver.
+	Observer Observer
+}
+
+// ErrInvalidConfig reports a bad [Config].
+var ErrInvalidConfig = errors.New("events: invalid consumer config")
+
+// Validate reports the first problem with c, naming the field.
+func (c Config) Validate() error {
+	if err := ValidName(c.Function); err != nil {
+		return fmt.Errorf("%w: Function: %w", ErrInvalidConfig, err)
+	}
+	if c.Name != "" {
+		if err := ValidName(c.Name); err != nil {
+			return fmt.Errorf("%w: Name: %w", ErrInvalidConfig, err)
+		}
+	}
+	if len(c.Subjects) == 0 {
+		return fmt.Errorf("%w: Subjects: at least one filter subject is required", ErrInvalidConfig)
+	}
+	for _, s := range c.Subjects {
+		if s == "" {
+			return fmt.Errorf("%w: Subjects: empty filter subject", ErrInvalidConfig)
+		}
+	}
+	switch {
+	case c.AckWait < 0:
+		return fmt.Errorf("%w: AckWait: negative", ErrInvalidConfig)
+	case c.MaxDeliver < 0:
+		return fmt.Errorf("%w: MaxDeliver: negative", ErrInvalidConfig)
+	case c.Concurrency < 0:
+		return fmt.Errorf("%w: Concurrency: negative", ErrInvalidConfig)
+	case c.DedupTTL < 0:
+		return fmt.Errorf("%w: DedupTTL: negative", ErrInvalidConfig)
+	case c.DrainTimeout < 0:
+		return fmt.Errorf("%w: DrainTimeout: negative", ErrInvalidConfig)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Stream == "" {
+		c.Stream = StreamIn
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = 5
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 4
+	}
+	if c.DedupTTL == 0 {
+		c.DedupTTL = 24 * time.Hour
+	}
+	if c.Backoff == nil {
+		c.Backoff = DefaultBackoff
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 25 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Observer == nil {
+		c.Observer = NopObserver{}
+	}
+	return c
+}
+
+// Durable returns the durable consumer name for c.
+func (c Config) Durable() string {
+	if c.Name == "" {
+		return "dlibot_" + c.Function
+	}
+	return "dlibot_" + c.Function + "_" + c.Name
+}
+
+// DefaultBackoff is 1s doubling per attempt (attempt 1 → 1s), capped at 1m.
+func DefaultBackoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt > 7 {
+		return time.Minute
+	}
+	return min(time.Second<<(attempt-1), time.Minute)
+}
+
+// Consumer runs a [Handler] on a durable JetStream pull consumer. Replicas
+// that create a Consumer with the same Function and Name share the durable,
+// so each message is handled by one of them.
+type Consumer struct {
+	cfg     Config
+	js      jetstream.JetStream
+	cons    jetstream.Consumer
+	handler Handler
+	dedup   *dedup
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// NewConsumer validates cfg, creates (or updates) the dlibot streams, the
+// dedup bucket and the durable consumer, idempotently, and returns a
+// Consumer ready to [Consumer.Run].
+func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, h Handler) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidConfig)
+	}
+	cfg = cfg.withDefaults()
+	if err := EnsureStreams(ctx, js, cfg.Streams); err != nil {
+		return nil, err
+	}
+	c := &Consumer{cfg: cfg, js: js, handler: h, now: time.Now,
+		log: cfg.Logger.With("function", cfg.Function, "consumer", cfg.Durable())}
+	if !cfg.DisableDedup {
+		so := cfg.Streams.withDefaults()
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      DedupBucket(cfg.Function),
+			Description: "dlibot dedup claims of " + cfg.Function,
+			TTL:         cfg.DedupTTL,
+			Storage:     so.Storage,
+			Replicas:    so.Replicas,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("events: create dedup bucket %s: %w", DedupBucket(cfg.Function), err)
+		}
+		c.dedup = &dedup{kv: kv, lease: cfg.AckWait, now: time.Now}
+	}
+	ccfg := jetstream.ConsumerConfig{
+		Durable:     cfg.Durable(),
+		Description: "dlibot " + cfg.Function,
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		AckWait:     cfg.AckWait,
+		MaxDeliver:  cfg.MaxDeliver + 1,
+	}
+	if len(cfg.Subjects) == 1 {
+		ccfg.FilterSubject = cfg.Subjects[0]
+	} else {
+		ccfg.FilterSubjects = cfg.Subjects
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, ccfg)
+	if err != nil {
+		return nil, fmt.Errorf("events: create consumer %s on %s: %w", cfg.Durable(), cfg.Stream, err)
+	}
+	c.cons = cons
+	return c, nil
+}
+
+// Config returns the consumer's configuration with defaults filled in.
+func (c *Consumer) Config() Config { return c.cfg }
+
+// Run fetches and handles messages, at most Config.Concurrency at a time,
+// until ctx is cancelled; then it stops fetching, lets the handlers in
+// flight (and messages already fetched) finish — cancelling their contexts
+// after Config.DrainTimeout — flushes the acks and returns nil. It returns
+// an error only if consuming cannot start.
+func (c *Consumer) Run(ctx context.Context) error {
+	it, err := c.cons.Messages(jetstream.PullMaxMessages(c.cfg.Concurrency))
+	if err != nil {
+		return fmt.Errorf("events: consume %s: %w", c.cfg.Durable(), err)
+	}
+	hctx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandlers()
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			it.Drain()
+		case <-stopped:
+		}
+	}()
+	sem := make(chan struct{}, c.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for {
+		sem <- struct{}{}
+		msg, err := it.Next()
+		if err != nil {
+			<-sem
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				break
+			}
+			c.log.Warn("fetching messages", "err", err)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c.handle(hctx, msg)
+		}()
+	}
+	close(stopped)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(c.cfg.DrainTimeout):
+		c.log.Warn("handlers still running after the drain timeout; cancelling them", "drain_timeout", c.cfg.DrainTimeout)
+		cancelHandlers()
+		<-done
+	}
+	if nc := c.js.Conn(); nc != nil && !nc.IsClosed() {
+		if err := nc.FlushTimeout(5 * time.Second); err != nil {
+			c.log.Warn("flushing acks", "err", err)
+		}
+	}
+	return nil
+}
+
+// handle settles one message.
+func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		c.log.Error("message without JetStream metadata; terminating it", "subject", msg.Subject(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	attempt := int(md.NumDelivered)
+	d := Delivery{
+		Function: c.cfg.Function, Subject: msg.Subject(), Stream: md.Stream,
+		StreamSeq: md.Sequence.Stream, Attempt: attempt, MaxDeliver: c.cfg.MaxDeliver,
+		Published: md.Timestamp,
+	}
+	e, err := Decode(msg.Headers(), msg.Data())
+	if err != nil {
+		c.cfg.Observer.Received(c.cfg.Function, "")
+		c.deadLetter(ctx, msg, d, "", ResultMalformed, "malformed: "+err.Error(), 0)
+		return
+	}
+	typ := e.Type()
+	c.cfg.Observer.Received(c.cfg.Function, typ)
+	log := c.log.With("ce_id", e.ID(), "ce_type", typ, "ce_source", e.Source(), "subject", d.Subject, "delivery", attempt)
+	if attempt > c.cfg.MaxDeliver {
+		c.deadLetter(ctx, msg, d, typ, ResultExhausted, ReasonMaxDeliveries+" (the last delivery was not settled within AckWait)", 0)
+		return
+	}
+
+	var cl *claim
+	if c.dedup != nil {
+		var state claimState
+		var wait time.Duration
+		cl, state, wait, err = c.dedup.claim(ctx, e.Source(), e.ID())
+		switch {
+		case err != nil:
+			log.Warn("dedup unavailable; retrying the message", "err", err)
+			c.retry(ctx, msg, d, typ, ResultRetry, c.cfg.Backoff(attempt), "dedup unavailable: "+err.Error(), 0)
+			return
+		case state == duplicate:
+			log.Debug("duplicate event; acked without handling")
+			_ = msg.Ack()
+			c.cfg.Observer.Handled(c.cfg.Function, typ, ResultDuplicate, 0)
+			return
+		case state == busy:
+			log.Debug("event claimed by another delivery; retrying after its lease", "wait", wait)
+			c.retry(ctx, msg, d, typ, ResultRetry, wait, "claimed by another delivery", 0)
+			return
+		}
+	}
+
+	progress := func() error {
+		if err := msg.InProgress(); err != nil {
+			return fmt.Errorf("events: in progress: %w", err)
+		}
+		if cl != nil {
+			return cl.extend(ctx)
+		}
+		return nil
+	}
+	start := c.now()
+	out, panicked := c.call(WithDelivery(ctx, d, progress), e, log)
+	took := c.now().Sub(start)
+
+	switch {
+	case panicked != "":
+		c.release(ctx, cl, log)
+		c.retry(ctx, msg, d, typ, ResultPanic, c.cfg.Backoff(attempt), panicked, took)
+	case out.Kind() == KindAck:
+		if cl != nil {
+			if err := cl.done(ctx); err != nil {
+				// The effect happened; ack anyway. A redelivery (lost ack)
+				// would now run the handler again.
+				log.Warn("could not mark the event done", "err", err)
+			}
+		}
+		if err := msg.Ack(); err != nil {
+			log.Warn("ack failed", "err", err)
+		}
+		c.cfg.Observer.Handled(c.cfg.Function, typ, ResultAck, took)
+	case out.Kind() == KindRetry:
+		c.release(ctx, cl, log)
+		c.retry(ctx, msg, d, typ, ResultRetry, out.After(), "handler asked to retry", took)
+	default:
+		c.release(ctx, cl, log)
+		c.deadLetter(ctx, msg, d, typ, ResultDrop, out.Reason(), took)
+	}
+}
+
+// call runs the handler, turning a panic into a description.
+func (c *Consumer) call(ctx context.Context, e Event, log *slog.Logger) (out Outcome, panicked string) {
+	defer func() {
+		if r := recover(); r != nil {
+			panicked = fmt.Sprintf("handler panicked: %v", r)
+			log.Error("handler panicked; the message will be retried", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	return c.handler(ctx, e), ""
+}
+
+func (c *Consumer) release(ctx context.Context, cl *claim, log *slog.Logger) {
+	if cl == nil {
+		return
+	}
+	if err := cl.release(ctx); err != nil {
+		// The claim's lease expires after AckWait; a redelivery waits for it.
+		log.Warn("could not release the dedup claim", "err", err)
+	}
+}
+
+// retry redelivers the message after delay, or dead-letters it if this was
+// the last allowed delivery.
+func (c *Consumer) retry(ctx context.Context, msg jetstream.Msg, d Delivery, typ string, res Result, delay time.Duration, why string, took time.Duration) {
+	if d.Attempt >= c.cfg.MaxDeliver {
+		c.deadLetter(ctx, msg, d, typ, ResultExhausted, ReasonMaxDeliveries+" (last: "+why+")", took)
+		return
+	}
+	if err := msg.NakWithDelay(delay); err != nil {
+		c.log.Warn("nak failed; the message is redelivered after AckWait", "subject", d.Subject, "err", err)
+	}
+	c.cfg.Observer.Handled(c.cfg.Function, typ, res, took)
+}
+
+// deadLetter stores a copy on the DLQ subject, then terminates the message.
+func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, d Delivery, typ string, res Result, reason string, took time.Duration) {
+	dm := DeadLetter(c.cfg.Function, d.Subject, msg.Headers(), msg.Data(), reason, d.Attempt, d.Stream, d.StreamSeq, c.now())
+	msgID := fmt.Sprintf("%s/%s/%d", c.cfg.Function, d.Stream, d.StreamSeq)
+	if err := publishDeadLetter(ctx, c.js, dm, msgID); err != nil {
+		c.log.Error("could not store the dead letter; the message will be redelivered", "subject", d.Subject, "reason", cleanReason(reason), "err", err)
+		_ = msg.NakWithDelay(c.cfg.Backoff(d.Attempt))
+		c.cfg.Observer.Handled(c.cfg.Function, typ, ResultRetry, took)
+		return
+	}
+	c.log.Warn("message dead-lettered", "subject", d.Subject, "delivery", d.Attempt, "reason", cleanReason(reason), "dlq", dm.Subject)
+	if err := msg.TermWithReason(cleanReason(reason)); err != nil {
+		c.log.Warn("term failed", "subject", d.Subject, "err", err)
+	}
+	c.cfg.Observer.DeadLettered(c.cfg.Function, typ, reason)
+	c.cfg.Observer.Handled(c.cfg.Function, typ, res, took)
+}
