@@ -309,6 +309,7 @@ func (e *Emulator) createPlan(w http.ResponseWriter, r *http.Request) {
 	}
 	p.id = e.nextID()
 	q.plans = append(q.plans, p)
+	e.queues.dirty = true
 	writeJSON(w, http.StatusOK, map[string]any{"is_success": true, "message": ""})
 }
 
@@ -358,6 +359,7 @@ func (e *Emulator) batchDeletePlans(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.plans = slices.DeleteFunc(q.plans, func(p *plan) bool { return del[p.id] })
+	e.queues.dirty = true
 	writeJSON(w, http.StatusOK, map[string]any{"is_success": true, "message": ""})
 }
 
@@ -381,6 +383,7 @@ func (e *Emulator) deletePlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.plans = slices.Delete(q.plans, i, i+1)
+	e.queues.dirty = true
 	writeJSON(w, http.StatusOK, map[string]any{"is_success": true, "message": ""})
 }
 
@@ -412,5 +415,6 @@ func (e *Emulator) updatePlan(w http.ResponseWriter, r *http.Request) {
 	old := q.plans[i]
 	p.id, p.created, p.lastExecute, p.fired = old.id, old.created, old.lastExecute, old.fired
 	q.plans[i] = p
+	e.queues.dirty = true
 	writeJSON(w, http.StatusOK, map[string]any{"is_success": true, "message": "", "queue_name": q.name, "plan_id": id})
 }

@@ -145,6 +145,11 @@ type queueState struct {
 	// last is the instant up to which lifecycles have been caught up; zero
 	// before the first catch-up.
 	last time.Time
+	// nextDue is the earliest pending scale completion or plan firing
+	// after last (zero: none); catch-up skips all work before it. dirty
+	// says a change (queue, plan or scale added) invalidated it.
+	nextDue time.Time
+	dirty   bool
 }
 
 func (s *queueState) init() { s.byName = map[string]*queue{} }
@@ -230,6 +235,7 @@ func (e *Emulator) addQueueLocked(spec QueueSpec) (*queue, error) {
 		created: e.clock.Now(), chargingMode: 1, resourceMode: 1, tags: spec.Tags,
 	}
 	e.queues.byName[name] = q
+	e.queues.dirty = true
 	return q, nil
 }
 
@@ -269,9 +275,14 @@ func (s *queueState) catchUp(e *Emulator, now time.Time) {
 	if !now.After(s.last) {
 		return
 	}
+	if !s.dirty && (s.nextDue.IsZero() || now.Before(s.nextDue)) {
+		s.last = now
+		return
+	}
 	from := s.last
 	s.last = now
 	jitter := e.opts.Timing.PlanJitter
+	defer s.scheduleNext(now, jitter)
 	for _, q := range s.byName {
 		type event struct {
 			at   time.Time
@@ -302,6 +313,30 @@ func (s *queueState) catchUp(e *Emulator, now time.Time) {
 			p.lastExecute = ev.at
 			p.fired++
 			q.setCU(ev.at, p.targetCU, "plan:"+strconv.FormatInt(p.id, 10))
+		}
+	}
+}
+
+// scheduleNext computes nextDue after a catch-up to now.
+func (s *queueState) scheduleNext(now time.Time, jitter time.Duration) {
+	s.dirty = false
+	s.nextDue = time.Time{}
+	earlier := func(t time.Time) {
+		if s.nextDue.IsZero() || t.Before(s.nextDue) {
+			s.nextDue = t
+		}
+	}
+	for _, q := range s.byName {
+		if q.pending != nil {
+			earlier(q.pending.DueAt)
+		}
+		for _, p := range q.plans {
+			if !p.activate {
+				continue
+			}
+			if o, ok := p.next(now.Add(-jitter)); ok {
+				earlier(o.Add(jitter))
+			}
 		}
 	}
 }
@@ -680,6 +715,7 @@ func (e *Emulator) queueAction(w http.ResponseWriter, r *http.Request) {
 			bad("DLI.0001", fmt.Sprintf("scaling queue %s in by %d CUs to %d goes below its scale-in limit of %d CUs", q.name, n, target, max(q.minCU, 16)))
 			return
 		}
+		e.queues.dirty = true
 		q.pending = &PendingScale{Action: req.Action, FromCU: q.cu, TargetCU: target, RequestedAt: now, DueAt: now.Add(e.opts.Timing.ScaleDelay)}
 		writeJSON(w, http.StatusOK, map[string]any{"is_success": true, "message": "", "queue_name": q.name, "result": true})
 	case "":
@@ -703,6 +739,7 @@ func (s *queueState) seed(e *Emulator) {
 			panic("dlitest: demo seed: " + err.Error())
 		}
 	}
+	s.dirty = true
 	etl := s.byName["etl"]
 	everyDay := []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"}
 	etl.plans = append(etl.plans,
