@@ -130,7 +130,6 @@ func TestSDKQueuesAndPlans(t *testing.T) {
 	}
 }
 
-
 // TestSDKAuthFailures: the SDK sees 401 DLI.0013 for a wrong SK and for a
 // missing security token in token mode, and passes with the token.
 func TestSDKAuthFailures(t *testing.T) {
