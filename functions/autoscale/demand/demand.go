@@ -1,0 +1,149 @@
+// Package demand learns a queue's weekly CU demand: for each hour of the
+// week (168 slots, Monday 00:00 = slot 0) a weighted distribution of the
+// demand samples seen in that hour over the last N weeks, older weeks
+// decayed exponentially, excluded days left out. Quantiles of these
+// distributions are the forecast the plan compiler turns into a schedule.
+package demand
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// Slots is the number of hour-of-week slots.
+const Slots = 168
+
+// Week is the length of the seasonal cycle.
+const Week = 7 * 24 * time.Hour
+
+// Sample is one observation of a queue's CU demand (running + waiting CUs).
+type Sample struct {
+	// Time is when the demand was observed.
+	Time time.Time
+	// CU is the demand in CUs (≥ 0).
+	CU float64
+}
+
+// Config configures Build. The zero value of a field means its default.
+type Config struct {
+	// Weeks is how many weeks back from End to learn from. Default 4.
+	Weeks int
+	// HalfLifeWeeks is the age in weeks at which a week's samples weigh
+	// half as much as the newest week's. Default 1; +Inf weighs all weeks
+	// equally.
+	HalfLifeWeeks float64
+	// Exclude lists days (any time within the day, in Location) whose
+	// samples are ignored: holidays, one-off incidents.
+	Exclude []time.Time
+	// Location is the time zone of the weekly cycle. Default UTC.
+	Location *time.Location
+}
+
+// SlotOf returns the hour-of-week slot of t in loc (Monday 00:00 = 0).
+func SlotOf(t time.Time, loc *time.Location) int {
+	t = t.In(loc)
+	return ((int(t.Weekday())+6)%7)*24 + t.Hour()
+}
+
+type point struct {
+	v, w float64
+}
+
+// Profile is the learned weekly demand distribution.
+type Profile struct {
+	slots [Slots][]point // sorted by value
+	total [Slots]float64 // Σ weights
+	// From and To bound the samples the profile learned from.
+	From, To time.Time
+	// Used and Dropped count the samples learned from and left out
+	// (too old, in the future, excluded days, negative or NaN values).
+	Used, Dropped int
+}
+
+// Build learns a profile from samples observed before end.
+func Build(samples []Sample, end time.Time, cfg Config) (*Profile, error) {
+	if cfg.Weeks == 0 {
+		cfg.Weeks = 4
+	}
+	if cfg.HalfLifeWeeks == 0 {
+		cfg.HalfLifeWeeks = 1
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Weeks < 0 || cfg.HalfLifeWeeks < 0 || math.IsNaN(cfg.HalfLifeWeeks) {
+		return nil, fmt.Errorf("demand: weeks %d and half-life %v must be positive", cfg.Weeks, cfg.HalfLifeWeeks)
+	}
+	excl := map[string]bool{}
+	for _, d := range cfg.Exclude {
+		excl[d.In(cfg.Location).Format(time.DateOnly)] = true
+	}
+	p := &Profile{To: end, From: end.Add(-time.Duration(cfg.Weeks) * Week)}
+	for _, s := range samples {
+		if !s.Time.Before(end) || s.Time.Before(p.From) || s.CU < 0 || math.IsNaN(s.CU) || math.IsInf(s.CU, 0) ||
+			excl[s.Time.In(cfg.Location).Format(time.DateOnly)] {
+			p.Dropped++
+			continue
+		}
+		age := int(end.Sub(s.Time) / Week)
+		w := math.Pow(0.5, float64(age)/cfg.HalfLifeWeeks)
+		h := SlotOf(s.Time, cfg.Location)
+		p.slots[h] = append(p.slots[h], point{s.CU, w})
+		p.total[h] += w
+		p.Used++
+	}
+	if p.Used == 0 {
+		return nil, errors.New("demand: no usable samples in the learning window")
+	}
+	for h := range p.slots {
+		sort.Slice(p.slots[h], func(a, b int) bool { return p.slots[h][a].v < p.slots[h][b].v })
+	}
+	return p, nil
+}
+
+// Count is the number of samples in slot h.
+func (p *Profile) Count(h int) int { return len(p.slots[h]) }
+
+// Quantile returns the weighted q-quantile (0 ≤ q ≤ 1) of slot h's demand:
+// the smallest sample value whose cumulative weight reaches q of the slot's
+// total; q = 1 is the maximum. A slot without samples returns 0.
+func (p *Profile) Quantile(h int, q float64) float64 {
+	pts := p.slots[h]
+	if len(pts) == 0 {
+		return 0
+	}
+	if q >= 1 {
+		return pts[len(pts)-1].v
+	}
+	target := q * p.total[h]
+	cum := 0.0
+	for _, pt := range pts {
+		cum += pt.w
+		if cum >= target-1e-12 {
+			return pt.v
+		}
+	}
+	return pts[len(pts)-1].v
+}
+
+// Quantiles returns Quantile(h, q) for every slot.
+func (p *Profile) Quantiles(q float64) []float64 {
+	out := make([]float64, Slots)
+	for h := range out {
+		out[h] = p.Quantile(h, q)
+	}
+	return out
+}
+
+// Requirement turns the q-quantile profile into whole-CU requirements per
+// slot (rounded up), the plan compiler's input.
+func (p *Profile) Requirement(q float64) []int {
+	out := make([]int, Slots)
+	for h := range out {
+		out[h] = int(math.Ceil(p.Quantile(h, q) - 1e-9))
+	}
+	return out
+}
