@@ -62,7 +62,7 @@ func (s sdkReq) build(t *testing.T, base string) *http.Request {
 	return hr
 }
 
-func do(t *testing.T, r *http.Request) (int, errorBody, string) {
+func authDo(t *testing.T, r *http.Request) (int, errorBody, string) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
@@ -122,7 +122,7 @@ func TestAuthTable(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(r)
 			}
-			status, eb, raw := do(t, r)
+			status, eb, raw := authDo(t, r)
 			if tc.wantAuth {
 				if status == http.StatusUnauthorized {
 					t.Fatalf("want authenticated, got 401 %s", raw)
@@ -158,12 +158,12 @@ func TestAuthDateFollowsEmulatorClock(t *testing.T) {
 	o := srv.Options()
 	for _, d := range []time.Time{start.Add(5 * time.Minute), time.Now()} {
 		r := sdkReq{method: "GET", path: "/v1.0/" + o.ProjectID + "/x", ak: o.AK, sk: o.SK, date: d}.build(t, srv.URL)
-		if status, _, raw := do(t, r); status == http.StatusUnauthorized {
+		if status, _, raw := authDo(t, r); status == http.StatusUnauthorized {
 			t.Fatalf("date %v: got 401 %s", d, raw)
 		}
 	}
 	r := sdkReq{method: "GET", path: "/v1.0/" + o.ProjectID + "/x", ak: o.AK, sk: o.SK, date: start.Add(time.Hour)}.build(t, srv.URL)
-	if status, _, _ := do(t, r); status != http.StatusUnauthorized {
+	if status, _, _ := authDo(t, r); status != http.StatusUnauthorized {
 		t.Fatalf("date an hour after the emulator clock and years from the wall clock: got %d, want 401", status)
 	}
 }
@@ -171,7 +171,7 @@ func TestAuthDateFollowsEmulatorClock(t *testing.T) {
 func TestAuthSkip(t *testing.T) {
 	srv := NewServer(t, Options{SkipAuth: true})
 	r, _ := http.NewRequest("GET", srv.URL+"/v1.0/emulator-project/x", nil)
-	if status, _, raw := do(t, r); status != http.StatusNotFound {
+	if status, _, raw := authDo(t, r); status != http.StatusNotFound {
 		t.Fatalf("SkipAuth: got %d %s", status, raw)
 	}
 }
@@ -227,7 +227,7 @@ func TestAuthUnsignedPayload(t *testing.T) {
 	}
 	hr.Body = io.NopCloser(bytes.NewReader([]byte("a different body: the payload is unsigned")))
 	hr.ContentLength = -1
-	if status, _, raw := do(t, hr); status == http.StatusUnauthorized {
+	if status, _, raw := authDo(t, hr); status == http.StatusUnauthorized {
 		t.Fatalf("UNSIGNED-PAYLOAD request refused: %s", raw)
 	}
 }

@@ -17,7 +17,7 @@ func planBodyOf(name string, cu, h, m int, days ...string) map[string]any {
 	return map[string]any{"plan_name": name, "target_cu": cu, "start_hour": h, "start_minute": m, "repeat_day": days}
 }
 
-func with(b map[string]any, kv ...any) map[string]any {
+func planWith(b map[string]any, kv ...any) map[string]any {
 	out := map[string]any{}
 	for k, v := range b {
 		out[k] = v
@@ -86,30 +86,30 @@ func TestCreatePlanValidation(t *testing.T) {
 	}{
 		{"unknown queue", "nope", ok, 400, "DLI.0008", "There is no queue named nope"},
 		{"broken JSON", "etl", `{"plan_name":`, 400, "DLI.0001", "invalid request body"},
-		{"no plan_name", "etl", with(ok, "plan_name", nil), 400, "DLI.0001", "plan_name is required"},
-		{"empty plan_name", "etl", with(ok, "plan_name", ""), 400, "DLI.0001", "plan_name is required"},
-		{"plan_name digits", "etl", with(ok, "plan_name", "123"), 400, "DLI.0001", "only digits"},
-		{"plan_name underscore", "etl", with(ok, "plan_name", "_a"), 400, "DLI.0001", "underscore"},
-		{"plan_name dash", "etl", with(ok, "plan_name", "a-b"), 400, "DLI.0001", "letters, digits and underscores"},
-		{"no target_cu", "etl", with(ok, "target_cu", nil), 400, "DLI.0001", "target_cu is required"},
-		{"target_cu not multiple of 16", "etl", with(ok, "target_cu", 40), 400, "DLI.0001", "multiple of 16"},
-		{"target_cu zero", "etl", with(ok, "target_cu", 0), 400, "DLI.0001", "multiple of 16"},
-		{"target_cu above limit", "etl", with(ok, "target_cu", 272), 400, "DLI.0001", "scale-out limit of 256"},
-		{"target_cu below limit", "flinkq", with(ok, "target_cu", 32), 400, "DLI.0001", "scale-in limit of 64"},
-		{"no start_hour", "etl", with(ok, "start_hour", nil), 400, "DLI.0001", "start_hour is required"},
-		{"start_hour 24", "etl", with(ok, "start_hour", 24), 400, "DLI.0001", "start_hour 24"},
-		{"start_hour negative", "etl", with(ok, "start_hour", -1), 400, "DLI.0001", "start_hour -1"},
-		{"no start_minute", "etl", with(ok, "start_minute", nil), 400, "DLI.0001", "start_minute is required"},
-		{"start_minute 60", "etl", with(ok, "start_minute", 60), 400, "DLI.0001", "start_minute 60"},
-		{"bad repeat_day", "etl", with(ok, "repeat_day", []string{"FUNDAY"}), 400, "DLI.0001", `repeat_day "FUNDAY"`},
-		{"repeat_day twice", "etl", with(ok, "repeat_day", []string{"MONDAY", "monday"}), 400, "DLI.0001", "MONDAY twice"},
-		{"end before begin", "etl", with(ok, "valid_date_begin", ms(tue.Add(48*time.Hour)), "valid_date_end", ms(tue)), 400, "DLI.0001", "must be after valid_date_begin"},
-		{"negative date", "etl", with(ok, "valid_date_begin", -5), 400, "DLI.0001", "13-digit"},
-		{"validity over", "etl", with(ok, "valid_date_end", ms(qStart.Add(-time.Hour))), 400, "DLI.0999", "The plan plan_A can not generate a scale plan"},
-		{"no matching day in validity", "etl", with(ok, "valid_date_begin", ms(tue), "valid_date_end", ms(tue.Add(23*time.Hour))), 400, "DLI.0999", "can not generate a scale plan"},
-		{"bad activate", "etl", with(ok, "activate", "yes"), 400, "DLI.0001", "invalid request body"},
-		{"duplicate name", "etl", with(ok, "plan_name", "existing", "start_hour", 3), 400, "DLI.0006", "already exists"},
-		{"same time same day", "etl", with(ok, "start_hour", 6, "start_minute", 15), 400, "DLI.0006", "conflicts with plan existing"},
+		{"no plan_name", "etl", planWith(ok, "plan_name", nil), 400, "DLI.0001", "plan_name is required"},
+		{"empty plan_name", "etl", planWith(ok, "plan_name", ""), 400, "DLI.0001", "plan_name is required"},
+		{"plan_name digits", "etl", planWith(ok, "plan_name", "123"), 400, "DLI.0001", "only digits"},
+		{"plan_name underscore", "etl", planWith(ok, "plan_name", "_a"), 400, "DLI.0001", "underscore"},
+		{"plan_name dash", "etl", planWith(ok, "plan_name", "a-b"), 400, "DLI.0001", "letters, digits and underscores"},
+		{"no target_cu", "etl", planWith(ok, "target_cu", nil), 400, "DLI.0001", "target_cu is required"},
+		{"target_cu not multiple of 16", "etl", planWith(ok, "target_cu", 40), 400, "DLI.0001", "multiple of 16"},
+		{"target_cu zero", "etl", planWith(ok, "target_cu", 0), 400, "DLI.0001", "multiple of 16"},
+		{"target_cu above limit", "etl", planWith(ok, "target_cu", 272), 400, "DLI.0001", "scale-out limit of 256"},
+		{"target_cu below limit", "flinkq", planWith(ok, "target_cu", 32), 400, "DLI.0001", "scale-in limit of 64"},
+		{"no start_hour", "etl", planWith(ok, "start_hour", nil), 400, "DLI.0001", "start_hour is required"},
+		{"start_hour 24", "etl", planWith(ok, "start_hour", 24), 400, "DLI.0001", "start_hour 24"},
+		{"start_hour negative", "etl", planWith(ok, "start_hour", -1), 400, "DLI.0001", "start_hour -1"},
+		{"no start_minute", "etl", planWith(ok, "start_minute", nil), 400, "DLI.0001", "start_minute is required"},
+		{"start_minute 60", "etl", planWith(ok, "start_minute", 60), 400, "DLI.0001", "start_minute 60"},
+		{"bad repeat_day", "etl", planWith(ok, "repeat_day", []string{"FUNDAY"}), 400, "DLI.0001", `repeat_day "FUNDAY"`},
+		{"repeat_day twice", "etl", planWith(ok, "repeat_day", []string{"MONDAY", "monday"}), 400, "DLI.0001", "MONDAY twice"},
+		{"end before begin", "etl", planWith(ok, "valid_date_begin", ms(tue.Add(48*time.Hour)), "valid_date_end", ms(tue)), 400, "DLI.0001", "must be after valid_date_begin"},
+		{"negative date", "etl", planWith(ok, "valid_date_begin", -5), 400, "DLI.0001", "13-digit"},
+		{"validity over", "etl", planWith(ok, "valid_date_end", ms(qStart.Add(-time.Hour))), 400, "DLI.0999", "The plan plan_A can not generate a scale plan"},
+		{"no matching day in validity", "etl", planWith(ok, "valid_date_begin", ms(tue), "valid_date_end", ms(tue.Add(23*time.Hour))), 400, "DLI.0999", "can not generate a scale plan"},
+		{"bad activate", "etl", planWith(ok, "activate", "yes"), 400, "DLI.0001", "invalid request body"},
+		{"duplicate name", "etl", planWith(ok, "plan_name", "existing", "start_hour", 3), 400, "DLI.0006", "already exists"},
+		{"same time same day", "etl", planWith(ok, "start_hour", 6, "start_minute", 15), 400, "DLI.0006", "conflicts with plan existing"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,10 +129,10 @@ func TestCreatePlanAccepts(t *testing.T) {
 	tue := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	for _, b := range []map[string]any{
 		planBodyOf("lower_case_days", 32, 19, 30, "thursday", "friday"), // 6.10's example writes "friday"
-		with(planBodyOf("once", 32, 9, 0), "repeat_day", nil),           // no repeat_day: once
+		planWith(planBodyOf("once", 32, 9, 0), "repeat_day", nil),           // no repeat_day: once
 		planBodyOf("once_empty", 48, 9, 5),
-		with(planBodyOf("windowed", 64, 8, 0, "TUESDAY"), "valid_date_begin", tue.UnixMilli(), "valid_date_end", tue.Add(24*time.Hour).UnixMilli(), "activate", false),
-		with(planBodyOf("string_bool", 64, 8, 30, "SUNDAY"), "activate", "true"),
+		planWith(planBodyOf("windowed", 64, 8, 0, "TUESDAY"), "valid_date_begin", tue.UnixMilli(), "valid_date_end", tue.Add(24*time.Hour).UnixMilli(), "activate", false),
+		planWith(planBodyOf("string_bool", 64, 8, 30, "SUNDAY"), "activate", "true"),
 		planBodyOf("same_time_other_day", 128, 19, 30, "MONDAY"),
 	} {
 		qOK(t, srv, "POST", plansPath("etl"), b)
@@ -194,9 +194,9 @@ func TestPlanValidityActivateAndOnce(t *testing.T) {
 	srv := qServer(t)
 	tue := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	every := []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"}
-	qOK(t, srv, "POST", plansPath("etl"), with(planBodyOf("windowed", 96, 9, 0, every...),
+	qOK(t, srv, "POST", plansPath("etl"), planWith(planBodyOf("windowed", 96, 9, 0, every...),
 		"valid_date_begin", tue.UnixMilli(), "valid_date_end", tue.Add(48*time.Hour).UnixMilli()))
-	qOK(t, srv, "POST", plansPath("flinkq"), with(planBodyOf("inactive", 256, 9, 0, every...), "activate", false))
+	qOK(t, srv, "POST", plansPath("flinkq"), planWith(planBodyOf("inactive", 256, 9, 0, every...), "activate", false))
 	qOK(t, srv, "POST", plansPath("default"), planBodyOf("once", 32, 9, 0))
 	srv.Advance(7 * 24 * time.Hour)
 	var days []string
@@ -215,7 +215,7 @@ func TestPlanValidityActivateAndOnce(t *testing.T) {
 	}
 	// Activating the plan (6.10) makes it fire.
 	id := planID(t, srv, "flinkq", "inactive")
-	qOK(t, srv, "PUT", fmt.Sprintf("%s/%d", plansPath("flinkq"), id), with(planBodyOf("inactive", 256, 9, 0, every...), "activate", true))
+	qOK(t, srv, "PUT", fmt.Sprintf("%s/%d", plansPath("flinkq"), id), planWith(planBodyOf("inactive", 256, 9, 0, every...), "activate", true))
 	srv.Advance(24 * time.Hour)
 	if q := qState(t, srv, "flinkq"); len(q.PlanFirings) != 1 || q.CUCount != 256 {
 		t.Fatalf("activated plan: %+v", q)
@@ -272,7 +272,7 @@ func TestPlanModifyDeleteBatchDelete(t *testing.T) {
 		{fmt.Sprintf("%s/%d", plansPath("etl"), a), planBodyOf("plan_b", 32, 12, 0, "MONDAY"), 400, "DLI.0006", "already exists"},
 		{fmt.Sprintf("%s/%d", plansPath("etl"), a), planBodyOf("plan_a3", 33, 12, 0, "MONDAY"), 400, "DLI.0001", "multiple of 16"},
 		{fmt.Sprintf("%s/%d", plansPath("nope"), a), planBodyOf("plan_a3", 32, 12, 0, "MONDAY"), 400, "DLI.0008", "no queue named nope"},
-		{fmt.Sprintf("%s/%d", plansPath("etl"), a), with(planBodyOf("plan_a3", 32, 12, 0, "MONDAY"), "valid_date_end", qStart.Add(-time.Hour).UnixMilli()), 400, "DLI.0999", "can not generate a scale plan"},
+		{fmt.Sprintf("%s/%d", plansPath("etl"), a), planWith(planBodyOf("plan_a3", 32, 12, 0, "MONDAY"), "valid_date_end", qStart.Add(-time.Hour).UnixMilli()), 400, "DLI.0999", "can not generate a scale plan"},
 	} {
 		status, raw := qCall(t, srv, "PUT", tc.path, tc.body)
 		qWantErr(t, status, raw, tc.status, tc.code, tc.frag)
@@ -320,14 +320,14 @@ func TestPlanModifyDeleteBatchDelete(t *testing.T) {
 
 func TestPlansGolden(t *testing.T) {
 	srv := qServer(t)
-	qGolden(t, "queues_plan_create_response", qOK(t, srv, "POST", plansPath("etl"), with(planBodyOf("plan_A", 128, 11, 15, "MONDAY", "TUESDAY", "WEDNESDAY", "SUNDAY"),
+	qGolden(t, "queues_plan_create_response", qOK(t, srv, "POST", plansPath("etl"), planWith(planBodyOf("plan_A", 128, 11, 15, "MONDAY", "TUESDAY", "WEDNESDAY", "SUNDAY"),
 		"valid_date_begin", int64(1795392000000), "valid_date_end", int64(1798761600000), "activate", true)))
 	qOK(t, srv, "POST", plansPath("etl"), planBodyOf("plan_B", 32, 14, 25, "MONDAY"))
 	srv.Advance(2 * time.Hour) // plan_A fires at 11:15
 	qGolden(t, "queues_plan_list", qOK(t, srv, "GET", plansPath("etl"), nil))
 	id := planID(t, srv, "etl", "plan_B")
 	qGolden(t, "queues_plan_update_response", qOK(t, srv, "PUT", fmt.Sprintf("%s/%d", plansPath("etl"), id), planBodyOf("plan_Ad", 64, 19, 30, "THURSDAY", "friday")))
-	status, raw := qCall(t, srv, "POST", plansPath("etl"), with(planBodyOf("plan_X", 64, 1, 0, "MONDAY"), "valid_date_end", int64(1590949800000)))
+	status, raw := qCall(t, srv, "POST", plansPath("etl"), planWith(planBodyOf("plan_X", 64, 1, 0, "MONDAY"), "valid_date_end", int64(1590949800000)))
 	if status != 400 {
 		t.Fatal(status)
 	}
