@@ -129,7 +129,7 @@ func TestCreatePlanAccepts(t *testing.T) {
 	tue := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	for _, b := range []map[string]any{
 		planBodyOf("lower_case_days", 32, 19, 30, "thursday", "friday"), // 6.10's example writes "friday"
-		planWith(planBodyOf("once", 32, 9, 0), "repeat_day", nil),           // no repeat_day: once
+		planWith(planBodyOf("once", 32, 9, 0), "repeat_day", nil),       // no repeat_day: once
 		planBodyOf("once_empty", 48, 9, 5),
 		planWith(planBodyOf("windowed", 64, 8, 0, "TUESDAY"), "valid_date_begin", tue.UnixMilli(), "valid_date_end", tue.Add(24*time.Hour).UnixMilli(), "activate", false),
 		planWith(planBodyOf("string_bool", 64, 8, 30, "SUNDAY"), "activate", "true"),
