@@ -80,7 +80,7 @@ func (e *Emulator) sqlAddJobsLocked(n int, sp SQLJobSpec) ([]string, error) {
 	if sp.Status != "" && !sqlKnownStatus(sp.Status) {
 		return nil, fmt.Errorf("%w: status %q is not one of LAUNCHING, RUNNING, SCALING, FINISHED, FAILED, CANCELLED", ErrSQLJobSpec, sp.Status)
 	}
-	queue := sp.Queue
+	queue := strings.ToLower(sp.Queue)
 	if queue == "" {
 		queue = sqlDefaultQueue
 	}
@@ -103,19 +103,18 @@ func (e *Emulator) sqlAddJobsLocked(n int, sp SQLJobSpec) ([]string, error) {
 	}, start)
 	ids := make([]string, 0, n)
 	for i := 0; i < n; i++ {
-		j := base
+		cp := *base // base itself is never stored: every job is a fresh copy
 		if i > 0 {
-			cp := *base
 			cp.seq = e.nextID()
 			cp.id = sqlJobID(cp.seq)
-			shift := time.Duration(i) * sp.Spacing
-			cp.start, cp.runAt, cp.doneAt = base.start.Add(shift), base.runAt.Add(shift), base.doneAt.Add(shift)
-			if base.imp != nil {
-				imp := *base.imp
-				cp.imp = &imp
-			}
-			j = &cp
 		}
+		shift := time.Duration(i) * sp.Spacing
+		cp.start, cp.runAt, cp.doneAt = base.start.Add(shift), base.runAt.Add(shift), base.doneAt.Add(shift)
+		if base.imp != nil {
+			imp := *base.imp
+			cp.imp = &imp
+		}
+		j := &cp
 		switch {
 		case sp.Status == "":
 		case sqlTerminal(sp.Status):

@@ -42,11 +42,11 @@ func (e *Emulator) sqlResolveQueue(w http.ResponseWriter, field, name string) (s
 			fmt.Sprintf("%s %q is invalid: use digits, letters and underscores, not only digits, not starting with an underscore", field, name))
 		return "", false
 	}
-	if name != sqlDefaultQueue && !e.queueExists(name) {
+	if !strings.EqualFold(name, sqlDefaultQueue) && !e.queueExists(name) {
 		writeError(w, http.StatusBadRequest, "DLI.0002", "There is no queue named "+name)
 		return "", false
 	}
-	return name, true
+	return strings.ToLower(name), true // DLI queue names are case-insensitive
 }
 
 func sqlAllDigits(s string) bool {

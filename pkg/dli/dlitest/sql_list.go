@@ -141,7 +141,7 @@ func (f *sqlListFilter) match(j *sqlJob) bool {
 		len(f.jobTypes) > 0 && !f.jobTypes[j.jobType],
 		f.status != "" && j.status != f.status,
 		f.jobID != "" && j.id != f.jobID,
-		f.queue != "" && j.queue != f.queue,
+		f.queue != "" && !strings.EqualFold(j.queue, f.queue),
 		f.sqlPattern != "" && !strings.Contains(strings.ToLower(j.statement), f.sqlPattern),
 		f.engine != "" && j.engine != f.engine,
 		f.owner != "" && j.owner != f.owner,

@@ -3,6 +3,7 @@ package dlitest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -167,8 +168,8 @@ func TestSQLClassify(t *testing.T) {
 		{"show tables", "DDL", "cur", ""},
 		{"GRANT SELECT ON t TO u", "DCL", "cur", ""},
 		{"revoke all on t from u", "DCL", "cur", ""},
-		{"LOAD DATA INPATH 'obs://b/p' INTO TABLE db.t7 OPTIONS('header'='true')", "IMPORT", "db", "t7"},
-		{"load data inpath 'obs://b/p' overwrite into table t8", "IMPORT", "cur", "t8"},
+		{"LOAD DATA INPATH 'obs://bkt/p' INTO TABLE db.t7 OPTIONS('header'='true')", "IMPORT", "db", "t7"},
+		{"load data inpath 'obs://bkt/p' overwrite into table t8", "IMPORT", "cur", "t8"},
 		{"UPDATE t9 SET a = 1", "UPDATE", "cur", "t9"},
 		{"delete from db.t10 where a = 1", "DELETE", "db", "t10"},
 		{"EXPORT TABLE t", "EXPORT", "cur", ""},
@@ -251,7 +252,7 @@ func TestSQLLifecycle(t *testing.T) {
 func TestSQLImportRunTiming(t *testing.T) {
 	srv := NewServer(t, Options{SkipAuth: true, Start: sqlStart, Timing: Timing{SQLLaunch: time.Second, SQLRun: 2 * time.Second, ImportRun: 30 * time.Second}})
 	q := sqlSubmitOK(t, srv, map[string]any{"sql": "insert into t select 1"})
-	imp := sqlSubmitOK(t, srv, map[string]any{"sql": "LOAD DATA INPATH 'obs://b/x.csv' INTO TABLE db.t"})
+	imp := sqlSubmitOK(t, srv, map[string]any{"sql": "LOAD DATA INPATH 'obs://bkt/x.csv' INTO TABLE db.t"})
 	srv.Advance(3 * time.Second)
 	if s := sqlStatusOf(t, srv, q).str("status"); s != SQLFinished {
 		t.Errorf("insert after 3s: %s", s)
@@ -429,7 +430,7 @@ func TestSQLListFiltersAndPagination(t *testing.T) {
 	inserts := add(3, SQLJobSpec{Statement: "INSERT INTO db.daily SELECT 1", Status: SQLFailed, StartTime: t0.Add(10 * time.Minute),
 		Duration: time.Minute, Owner: "alice", EngineType: "hetuEngine"})
 	running := add(1, SQLJobSpec{Statement: "select 2", Status: SQLRunning, StartTime: t0.Add(20 * time.Minute)})
-	natural := add(1, SQLJobSpec{Statement: "LOAD DATA INPATH 'obs://b/x' INTO TABLE db.events"})
+	natural := add(1, SQLJobSpec{Statement: "LOAD DATA INPATH 'obs://bkt/x' INTO TABLE db.events"})
 	all := 125
 
 	n, ids := sqlListIDs(t, srv, "")
@@ -534,5 +535,356 @@ func TestSQLPreview(t *testing.T) {
 	r = sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+q+"/preview?page-size=600&current-page=2", nil)
 	if rows := r.body["rows"].([]any); len(rows) != 400 {
 		t.Errorf("second page stops at the 1000-row cap: %d rows", len(rows))
+	}
+}
+
+func TestSQLQueues(t *testing.T) {
+	srv := sqlEmu(t)
+	if err := srv.AddQueue(QueueSpec{Name: "etl", Type: QueueTypeSQL, CUCount: 16}); err != nil {
+		t.Fatal(err)
+	}
+	id := sqlSubmitOK(t, srv, map[string]any{"sql": "select 1", "queue_name": "ETL"})
+	if q := sqlStatusOf(t, srv, id).str("queue_name"); q != "etl" {
+		t.Errorf("queue %q", q)
+	}
+	// The default queue always exists, even without the demo seed.
+	sqlSubmitOK(t, srv, map[string]any{"sql": "select 1", "queue_name": "default"})
+	for _, path := range []string{"submit-job", "import-table"} {
+		r := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/"+path, map[string]any{"sql": "select 1", "queue_name": "no_such_queue",
+			"data_path": "obs://bucket/a.csv", "data_type": "csv", "database_name": "db", "table_name": "t"})
+		sqlWantError(t, r, 400, "DLI.0002", "There is no queue named no_such_queue")
+	}
+	sqlWantError(t, sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+id+"/preview?queue-name=nope", nil), 400, "DLI.0002", "There is no queue named nope")
+	if n, _ := sqlListIDs(t, srv, "queue_name=Etl"); n != 1 {
+		t.Errorf("queue filter: %d", n)
+	}
+}
+
+// sqlImportBody is a valid import request; edit returns a modified copy.
+func sqlImportBody(edit func(m map[string]any)) map[string]any {
+	m := map[string]any{
+		"data_path": "obs://home/data1/DLI/t1.csv", "data_type": "csv", "database_name": "db2", "table_name": "t2",
+		"with_column_header": false, "delimiter": ",", "quote_char": `"`, "escape_char": `"`, "date_format": "yyyy-MM-dd",
+		"timestamp_format": "yyyy-MM-dd'T'HH:mm:ss.SSSZ", "overwrite": false,
+		"partition_spec": map[string]any{"column1": "2020-01-01", "column2": "columnPartValue"},
+	}
+	if edit != nil {
+		edit(m)
+	}
+	return m
+}
+
+func TestSQLImportValidation(t *testing.T) {
+	srv := sqlEmu(t)
+	set := func(k string, v any) func(map[string]any) { return func(m map[string]any) { m[k] = v } }
+	del := func(k string) func(map[string]any) { return func(m map[string]any) { delete(m, k) } }
+	parquet := func(extra ...string) func(map[string]any) {
+		return func(m map[string]any) {
+			for _, k := range []string{"with_column_header", "delimiter", "quote_char", "escape_char", "date_format", "timestamp_format"} {
+				delete(m, k)
+			}
+			m["data_type"] = "parquet"
+			for _, k := range extra {
+				m[k] = sqlImportBody(nil)[k]
+			}
+		}
+	}
+	tests := []struct {
+		name     string
+		edit     func(map[string]any)
+		code     string
+		fragment string
+	}{
+		{"data_path missing", del("data_path"), "DLI.0001", "data_path is required"},
+		{"data_path not OBS", set("data_path", "hdfs://x/y"), "DLI.0001", "must be an OBS path"},
+		{"data_type missing", del("data_type"), "DLI.0001", "data_type is required"},
+		{"data_type unknown", set("data_type", "xml"), "DLI.0001", "use csv, parquet, orc, json or avro"},
+		{"database_name missing", del("database_name"), "DLI.0001", "database_name is required"},
+		{"database_name invalid", set("database_name", "db-2"), "DLI.0001", "database_name"},
+		{"table_name missing", del("table_name"), "DLI.0001", "table_name is required"},
+		{"table_name invalid", set("table_name", "t 2"), "DLI.0001", "table_name"},
+		{"header not bool", set("with_column_header", "yes"), "DLI.0001", "want true or false"},
+		{"overwrite not bool", set("overwrite", 1), "DLI.0001", "want true or false"},
+		{"delimiter two chars", set("delimiter", ",,"), "DLI.0001", "single character"},
+		{"quote_char empty", set("quote_char", ""), "DLI.0001", "single character"},
+		{"escape_char two chars", set("escape_char", `\\`), "DLI.0001", "single character"},
+		{"delimiter with parquet", parquet("delimiter"), "DLI.0001", "delimiter can only be specified when CSV"},
+		{"header with parquet", parquet("with_column_header"), "DLI.0001", "with_column_header can only be specified when CSV"},
+		{"date_format with orc", func(m map[string]any) { parquet("date_format")(m); m["data_type"] = "orc" }, "DLI.0001", "CSV or JSON"},
+		{"date_format bad letter", set("date_format", "yyyy-MM-dd QQ"), "DLI.0001", "unknown pattern letter 'Q'"},
+		{"timestamp_format unclosed quote", set("timestamp_format", "yyyy'T"), "DLI.0001", "unclosed quote"},
+		{"bad_records_path not OBS", set("bad_records_path", "/tmp/bad"), "DLI.0001", "bad_records_path"},
+		{"partition_spec array", set("partition_spec", []string{"a"}), "DLI.0001", "partition_spec"},
+		{"partition_spec bad string", set("partition_spec", "dt"), "DLI.0001", "column=value"},
+		{"partition_spec nested", set("partition_spec", map[string]any{"a": map[string]any{}}), "DLI.0001", "partition_spec value of a"},
+		{"conf not key=value", set("conf", []string{"x"}), "DLI.0001", "conf[0]"},
+		{"queue_name invalid", set("queue_name", "_q"), "DLI.0001", "queue_name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/import-table", sqlImportBody(tc.edit))
+			sqlWantError(t, r, 400, tc.code, tc.fragment)
+		})
+	}
+	sqlWantError(t, sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/import-table", "[]"), 400, "DLI.0001", "invalid request body")
+	if n := len(srv.Snapshot().SQLJobs); n != 0 {
+		t.Errorf("rejected imports made %d jobs", n)
+	}
+}
+
+func TestSQLImportAcceptedForms(t *testing.T) {
+	srv := sqlEmu(t)
+	tests := []struct {
+		name string
+		edit func(map[string]any)
+		part map[string]string
+	}{
+		{"reference example", nil, map[string]string{"column1": "2020-01-01", "column2": "columnPartValue"}},
+		{"SDK string partition_spec, JSON", func(m map[string]any) { m["partition_spec"] = `{"dt":"2026-11-25"}` }, map[string]string{"dt": "2026-11-25"}},
+		{"SDK string partition_spec, pairs", func(m map[string]any) { m["partition_spec"] = "dt='2026-11-25', h=3" }, map[string]string{"dt": "2026-11-25", "h": "3"}},
+		{"numeric partition value, string bools", func(m map[string]any) {
+			m["partition_spec"] = map[string]any{"h": 3}
+			m["with_column_header"], m["overwrite"] = "true", "true"
+		}, map[string]string{"h": "3"}},
+		{"parquet minimal, s3a path", func(m map[string]any) {
+			clear(m)
+			m["data_path"], m["data_type"], m["database_name"] = "s3a://bucket/p/", "PARQUET", "db"
+		}, nil},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := sqlImportBody(tc.edit)
+			body["table_name"] = fmt.Sprintf("t%d", i) // distinct tables: no concurrency conflict
+			r := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/import-table", body)
+			if r.status != 200 || r.body["is_success"] != true || r.str("job_mode") != "async" ||
+				r.str("message") != fmt.Sprintf("import data to table t%d started", i) {
+				t.Fatalf("import: %d %s", r.status, r.raw)
+			}
+			imps := srv.Snapshot().Imports
+			got := imps[len(imps)-1]
+			if got.JobID != r.str("job_id") || fmt.Sprint(got.PartitionSpec) != fmt.Sprint(tc.part) {
+				t.Errorf("import state %+v", got)
+			}
+		})
+	}
+}
+
+func TestSQLImportLifecycleAndDetail(t *testing.T) {
+	srv := sqlEmu(t)
+	r := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/import-table", sqlImportBody(func(m map[string]any) {
+		m["with_column_header"] = true
+		delete(m, "escape_char")
+		delete(m, "date_format")
+	}))
+	id := r.str("job_id")
+	st := sqlStatusOf(t, srv, id)
+	if st.str("job_type") != "IMPORT" || st.str("status") != SQLLaunching || st.str("database_name") != "db2" || st.str("table_name") != "t2" ||
+		st.str("statement") != "LOAD DATA INPATH 'obs://home/data1/DLI/t1.csv' INTO TABLE db2.t2 PARTITION (column1='2020-01-01', column2='columnPartValue') OPTIONS ('data_type'='csv')" {
+		t.Fatalf("import status: %s", st.raw)
+	}
+	srv.Advance(2 * time.Second)
+	if s := sqlStatusOf(t, srv, id).str("status"); s != SQLRunning {
+		t.Errorf("after launch: %s", s)
+	}
+	srv.Advance(10 * time.Second)
+	st = sqlStatusOf(t, srv, id)
+	imp := srv.Snapshot().Imports[0]
+	if st.str("status") != SQLFinished || st.num("duration") != 12000 || imp.Rows == 0 || float64(imp.Rows) != st.num("result_count") ||
+		float64(imp.Rows) != st.num("input_row_count") || imp.EndTime == nil || imp.Status != SQLFinished {
+		t.Errorf("finished import: %s / %+v", st.raw, imp)
+	}
+	d := sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+id+"/detail", nil)
+	want := map[string]any{
+		"job_id": id, "data_path": "obs://home/data1/DLI/t1.csv", "data_type": "csv", "database_name": "db2", "table_name": "t2",
+		"with_column_header": true, "delimiter": ",", "quote_char": `"`, "escape_char": `\`, "date_format": "yyyy-MM-dd",
+		"timestamp_format": "yyyy-MM-dd'T'HH:mm:ss.SSSZ", "duration": float64(12000), "is_success": true,
+	}
+	for k, v := range want {
+		if d.body[k] != v {
+			t.Errorf("detail %s = %v, want %v", k, d.body[k], v)
+		}
+	}
+}
+
+func TestSQLImportOnePerTable(t *testing.T) {
+	srv := sqlEmu(t)
+	imp := func(table, path string) sqlResp {
+		return sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/import-table", sqlImportBody(func(m map[string]any) {
+			m["table_name"], m["data_path"] = table, path
+		}))
+	}
+	first := imp("t2", "obs://bkt/one.csv")
+	if first.status != 200 {
+		t.Fatalf("%s", first.raw)
+	}
+	busy := "concurrent imports into table db2.t2 are not allowed: import job " + first.str("job_id")
+	sqlWantError(t, imp("t2", "obs://bkt/two.csv"), 400, "DLI.0999", busy+" is LAUNCHING")
+	sqlWantError(t, imp("T2", "obs://bkt/two.csv"), 400, "DLI.0999", busy) // table names are case-insensitive
+	// LOAD DATA through submit-job is an import too.
+	r := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/submit-job", map[string]any{"sql": "LOAD DATA INPATH 'obs://bkt/3.csv' INTO TABLE t2", "currentdb": "db2"})
+	sqlWantError(t, r, 400, "DLI.0999", busy)
+	if other := imp("t3", "obs://bkt/one.csv"); other.status != 200 {
+		t.Errorf("another table: %s", other.raw)
+	}
+	srv.Advance(3 * time.Second)
+	sqlWantError(t, imp("t2", "obs://bkt/two.csv"), 400, "DLI.0999", busy+" is RUNNING")
+	srv.Advance(9 * time.Second) // the first import has finished
+	second := imp("t2", "obs://bkt/two.csv")
+	if second.status != 200 {
+		t.Fatalf("after the first finished: %s", second.raw)
+	}
+	// Cancelling frees the table too, and a failed import does not hold it.
+	sqlDo(t, srv, "DELETE", "/v1.0/{project_id}/jobs/"+second.str("job_id"), nil)
+	failing := imp("t2", "obs://bkt/FAIL.csv")
+	if failing.status != 200 {
+		t.Fatalf("after cancel: %s", failing.raw)
+	}
+	srv.Advance(12 * time.Second)
+	st := sqlStatusOf(t, srv, failing.str("job_id"))
+	if st.str("status") != SQLFailed || !strings.Contains(st.str("message"), "data path contains the FAIL marker") {
+		t.Errorf("failing import: %s", st.raw)
+	}
+	if r := imp("t2", "obs://bkt/four.csv"); r.status != 200 {
+		t.Errorf("after failure: %s", r.raw)
+	}
+}
+
+func TestSQLAdminSetStatus(t *testing.T) {
+	srv := sqlEmu(t)
+	id := sqlSubmitOK(t, srv, map[string]any{"sql": "select * from t"})
+	put := func(id string, body any) sqlResp {
+		return sqlDo(t, srv, "PUT", "/_emulator/sql/jobs/"+id, body)
+	}
+	r := put(id, map[string]any{"status": "RUNNING", "message": "stuck"})
+	if r.status != 200 || r.str("status") != SQLRunning || r.body["frozen"] != true {
+		t.Fatalf("force RUNNING: %d %s", r.status, r.raw)
+	}
+	srv.Advance(time.Hour)
+	st := sqlStatusOf(t, srv, id)
+	if st.str("status") != SQLRunning || st.num("duration") != 3600000 || st.str("message") != "stuck" {
+		t.Errorf("frozen job after an hour: %s", st.raw)
+	}
+	r = put(id, map[string]any{"status": "FAILED"})
+	if r.status != 200 || r.str("status") != SQLFailed || !strings.Contains(r.str("message"), "admin API") {
+		t.Errorf("force FAILED: %s", r.raw)
+	}
+	srv.Advance(time.Minute)
+	r = put(id, map[string]any{"status": "FINISHED", "message": "ok after all"})
+	if st := sqlStatusOf(t, srv, id); st.str("status") != SQLFinished || st.num("duration") != 3600000 || st.str("message") != "ok after all" {
+		t.Errorf("re-forced terminal keeps its end: %s", st.raw)
+	}
+	tests := []struct {
+		name, id string
+		body     any
+		status   int
+		code     string
+		fragment string
+	}{
+		{"unknown status", id, map[string]any{"status": "DONE"}, 400, "DLI.0001", `status "DONE"`},
+		{"lower case status", id, map[string]any{"status": "running"}, 400, "DLI.0001", "status"},
+		{"unknown job", "nope", map[string]any{"status": "FAILED"}, 404, "DLI.0002", "nope"},
+		{"bad body", id, `{"status":`, 400, "DLI.0001", "invalid request body"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sqlWantError(t, put(tc.id, tc.body), tc.status, tc.code, tc.fragment)
+		})
+	}
+	if err := srv.SetSQLJobStatus("nope", SQLFailed, ""); !errors.Is(err, ErrSQLJobNotFound) {
+		t.Errorf("SetSQLJobStatus unknown: %v", err)
+	}
+	if err := srv.SetSQLJobStatus(id, "X", ""); !errors.Is(err, ErrSQLJobSpec) {
+		t.Errorf("SetSQLJobStatus bad status: %v", err)
+	}
+}
+
+func TestSQLAdminImportLock(t *testing.T) {
+	srv := sqlEmu(t)
+	body := sqlImportBody(nil)
+	first := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/import-table", body)
+	if err := srv.SetSQLJobStatus(first.str("job_id"), SQLFailed, "boom"); err != nil {
+		t.Fatal(err)
+	}
+	second := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/import-table", body)
+	if second.status != 200 {
+		t.Fatalf("forced failure frees the table: %s", second.raw)
+	}
+	if err := srv.SetSQLJobStatus(second.str("job_id"), SQLFinished, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Re-opening an import takes the table again.
+	if err := srv.SetSQLJobStatus(first.str("job_id"), SQLRunning, ""); err != nil {
+		t.Fatal(err)
+	}
+	sqlWantError(t, sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/import-table", body), 400, "DLI.0999", first.str("job_id")+" is RUNNING")
+}
+
+func TestSQLAddJobs(t *testing.T) {
+	srv := sqlEmu(t)
+	bad := []SQLJobSpec{
+		{},
+		{Statement: "frobnicate"},
+		{Statement: "select 1", Status: "DONE"},
+		{Statement: "select 1", Queue: "no_such_queue"},
+		{Statement: "select 1", EngineType: "flink"},
+	}
+	for _, sp := range bad {
+		if _, err := srv.AddSQLJobs(1, sp); !errors.Is(err, ErrSQLJobSpec) {
+			t.Errorf("AddSQLJobs(%+v) = %v, want ErrSQLJobSpec", sp, err)
+		}
+	}
+	// The natural lifecycle from a past start is caught up at once.
+	ids, err := srv.AddSQLJobs(2, SQLJobSpec{Statement: "select * from t", StartTime: sqlStart.Add(-time.Hour), Spacing: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		st, ok := srv.SQLJob(id)
+		if !ok || st.Status != SQLFinished || !st.StartTime.Equal(sqlStart.Add(-time.Hour+time.Duration(i)*time.Minute)) || st.DurationMS != 7000 {
+			t.Errorf("job %d: %+v", i, st)
+		}
+	}
+	ids, _ = srv.AddSQLJobs(1, SQLJobSpec{Statement: "select FAIL", StartTime: sqlStart.Add(-time.Second)})
+	if st, _ := srv.SQLJob(ids[0]); st.Status != SQLLaunching {
+		t.Errorf("young job: %+v", st)
+	}
+	srv.Advance(10 * time.Second)
+	if st, _ := srv.SQLJob(ids[0]); st.Status != SQLFailed {
+		t.Errorf("FAIL job: %+v", st)
+	}
+	if _, ok := srv.SQLJob("nope"); ok {
+		t.Error("SQLJob(nope) found")
+	}
+}
+
+func TestSQLSeed(t *testing.T) {
+	srv := NewServer(t, Options{SkipAuth: true, Start: sqlStart, Seed: "demo"})
+	st := srv.Snapshot()
+	statuses := map[string]int{}
+	for _, j := range st.SQLJobs {
+		statuses[j.Status]++
+		if j.Queue != "default" {
+			t.Errorf("seed job on %s", j.Queue)
+		}
+	}
+	for _, s := range []string{SQLLaunching, SQLRunning, SQLFinished, SQLFailed, SQLCancelled} {
+		if statuses[s] == 0 {
+			t.Errorf("no seeded job is %s: %v", s, statuses)
+		}
+	}
+	if len(st.Imports) != 1 || st.Imports[0].Status != SQLFinished || st.Imports[0].Rows == 0 || st.Imports[0].Table != "events" {
+		t.Errorf("seeded imports: %+v", st.Imports)
+	}
+	// The seeded finished query can be previewed; frozen jobs stay put.
+	srv.Advance(24 * time.Hour)
+	n, ids := sqlListIDs(t, srv, "job-type=QUERY&job-status=FINISHED")
+	if n != 1 {
+		t.Fatalf("finished queries: %d", n)
+	}
+	if r := sqlDo(t, srv, "GET", "/v1.0/{project_id}/jobs/"+ids[0]+"/preview", nil); r.status != 200 || r.num("row_count") != 5 {
+		t.Errorf("preview seeded query: %s", r.raw)
+	}
+	if n, _ := sqlListIDs(t, srv, "job-status=RUNNING"); n != 1 {
+		t.Errorf("running after a day: %d", n)
 	}
 }
