@@ -141,9 +141,18 @@ func TestSQLErrors(t *testing.T) {
 	before := len(srv.Requests())
 	for _, err := range []error{
 		func() error { _, err := c.SubmitSQL(ctx, SQLRequest{SQL: "  "}); return err }(),
-		func() error { _, err := c.ImportData(ctx, ImportRequest{DataType: "csv", Database: "d", Table: "t"}); return err }(),
-		func() error { _, err := c.ImportData(ctx, ImportRequest{DataPath: "obs://b/x", Database: "d", Table: "t"}); return err }(),
-		func() error { _, err := c.ImportData(ctx, ImportRequest{DataPath: "obs://b/x", DataType: "csv"}); return err }(),
+		func() error {
+			_, err := c.ImportData(ctx, ImportRequest{DataType: "csv", Database: "d", Table: "t"})
+			return err
+		}(),
+		func() error {
+			_, err := c.ImportData(ctx, ImportRequest{DataPath: "obs://b/x", Database: "d", Table: "t"})
+			return err
+		}(),
+		func() error {
+			_, err := c.ImportData(ctx, ImportRequest{DataPath: "obs://b/x", DataType: "csv"})
+			return err
+		}(),
 		func() error { _, err := c.SQLJobStatus(ctx, ""); return err }(),
 		func() error { _, err := c.SQLJobDetail(ctx, ""); return err }(),
 		func() error { _, err := c.PreviewSQLResult(ctx, "", ""); return err }(),
