@@ -12,7 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/notify"
 )
 
 // Mode says where a function runs.
@@ -94,9 +96,15 @@ type Env struct {
 	// NATS_URL); functions with NeedsNATS never see that.
 	NATS *nats.Conn
 	JS   jetstream.JetStream
-	// Services carries host-provided dependencies (a DLI client, a
-	// notifier) by name until their packages define typed fields here.
-	Services map[string]any
+	// DLI is the DLI client (the emulator's in dev); nil only when the
+	// host runs without DLI configuration (no function needs one then).
+	DLI *dli.Client
+	// Notifier posts to Slack, or prints to the console when
+	// SLACK_BOT_TOKEN is unset.
+	Notifier notify.Notifier
+	// Publish stores an event on a subject (dlibot.out.…, DLQ); nil
+	// without NATS.
+	Publish func(ctx context.Context, subject string, e events.Event) error
 }
 
 // Registration is how a function plugs into the host.
@@ -212,6 +220,16 @@ func (g *Registry) Build(ctx context.Context, env Env, names []string) ([]*Funct
 		fenv := env
 		if env.Logger != nil {
 			fenv.Logger = env.Logger.With("function", n)
+		}
+		if pub := env.Publish; pub != nil && env.Metrics != nil {
+			m := env.Metrics
+			fenv.Publish = func(ctx context.Context, subject string, e events.Event) error {
+				err := pub(ctx, subject, e)
+				if err == nil {
+					m.EventsOut.WithLabelValues(n, e.Type()).Inc()
+				}
+				return err
+			}
 		}
 		f, err := r.New(ctx, fenv)
 		if err != nil {
