@@ -441,7 +441,7 @@ func parseFlinkListQuery(q url.Values) (flinkListQuery, error) {
 	if f.status = q.Get("status"); f.status != "" && !validFlinkStatus(f.status) {
 		return f, fmt.Errorf("status %q is invalid; valid values: %s", f.status, strings.Join(FlinkJobStatuses, ", "))
 	}
-	f.queue, f.user, f.project = q.Get("queue_name"), q.Get("user_name"), q.Get("sys_enterprise_project_name")
+	f.queue, f.user, f.project = strings.ToLower(q.Get("queue_name")), q.Get("user_name"), q.Get("sys_enterprise_project_name")
 	if f.name = q.Get("name"); len([]rune(f.name)) > 57 {
 		return f, fmt.Errorf("name must be 0 to 57 characters long")
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -75,6 +76,7 @@ func (e *Emulator) newFlinkJob(spec FlinkJobSpec, now time.Time) (*flinkJob, err
 	if len([]rune(spec.Desc)) > 512 {
 		return nil, fmt.Errorf("desc must be at most 512 characters long")
 	}
+	spec.QueueName = strings.ToLower(spec.QueueName) // DLI queue names are case-insensitive
 	if spec.QueueName == "" {
 		spec.QueueName = "default"
 	}

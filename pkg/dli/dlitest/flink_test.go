@@ -484,6 +484,7 @@ func TestFlinkAdminAPI(t *testing.T) {
 		{"long name", "POST", "/_emulator/flink/jobs", `{"name":"` + strings.Repeat("x", 58) + `"}`, 400, "DLI.0001", "name must be 1 to 57"},
 		{"bad status", "POST", "/_emulator/flink/jobs", `{"name":"x","status":"job_canceled"}`, 400, "DLI.0001", `status "job_canceled" is invalid`},
 		{"bad type", "POST", "/_emulator/flink/jobs", `{"name":"x","job_type":"spark"}`, 400, "DLI.0001", `job_type "spark" is invalid`},
+		{"unknown queue", "POST", "/_emulator/flink/jobs", `{"name":"x","queue_name":"nope"}`, 400, "DLI.0001", "There is no queue named nope"},
 		{"bad count", "POST", "/_emulator/flink/jobs", `{"name":"x","count":-1}`, 400, "DLI.0001", "count must be"},
 		{"bad json", "POST", "/_emulator/flink/jobs", `{"name":`, 400, "DLI.0001", "invalid request body"},
 		{"put bad status", "PUT", fmt.Sprintf("/_emulator/flink/jobs/%d", created.JobID), `{"status":"done"}`, 400, "DLI.0001", `status "done" is invalid`},
@@ -547,7 +548,7 @@ func TestFlinkSnapshotAndSeed(t *testing.T) {
 // TestFlinkSDKDecode drives every Flink endpoint through the official SDK
 // (signed requests) and checks the answers decode, is_success included.
 func TestFlinkSDKDecode(t *testing.T) {
-	srv := NewServer(t)
+	srv := withJobQueues(t, NewServer(t))
 	c := sdkClient(t, srv)
 	id := addFlink(t, srv.Emulator, FlinkJobSpec{Name: "sdkjob", QueueName: "etl", JobType: "flink_jar_job", MainClass: "a.B"})
 
@@ -608,6 +609,7 @@ func BenchmarkFlinkListPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	addJobQueues(b, e)
 	specs := make([]FlinkJobSpec, 10000)
 	for i := range specs {
 		specs[i] = FlinkJobSpec{Name: fmt.Sprintf("j%05d", i), QueueName: []string{"default", "etl"}[i%2], Status: FlinkJobRunning}

@@ -35,10 +35,27 @@ func updateGolden() bool {
 // golden files.
 var jobsStart = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 
-// newJobsServer starts an emulator without auth on a fixed clock.
+// newJobsServer starts an emulator without auth on a fixed clock, with the
+// queues default, etl and adhoc.
 func newJobsServer(t testing.TB) *Server {
 	t.Helper()
-	return NewServer(t, Options{SkipAuth: true, Start: jobsStart})
+	return withJobQueues(t, NewServer(t, Options{SkipAuth: true, Start: jobsStart}))
+}
+
+// withJobQueues adds the queues default, etl and adhoc to srv.
+func withJobQueues(t testing.TB, srv *Server) *Server {
+	t.Helper()
+	addJobQueues(t, srv.Emulator)
+	return srv
+}
+
+func addJobQueues(t testing.TB, e *Emulator) {
+	t.Helper()
+	for _, q := range []string{"default", "etl", "adhoc"} {
+		if err := e.AddQueue(QueueSpec{Name: q, Type: QueueTypeGeneral, CUCount: 16}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // call sends a JSON request (body: nil, a string sent as is, or a value
