@@ -80,7 +80,10 @@ func TestSparkErrors(t *testing.T) {
 		"BatchState":  func() error { _, err := c.BatchState(ctx, missingBatch); return err }(),
 		"BatchLogs":   func() error { _, err := c.BatchLogs(ctx, missingBatch, LogQuery{}); return err }(),
 		"CancelBatch": c.CancelBatch(ctx, missingBatch),
-		"CreateBatch": func() error { _, err := c.CreateBatch(ctx, BatchRequest{File: "x.jar", ClassName: "X", Queue: "nope"}); return err }(),
+		"CreateBatch": func() error {
+			_, err := c.CreateBatch(ctx, BatchRequest{File: "x.jar", ClassName: "X", Queue: "nope"})
+			return err
+		}(),
 	} {
 		t.Run(name, func(t *testing.T) { wantErr(t, err, ErrNotFound, 0) })
 	}
