@@ -366,14 +366,11 @@ func (e *Emulator) sqlCancel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sqlOK{IsSuccess: true, Message: ""})
 }
 
-// sqlJobView is one job as 7.3.5 lists it and 7.3.7 shows it (7.3.7 adds
-// is_success, message and job_mode).
+// sqlJobView is one job as 7.3.5 lists it and 7.3.7 shows it (see
+// sqlStatusResponse).
 type sqlJobView struct {
-	IsSuccess        *bool    `json:"is_success,omitempty"`
-	Message          string   `json:"message"`
 	JobID            string   `json:"job_id"`
 	JobType          string   `json:"job_type"`
-	JobMode          string   `json:"job_mode,omitempty"`
 	QueueName        string   `json:"queue_name"`
 	Owner            string   `json:"owner"`
 	StartTime        int64    `json:"start_time"`
@@ -389,6 +386,7 @@ type sqlJobView struct {
 	Detail           string   `json:"detail"`
 	EngineType       string   `json:"engine_type,omitempty"`
 	Statement        string   `json:"statement"`
+	Message          string   `json:"message"`
 	EndTime          *int64   `json:"end_time,omitempty"`
 	Tags             []SQLTag `json:"tags,omitempty"`
 }
@@ -429,12 +427,18 @@ func (e *Emulator) sqlStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := j.view(e.clock.Now())
-	yes := true
-	v.IsSuccess = &yes
-	v.JobMode = j.mode
 	v.WithColumnHeader = nil // not a 7.3.7 field
 	v.EndTime = nil          // not a 7.3.7 field
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, sqlStatusResponse{IsSuccess: true, Message: j.message, JobMode: j.mode, sqlJobView: v})
+}
+
+// sqlStatusResponse is 7.3.7's response: the job's fields after
+// is_success, message (the job's message, e.g. why it FAILED) and job_mode.
+type sqlStatusResponse struct {
+	IsSuccess bool   `json:"is_success"`
+	Message   string `json:"message"`
+	JobMode   string `json:"job_mode"`
+	sqlJobView
 }
 
 // sqlDetailResponse is 7.3.8's response.
