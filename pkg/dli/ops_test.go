@@ -37,16 +37,28 @@ func allOps() []apiOp {
 			_, err := c.ImportData(ctx, ImportRequest{DataPath: "obs://bkt/x.csv", DataType: "csv", Database: "db", Table: "t"})
 			return err
 		}},
-		{"SubmitSQL", "POST", `/jobs/submit-job$`, false, func(ctx context.Context, c *Client) error { _, err := c.SubmitSQL(ctx, SQLRequest{SQL: "select 1"}); return err }},
+		{"SubmitSQL", "POST", `/jobs/submit-job$`, false, func(ctx context.Context, c *Client) error {
+			_, err := c.SubmitSQL(ctx, SQLRequest{SQL: "select 1"})
+			return err
+		}},
 		{"CancelSQLJob", "DELETE", `/jobs/j1$`, true, func(ctx context.Context, c *Client) error { return c.CancelSQLJob(ctx, "j1") }},
 		{"ListSQLJobs", "GET", `/jobs$`, true, func(ctx context.Context, c *Client) error { _, err := c.ListSQLJobs(ctx, SQLJobQuery{}); return err }},
 		{"PreviewSQLResult", "GET", `/jobs/j1/preview$`, true, func(ctx context.Context, c *Client) error { _, err := c.PreviewSQLResult(ctx, "j1", ""); return err }},
 		{"SQLJobStatus", "GET", `/jobs/j1/status$`, true, func(ctx context.Context, c *Client) error { _, err := c.SQLJobStatus(ctx, "j1"); return err }},
 		{"SQLJobDetail", "GET", `/jobs/j1/detail$`, true, func(ctx context.Context, c *Client) error { _, err := c.SQLJobDetail(ctx, "j1"); return err }},
-		{"RunFlinkJobs", "POST", `/streaming/jobs/run$`, false, func(ctx context.Context, c *Client) error { _, err := c.RunFlinkJobs(ctx, []int64{1}, false); return err }},
-		{"ListFlinkJobs", "GET", `/streaming/jobs$`, true, func(ctx context.Context, c *Client) error { _, err := c.ListFlinkJobs(ctx, FlinkJobQuery{}); return err }},
+		{"RunFlinkJobs", "POST", `/streaming/jobs/run$`, false, func(ctx context.Context, c *Client) error {
+			_, err := c.RunFlinkJobs(ctx, []int64{1}, false)
+			return err
+		}},
+		{"ListFlinkJobs", "GET", `/streaming/jobs$`, true, func(ctx context.Context, c *Client) error {
+			_, err := c.ListFlinkJobs(ctx, FlinkJobQuery{})
+			return err
+		}},
 		{"GetFlinkJob", "GET", `/streaming/jobs/1$`, true, func(ctx context.Context, c *Client) error { _, err := c.GetFlinkJob(ctx, 1); return err }},
-		{"StopFlinkJobs", "POST", `/streaming/jobs/stop$`, true, func(ctx context.Context, c *Client) error { _, err := c.StopFlinkJobs(ctx, []int64{1}, false); return err }},
+		{"StopFlinkJobs", "POST", `/streaming/jobs/stop$`, true, func(ctx context.Context, c *Client) error {
+			_, err := c.StopFlinkJobs(ctx, []int64{1}, false)
+			return err
+		}},
 		{"CreateBatch", "POST", `/batches$`, false, func(ctx context.Context, c *Client) error {
 			_, err := c.CreateBatch(ctx, BatchRequest{File: "x.jar", ClassName: "X", Queue: "etl"})
 			return err
