@@ -85,8 +85,8 @@ func LoadConfig(ctx context.Context) (*Config, error) {
 // and validates it. The error names the variable and what is wrong.
 func LoadConfigFrom(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
 	var c Config
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, scrubEnvError(err))
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: NonEmpty(l)}); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, scrubEnvError(err, &c))
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -94,13 +94,34 @@ func LoadConfigFrom(ctx context.Context, l envconfig.Lookuper) (*Config, error) 
 	return &c, nil
 }
 
-// scrubEnvError keeps envconfig's message (it names the variable) but never
-// the value, which might be a secret.
-func scrubEnvError(err error) string {
+// NonEmpty wraps l so that a variable set to the empty string counts as
+// unset (its default applies), as most users expect from `VAR=` lines.
+func NonEmpty(l envconfig.Lookuper) envconfig.Lookuper {
+	return envconfig.LookuperFunc(func(key string) (string, bool) {
+		v, ok := l.Lookup(key)
+		if v == "" {
+			return "", false
+		}
+		return v, ok
+	})
+}
+
+// scrubEnvError keeps envconfig's message but names the environment
+// variable instead of the Go field, and drops the value (it might be a
+// secret).
+func scrubEnvError(err error, target any) string {
 	msg := err.Error()
-	// envconfig formats parse errors as `VAR: ...: strconv...: parsing "value": invalid syntax`.
 	if i := strings.Index(msg, "parsing \""); i >= 0 {
-		return msg[:i] + "not a valid number"
+		msg = strings.TrimSuffix(strings.TrimSpace(msg[:i]), ":") + ": not a valid number"
+		msg = strings.Replace(msg, "strconv.ParseInt: ", "", 1)
+		msg = strings.Replace(msg, "strconv.ParseFloat: ", "", 1)
+	}
+	if field, rest, ok := strings.Cut(msg, ":"); ok {
+		if f, found := reflect.TypeOf(target).Elem().FieldByName(field); found {
+			if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+				msg = name + ":" + rest
+			}
+		}
 	}
 	return msg
 }
@@ -278,7 +299,7 @@ func collectSettings(v reflect.Value, prefix string, out *[]Setting) {
 				s.Value = "<set>"
 			}
 		} else {
-			s.Value = fmt.Sprint(fv.Interface())
+			s.Value = redactURLs(fmt.Sprint(fv.Interface()))
 		}
 		*out = append(*out, s)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sethvargo/go-envconfig"
 
 	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/events"
@@ -117,6 +118,12 @@ type Registration struct {
 	Routes []string
 	// New builds the function for a host.
 	New func(ctx context.Context, env Env) (*Function, error)
+	// Config, if set, reads the function's own configuration through l
+	// and validates it, for `dlibot config check`: it returns the config
+	// struct (envconfig tags; secrets tagged `secret:"true"` or named
+	// *SECRET*/*TOKEN*/*PASSWORD*) and the validation error, which names the
+	// variable or file and what is wrong.
+	Config func(ctx context.Context, l envconfig.Lookuper) (any, error)
 }
 
 // Registry holds the functions a binary knows.
