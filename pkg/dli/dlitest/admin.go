@@ -20,16 +20,39 @@ type RequestRecord struct {
 
 func isAdmin(path string) bool { return strings.HasPrefix(path, "/_emulator/") }
 
+// Request log bounds: the log keeps the last MaxRequestRecords requests and
+// the first MaxRecordedBody bytes of each body (a long-running standalone
+// emulator must not grow without end).
+const (
+	MaxRequestRecords = 10000
+	MaxRecordedBody   = 1 << 20
+)
+
 // record appends the request to the log. Caller holds e.mu.
 func (e *Emulator) record(r *http.Request, body []byte, authOK bool) {
+	if len(body) > MaxRecordedBody {
+		body = body[:MaxRecordedBody]
+	}
+	if len(e.requests) >= MaxRequestRecords {
+		n := copy(e.requests, e.requests[len(e.requests)-MaxRequestRecords+1:])
+		clear(e.requests[n:])
+		e.requests = e.requests[:n]
+	}
 	e.requests = append(e.requests, RequestRecord{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: string(body),
 		Time: e.clock.Now(), AuthOK: authOK,
 	})
 }
 
-// Requests returns a copy of every API request received so far (admin
-// requests are not recorded).
+// ClearRequests empties the request log.
+func (e *Emulator) ClearRequests() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.requests = nil
+}
+
+// Requests returns a copy of every API request received so far, oldest
+// first (admin requests are not recorded; see MaxRequestRecords).
 func (e *Emulator) Requests() []RequestRecord {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -89,6 +112,10 @@ func (e *Emulator) registerAdmin() {
 	})
 	e.adminRoute("GET /_emulator/requests", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, e.Requests())
+	})
+	e.adminRoute("DELETE /_emulator/requests", func(w http.ResponseWriter, r *http.Request) {
+		e.ClearRequests()
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 	})
 	e.adminRoute("POST /_emulator/clock", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {

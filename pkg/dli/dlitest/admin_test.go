@@ -177,3 +177,29 @@ func TestAdminClockAndState(t *testing.T) {
 	status, raw = qCall(t, srv, "GET", "/_emulator/nope", nil)
 	qWantErr(t, status, raw, 404, "DLI.0002", "no admin endpoint")
 }
+
+func TestRequestLogBounds(t *testing.T) {
+	srv := NewServer(t, Options{SkipAuth: true, MaxBodyBytes: 4 << 20})
+	big := strings.Repeat("x", MaxRecordedBody+10)
+	qCall(t, srv, "POST", "/v1.0/emulator-project/nothing", big)
+	if recs := srv.Requests(); len(recs) != 1 || len(recs[0].Body) != MaxRecordedBody {
+		t.Fatalf("body not truncated to %d", MaxRecordedBody)
+	}
+	srv.mu.Lock()
+	r, _ := http.NewRequest("GET", "/v1.0/p/x", nil)
+	for i := 0; i < MaxRequestRecords+5; i++ {
+		r.URL.RawQuery = "i=" + strings.Repeat("1", i%3)
+		srv.record(r, nil, true)
+	}
+	srv.mu.Unlock()
+	recs := srv.Requests()
+	if len(recs) != MaxRequestRecords || recs[0].Method != "GET" {
+		t.Fatalf("log holds %d records, want the last %d", len(recs), MaxRequestRecords)
+	}
+	if status, _ := qCall(t, srv, "DELETE", "/_emulator/requests", nil); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Fatalf("%d records after DELETE", n)
+	}
+}
