@@ -51,9 +51,9 @@ var presets = map[string]Preset{
 			rate: func(d, h int) float64 {
 				switch {
 				case weekday(d) && h >= 8 && h < 18:
-					return 90
+					return 55
 				case weekday(d) && (h == 7 || (h >= 18 && h < 20)):
-					return 30
+					return 18
 				case weekday(d):
 					return 4
 				default:
@@ -72,9 +72,9 @@ var presets = map[string]Preset{
 				rate: func(d, h int) float64 {
 					if h >= 1 && h < 5 {
 						if weekday(d) {
-							return 14
+							return 9
 						}
-						return 8
+						return 5
 					}
 					return 0
 				},
@@ -83,7 +83,7 @@ var presets = map[string]Preset{
 			{
 				rate: func(d, h int) float64 {
 					if weekday(d) && h >= 9 && h < 18 {
-						return 30
+						return 20
 					}
 					return 3
 				},
@@ -99,14 +99,14 @@ var presets = map[string]Preset{
 			{
 				rate: func(d, h int) float64 {
 					if weekday(d) && h >= 8 && h < 19 {
-						return 50
+						return 30
 					}
 					return 10
 				},
 				medianMin: 3, sigma: 0.8, cus: []int{16, 32}, weights: []float64{0.7, 0.3},
 			},
 			{
-				rate:      func(d, h int) float64 { return 80 },
+				rate:      func(d, h int) float64 { return 40 },
 				medianMin: 6, sigma: 0.7, cus: []int{16, 32, 64}, weights: []float64{0.5, 0.35, 0.15},
 				burst: true,
 			},

@@ -1,0 +1,269 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/dlibot/dlibot/functions/autoscale/demand"
+	"github.com/dlibot/dlibot/functions/autoscale/plan"
+	"github.com/dlibot/dlibot/functions/autoscale/trace"
+)
+
+// BenchOptions configures Bench. The zero value of a field means its default.
+type BenchOptions struct {
+	// TrainWeeks is how many leading weeks tune the policies; the rest are
+	// evaluated. Default 2.
+	TrainWeeks int
+	// TargetP95Wait is the wait target tuning must meet on the training
+	// weeks: each tunable policy takes the cheapest parameter whose P95 wait
+	// is at most this. Default 5m.
+	TargetP95Wait time.Duration
+	// PricePerCUHour is the price of one CU-hour (for the cost column and the
+	// cost objective). Default 1.
+	PricePerCUHour float64
+	// WaitCostPerJobMinute, when > 0, replaces the wait target: tuning takes
+	// the parameter with the least PricePerCUHour·CU-hours +
+	// WaitCostPerJobMinute·(total job wait in minutes).
+	WaitCostPerJobMinute float64
+	// Policies to run, in order. Default: all of Policies().
+	Policies []string
+	// Sim configures the simulator (Seed also seeds the plan jitter).
+	Sim Options
+	// Plan configures the compiler; MinCU and MaxCU are taken from Sim.
+	Plan plan.Config
+	// Net configures dlibot's reactive net.
+	Net NetConfig
+	// ModelWeeks is how many past weeks dlibot learns from. Default 4.
+	ModelWeeks int
+	// HalfLifeWeeks is the model's decay half-life in weeks. Default 1.
+	HalfLifeWeeks float64
+}
+
+// PolicyResult is one row of the benchmark (contract fields first).
+type PolicyResult struct {
+	Policy         string  `json:"policy"`
+	CUHours        float64 `json:"cu_hours"`
+	WaitP50        float64 `json:"wait_p50_s"`
+	WaitP95        float64 `json:"wait_p95_s"`
+	WaitP99        float64 `json:"wait_p99_s"`
+	ChangesPerWeek float64 `json:"changes_per_week"`
+	Violations     int     `json:"violations"`
+	// PlansPerWeek and ActionsPerWeek split ChangesPerWeek into scheduled
+	// CU changes (6.6 plans) and immediate scale actions (6.5).
+	PlansPerWeek   float64 `json:"plan_changes_per_week"`
+	ActionsPerWeek float64 `json:"action_changes_per_week"`
+	// Param and Value are the tuned parameter ("" for untuned policies).
+	Param string  `json:"param,omitempty"`
+	Value float64 `json:"param_value,omitempty"`
+	// Cost is PricePerCUHour·CU-hours (+ the wait cost when set).
+	Cost float64 `json:"cost"`
+	// TrainCUHours and TrainWaitP95 are the chosen parameter's figures on
+	// the tuning window; TrainMeetsTarget says whether it met the target.
+	TrainCUHours     float64 `json:"train_cu_hours"`
+	TrainWaitP95     float64 `json:"train_wait_p95_s"`
+	TrainMeetsTarget bool    `json:"train_meets_target"`
+	Jobs             int     `json:"jobs"`
+	Rejected         int     `json:"rejected"`
+	Unfinished       int     `json:"unfinished"`
+}
+
+// Report is the benchmark's outcome.
+type Report struct {
+	Start      time.Time      `json:"start"`
+	TrainWeeks int            `json:"train_weeks"`
+	EvalWeeks  int            `json:"eval_weeks"`
+	Results    []PolicyResult `json:"results"`
+}
+
+// NewEnv prepares the environment for jobs (sorted by submit time).
+func NewEnv(jobs []trace.Job, o BenchOptions) (*Env, error) {
+	if len(jobs) == 0 {
+		return nil, errors.New("sim: the trace has no jobs")
+	}
+	so, err := o.Sim.normalize()
+	if err != nil {
+		return nil, err
+	}
+	pc := o.Plan
+	pc.MinCU, pc.MaxCU = so.MinCU, so.MaxCU
+	if pc, err = pc.Normalize(); err != nil {
+		return nil, err
+	}
+	start := trace.MondayOnOrBefore(jobs[0].Submit)
+	last := jobs[len(jobs)-1].Submit
+	weeks := int(last.Sub(start)/demand.Week) + 1
+	e := &Env{Jobs: jobs, Start: start, Weeks: weeks, Sim: so, Plan: pc, Net: o.Net.normalize(),
+		ModelWeeks: o.ModelWeeks, HalfLifeWeeks: o.HalfLifeWeeks}
+	if e.ModelWeeks == 0 {
+		e.ModelWeeks = 4
+	}
+	if e.HalfLifeWeeks == 0 {
+		e.HalfLifeWeeks = 1
+	}
+	e.Demand = trace.Demand(jobs, start, start.Add(time.Duration(weeks)*demand.Week))
+	for _, j := range jobs {
+		if j.CU <= so.MaxCU {
+			e.MaxJobCU = max(e.MaxJobCU, j.CU)
+		}
+	}
+	return e, nil
+}
+
+type outcome struct {
+	res       *Result
+	violation int
+}
+
+func summarize(r *Result) (p50, p95, p99 float64) {
+	return Percentile(r.Waits, 50), Percentile(r.Waits, 95), Percentile(r.Waits, 99)
+}
+
+func totalWaitMin(r *Result) float64 {
+	s := 0.0
+	for _, w := range r.Waits {
+		s += w
+	}
+	return s / 60
+}
+
+// Bench tunes every policy on the training weeks and evaluates it on the
+// remaining weeks.
+func Bench(jobs []trace.Job, o BenchOptions) (*Report, error) {
+	if o.TrainWeeks == 0 {
+		o.TrainWeeks = 2
+	}
+	if o.TargetP95Wait == 0 {
+		o.TargetP95Wait = 5 * time.Minute
+	}
+	if o.PricePerCUHour == 0 {
+		o.PricePerCUHour = 1
+	}
+	if len(o.Policies) == 0 {
+		o.Policies = Policies()
+	}
+	if o.TrainWeeks < 1 || o.TargetP95Wait < 0 || o.PricePerCUHour < 0 || o.WaitCostPerJobMinute < 0 {
+		return nil, fmt.Errorf("sim: train weeks %d, target wait %v, prices must be positive", o.TrainWeeks, o.TargetP95Wait)
+	}
+	e, err := NewEnv(jobs, o)
+	if err != nil {
+		return nil, err
+	}
+	if e.Weeks <= o.TrainWeeks {
+		return nil, fmt.Errorf("sim: the trace spans %d week(s) from %s; it needs more than the %d training week(s)",
+			e.Weeks, e.Start.Format(time.DateOnly), o.TrainWeeks)
+	}
+	rep := &Report{Start: e.Start, TrainWeeks: o.TrainWeeks, EvalWeeks: e.Weeks - o.TrainWeeks}
+	trainEnd := e.Start.Add(time.Duration(o.TrainWeeks) * demand.Week)
+	evalEnd := e.Start.Add(time.Duration(e.Weeks) * demand.Week)
+	for _, name := range o.Policies {
+		p, err := LookupPolicy(name)
+		if err != nil {
+			return nil, err
+		}
+		row, err := benchPolicy(e, p, o, trainEnd, evalEnd)
+		if err != nil {
+			return nil, err
+		}
+		rep.Results = append(rep.Results, *row)
+	}
+	return rep, nil
+}
+
+func (o BenchOptions) score(r *Result) float64 {
+	return o.PricePerCUHour*r.CUHours + o.WaitCostPerJobMinute*totalWaitMin(r)
+}
+
+// better reports whether candidate a beats b under the objective.
+func (o BenchOptions) better(a, b *Result) bool {
+	if o.WaitCostPerJobMinute > 0 {
+		return o.score(a) < o.score(b)
+	}
+	target := o.TargetP95Wait.Seconds()
+	_, pa, _ := summarize(a)
+	_, pb, _ := summarize(b)
+	okA, okB := pa <= target, pb <= target
+	switch {
+	case okA != okB:
+		return okA
+	case okA:
+		return a.CUHours < b.CUHours
+	case pa != pb:
+		return pa < pb
+	}
+	return a.CUHours < b.CUHours
+}
+
+func benchPolicy(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd time.Time) (*PolicyResult, error) {
+	run := func(from, to time.Time, v float64, tuning bool) (*outcome, error) {
+		ctl, viol, err := p.Controller(e, from, to, v, tuning)
+		if err != nil {
+			return nil, err
+		}
+		r, err := Run(e.Jobs, from, to, ctl, e.Sim)
+		if err != nil {
+			return nil, err
+		}
+		return &outcome{r, viol + r.Violations}, nil
+	}
+	row := &PolicyResult{Policy: p.Name(), Param: p.Param()}
+	tuneFrom, tuneTo, tuning := e.Start, trainEnd, true
+	switch p.Name() {
+	case "seasonal-naive", "dlibot":
+		// Out of sample, like the evaluation: week 0 has no history, so
+		// with two or more training weeks tuning starts at week 1 and each
+		// week learns only from the weeks before it.
+		if trainEnd.Sub(e.Start) >= 2*demand.Week {
+			tuneFrom, tuning = e.Start.Add(demand.Week), false
+		}
+	case "hindsight":
+		tuneFrom, tuneTo, tuning = trainEnd, evalEnd, false // the oracle tunes on what it is judged on
+	}
+	value := math.NaN()
+	var train *outcome
+	if grid := p.Grid(); len(grid) > 0 {
+		for _, v := range grid {
+			out, err := run(tuneFrom, tuneTo, v, tuning)
+			if err != nil {
+				return nil, err
+			}
+			if train == nil || o.better(out.res, train.res) {
+				train, value = out, v
+			}
+		}
+	} else {
+		out, err := run(tuneFrom, tuneTo, 0, true)
+		if err != nil {
+			return nil, err
+		}
+		train, value = out, 0
+	}
+	_, tp95, _ := summarize(train.res)
+	row.TrainCUHours, row.TrainWaitP95 = round(train.res.CUHours, 2), tp95
+	row.TrainMeetsTarget = tp95 <= o.TargetP95Wait.Seconds()
+	if p.Param() != "" {
+		row.Value = value
+	}
+	ev, err := run(trainEnd, evalEnd, value, false)
+	if err != nil {
+		return nil, err
+	}
+	r := ev.res
+	row.CUHours = round(r.CUHours, 2)
+	row.WaitP50, row.WaitP95, row.WaitP99 = summarize(r)
+	row.WaitP50, row.WaitP95, row.WaitP99 = round(row.WaitP50, 1), round(row.WaitP95, 1), round(row.WaitP99, 1)
+	weeks := evalEnd.Sub(trainEnd).Hours() / (7 * 24)
+	row.ChangesPerWeek = round(float64(r.Changes)/weeks, 2)
+	row.PlansPerWeek = round(float64(r.PlanChanges)/weeks, 2)
+	row.ActionsPerWeek = round(float64(r.ActionChanges)/weeks, 2)
+	row.Violations = ev.violation
+	row.Cost = round(o.score(r), 2)
+	row.Jobs, row.Rejected, row.Unfinished = r.Jobs, r.Rejected, r.Unfinished
+	return row, nil
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}

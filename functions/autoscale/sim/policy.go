@@ -1,0 +1,366 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/dlibot/dlibot/functions/autoscale/demand"
+	"github.com/dlibot/dlibot/functions/autoscale/plan"
+	"github.com/dlibot/dlibot/functions/autoscale/trace"
+)
+
+// Env is what policies may know about a trace: the jobs, the week-aligned
+// per-minute demand, and the constraints. A policy only looks at demand before
+// the window it acts in, except hindsight (the limit) and the in-sample fit
+// while tuning.
+type Env struct {
+	// Jobs are sorted by submit time.
+	Jobs []trace.Job
+	// Start is 00:00 UTC of the Monday at or before the first job.
+	Start time.Time
+	// Weeks is the number of whole weeks the trace spans.
+	Weeks int
+	// Demand is the per-minute unconstrained CU demand from Start on.
+	Demand []int
+	// MaxJobCU is the largest job that fits the queue (≤ MaxCU).
+	MaxJobCU int
+	// Sim are the simulator options (normalised).
+	Sim Options
+	// Plan is the compiler configuration (MinCU/MaxCU follow Sim).
+	Plan plan.Config
+	// Net configures dlibot's reactive safety net.
+	Net NetConfig
+	// ModelWeeks and HalfLifeWeeks configure dlibot's demand model.
+	ModelWeeks    int
+	HalfLifeWeeks float64
+}
+
+// NetConfig is dlibot's reactive safety net: when the launching backlog stays
+// at or above Threshold jobs for Samples consecutive samples, scale out now
+// (immediate command) to cover running + waiting CUs (at least one 16-CU
+// step), within MaxCU; then wait Cooldown. It never scales in.
+type NetConfig struct {
+	// Threshold is the backlog (launching jobs) that counts. Default 1.
+	Threshold int
+	// Samples is how many consecutive samples must show it. Default 2.
+	Samples int
+	// Cooldown is the pause after a net scale-out. Default 15m.
+	Cooldown time.Duration
+	// Disabled turns the net off.
+	Disabled bool
+}
+
+func (n NetConfig) normalize() NetConfig {
+	if n.Threshold == 0 {
+		n.Threshold = 1
+	}
+	if n.Samples == 0 {
+		n.Samples = 2
+	}
+	if n.Cooldown == 0 {
+		n.Cooldown = 15 * time.Minute
+	}
+	return n
+}
+
+// minute index of t in Demand.
+func (e *Env) minute(t time.Time) int { return int(t.Sub(e.Start) / time.Minute) }
+
+// samples returns demand samples (one a minute) in [from, to).
+func (e *Env) samples(from, to time.Time) []demand.Sample {
+	a, b := max(e.minute(from), 0), min(e.minute(to), len(e.Demand))
+	out := make([]demand.Sample, 0, max(b-a, 0))
+	for m := a; m < b; m++ {
+		out = append(out, demand.Sample{Time: e.Start.Add(time.Duration(m) * time.Minute), CU: float64(e.Demand[m])})
+	}
+	return out
+}
+
+func (e *Env) clampLevel(cu int) int {
+	return min(max(plan.RoundUp(cu), e.Sim.MinCU), e.Sim.MaxCU)
+}
+
+// Policy is a scaling policy that can be tuned and evaluated.
+type Policy interface {
+	// Name is the policy's name in results.
+	Name() string
+	// Param names the tuned parameter ("" when not tunable).
+	Param() string
+	// Grid lists the parameter values tried when tuning (nil: not tunable).
+	Grid() []float64
+	// Controller builds the controller for the window [from, to) with
+	// parameter p. tuning is true while tuning on the training window.
+	// It also returns the violations of DLI's plan rules of the plans it
+	// would create.
+	Controller(e *Env, from, to time.Time, p float64, tuning bool) (Controller, int, error)
+}
+
+// Policies lists the built-in policies in output order.
+func Policies() []string {
+	return []string{"static-peak", "static-p95", "reactive", "seasonal-naive", "dlibot", "hindsight"}
+}
+
+// LookupPolicy returns a built-in policy by name.
+func LookupPolicy(name string) (Policy, error) {
+	switch name {
+	case "static-peak":
+		return staticPolicy{name: name, pct: 100}, nil
+	case "static-p95":
+		return staticPolicy{name: name, pct: 95}, nil
+	case "reactive":
+		return reactivePolicy{}, nil
+	case "seasonal-naive":
+		return seasonalPolicy{}, nil
+	case "dlibot":
+		return compiledPolicy{}, nil
+	case "hindsight":
+		return compiledPolicy{hindsight: true}, nil
+	}
+	return nil, fmt.Errorf("sim: unknown policy %q (have %v)", name, Policies())
+}
+
+// fixed is a controller with a precomputed schedule and no reactive part.
+type fixed struct {
+	initial int
+	cmds    []Command
+}
+
+func (f *fixed) Initial() int        { return f.initial }
+func (f *fixed) Commands() []Command { return f.cmds }
+func (f *fixed) Observe(time.Time, Metrics, bool, int) (Action, bool) {
+	return Action{}, false
+}
+
+// staticPolicy holds one size all the time: the pct-percentile of the
+// training weeks' per-minute demand (100 = the peak), at least the largest job.
+type staticPolicy struct {
+	name string
+	pct  float64
+}
+
+func (s staticPolicy) Name() string    { return s.name }
+func (s staticPolicy) Param() string   { return "" }
+func (s staticPolicy) Grid() []float64 { return nil }
+func (s staticPolicy) Controller(e *Env, from, to time.Time, _ float64, tuning bool) (Controller, int, error) {
+	trainEnd := from
+	if tuning {
+		trainEnd = to
+	}
+	d := append([]int(nil), e.Demand[:max(min(e.minute(trainEnd), len(e.Demand)), 0)]...)
+	if len(d) == 0 {
+		return nil, 0, fmt.Errorf("%s: no demand history before %v", s.name, from)
+	}
+	sort.Ints(d)
+	v := d[min(max(int(math.Ceil(s.pct/100*float64(len(d))))-1, 0), len(d)-1)]
+	return &fixed{initial: e.clampLevel(max(v, e.MaxJobCU))}, 0, nil
+}
+
+// reactivePolicy is HPA-like: desired = demand / u, where demand is the
+// observed running + launching CUs (MetricDelay old) and u the target
+// utilisation (the tuned parameter; the backlog counts as demand, so a
+// backlog above (1−u) of the size scales out). No action while demand /
+// (current · u) is within ±10 %. Scale-downs take the largest desired size
+// of the last 5 minutes (stabilisation window). Immediate commands (6.5).
+type reactivePolicy struct{}
+
+func (reactivePolicy) Name() string    { return "reactive" }
+func (reactivePolicy) Param() string   { return "target_utilisation" }
+func (reactivePolicy) Grid() []float64 { return []float64{0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0} }
+func (reactivePolicy) Controller(e *Env, from, to time.Time, u float64, _ bool) (Controller, int, error) {
+	m := max(e.minute(from), 0)
+	init := 0
+	if m < len(e.Demand) {
+		init = e.Demand[m]
+	}
+	return &hpa{e: e, u: u, initial: e.clampLevel(int(math.Ceil(float64(init) / u)))}, 0, nil
+}
+
+type hpa struct {
+	e       *Env
+	u       float64
+	initial int
+	recs    []rec
+}
+
+type rec struct {
+	at time.Time
+	cu int
+}
+
+func (h *hpa) Initial() int        { return h.initial }
+func (h *hpa) Commands() []Command { return nil }
+func (h *hpa) Observe(now time.Time, m Metrics, ok bool, cur int) (Action, bool) {
+	if !ok {
+		return Action{}, false
+	}
+	dem := float64(m.AllocCU + m.LaunchingCU)
+	desired := cur
+	if ratio := dem / (float64(cur) * h.u); math.Abs(ratio-1) > 0.1 {
+		desired = h.e.clampLevel(int(math.Ceil(dem / h.u)))
+	}
+	const window = 5 * time.Minute
+	h.recs = append(h.recs, rec{now, desired})
+	k := 0
+	for _, r := range h.recs {
+		if now.Sub(r.at) <= window {
+			h.recs[k] = r
+			k++
+		}
+	}
+	h.recs = h.recs[:k]
+	if desired < cur {
+		for _, r := range h.recs {
+			desired = max(desired, r.cu)
+		}
+		desired = min(desired, cur)
+	}
+	return Action{TargetCU: desired}, desired != cur
+}
+
+// seasonalPolicy is seasonal-naive (Mimir-like): each hour gets the maximum
+// per-minute demand of the same hour one week earlier times a multiplier (the
+// tuned parameter), rounded up to 16. It acts with immediate commands, a
+// scale-up LeadTime before the hour and a scale-down DownDelay after it, so
+// it is free of the plan limits (its changes_per_week shows what it would
+// need as plans).
+type seasonalPolicy struct{}
+
+func (seasonalPolicy) Name() string    { return "seasonal-naive" }
+func (seasonalPolicy) Param() string   { return "multiplier" }
+func (seasonalPolicy) Grid() []float64 { return []float64{0.8, 0.9, 1, 1.1, 1.2, 1.35, 1.5, 1.75, 2} }
+func (seasonalPolicy) Controller(e *Env, from, to time.Time, mult float64, _ bool) (Controller, int, error) {
+	cfg, err := e.Plan.Normalize()
+	if err != nil {
+		return nil, 0, err
+	}
+	week := 7 * 24 * 60
+	level := func(hourStart int) int { // minute index of the hour's start
+		src := hourStart - week
+		if src < 0 {
+			src = hourStart // no history: the same hour (only while tuning week 0)
+		}
+		peak := 0
+		for m := src; m < src+60 && m < len(e.Demand); m++ {
+			peak = max(peak, e.Demand[m])
+		}
+		return e.clampLevel(max(int(math.Ceil(float64(peak)*mult)), 0))
+	}
+	f := &fixed{}
+	a, b := e.minute(from), e.minute(to)
+	prev := level(a)
+	f.initial = prev
+	for h := a + 60; h < b; h += 60 {
+		l := level(h)
+		if l == prev {
+			continue
+		}
+		at := e.Start.Add(time.Duration(h) * time.Minute)
+		if l > prev {
+			at = at.Add(-cfg.LeadTime)
+		} else {
+			at = at.Add(cfg.DownDelay)
+		}
+		f.cmds = append(f.cmds, Command{At: at, TargetCU: l})
+		prev = l
+	}
+	return f, 0, nil
+}
+
+// compiledPolicy is dlibot: per week, the decayed hour-of-week demand model
+// of the preceding ModelWeeks weeks, its q-quantile (the tuned parameter)
+// rounded up to 16 as the per-hour requirement, the exact plan compiler, the
+// plans as jittered scheduled changes, plus the reactive net. With hindsight
+// set it is the limit: the same compiler fed each week's own actual demand.
+type compiledPolicy struct{ hindsight bool }
+
+func (c compiledPolicy) Name() string {
+	if c.hindsight {
+		return "hindsight"
+	}
+	return "dlibot"
+}
+func (compiledPolicy) Param() string { return "quantile" }
+func (compiledPolicy) Grid() []float64 {
+	return []float64{0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1}
+}
+
+// Schedule compiles the plan dlibot would hold for the week starting at ws,
+// learning from the samples in [learnFrom, learnTo).
+func (c compiledPolicy) schedule(e *Env, learnTo time.Time, weeks int, q float64) (*plan.Schedule, error) {
+	ss := e.samples(learnTo.Add(-time.Duration(weeks)*demand.Week), learnTo)
+	hl := e.HalfLifeWeeks
+	if c.hindsight {
+		hl = math.Inf(1)
+	}
+	prof, err := demand.Build(ss, learnTo, demand.Config{Weeks: weeks, HalfLifeWeeks: hl})
+	if err != nil {
+		return nil, err
+	}
+	return plan.Compile(prof.Requirement(q), e.Plan)
+}
+
+func (c compiledPolicy) Controller(e *Env, from, to time.Time, q float64, tuning bool) (Controller, int, error) {
+	ctl := &netCtl{net: e.Net.normalize(), e: e}
+	violations := 0
+	weeks := e.ModelWeeks
+	first := true
+	for ws := from; ws.Before(to); ws = ws.Add(demand.Week) {
+		var s *plan.Schedule
+		var err error
+		switch {
+		case c.hindsight:
+			s, err = c.schedule(e, ws.Add(demand.Week), 1, q)
+		case tuning:
+			// In-sample: the model of the whole tuning window.
+			s, err = c.schedule(e, to, int(to.Sub(from)/demand.Week), q)
+		default:
+			s, err = c.schedule(e, ws, weeks, q)
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: week of %s: %w", c.Name(), ws.Format(time.DateOnly), err)
+		}
+		violations += len(plan.Validate(s.Changes, s.CycleMinutes, e.Plan))
+		if first {
+			ctl.initial = s.LevelAt(int(from.Sub(ws) / time.Minute))
+			first = false
+		}
+		for _, ch := range s.Changes {
+			ctl.cmds = append(ctl.cmds, Command{At: ws.Add(time.Duration(ch.Minute) * time.Minute), TargetCU: ch.TargetCU, Plan: true})
+		}
+	}
+	return ctl, violations, nil
+}
+
+type netCtl struct {
+	e        *Env
+	net      NetConfig
+	initial  int
+	cmds     []Command
+	streak   int
+	cooldown time.Time
+}
+
+func (n *netCtl) Initial() int        { return n.initial }
+func (n *netCtl) Commands() []Command { return n.cmds }
+func (n *netCtl) Observe(now time.Time, m Metrics, ok bool, cur int) (Action, bool) {
+	if !ok || n.net.Disabled {
+		return Action{}, false
+	}
+	if m.Launching >= n.net.Threshold {
+		n.streak++
+	} else {
+		n.streak = 0
+	}
+	if n.streak < n.net.Samples || now.Before(n.cooldown) {
+		return Action{}, false
+	}
+	t := n.e.clampLevel(max(cur+plan.Step, m.AllocCU+m.LaunchingCU))
+	if t <= cur {
+		return Action{}, false
+	}
+	n.cooldown = now.Add(n.net.Cooldown)
+	n.streak = 0
+	return Action{TargetCU: t, OutOnly: true}, true
+}

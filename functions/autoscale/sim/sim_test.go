@@ -1,0 +1,252 @@
+package sim
+
+import (
+	"math"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/dlibot/dlibot/functions/autoscale/trace"
+)
+
+var t0 = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+
+func at(min float64) time.Time { return t0.Add(time.Duration(min * float64(time.Minute))) }
+
+func job(submitMin, durMin float64, cu int) trace.Job {
+	return trace.Job{Submit: at(submitMin), Duration: time.Duration(durMin * float64(time.Minute)), CU: cu}
+}
+
+// exact turns off jitter, scale-out and metric delays.
+var exact = Options{PlanJitter: -1, ScaleOutDelay: -1, MetricDelay: -1, SamplePeriod: time.Minute}
+
+// integral recomputes CU-hours from the size trace.
+func integral(r *Result, from, to time.Time) float64 {
+	s := 0.0
+	for i, p := range r.SizeTrace {
+		end := to
+		if i+1 < len(r.SizeTrace) {
+			end = r.SizeTrace[i+1].At
+		}
+		if end.After(to) {
+			end = to
+		}
+		if p.At.Before(to) {
+			s += float64(p.CU) * end.Sub(p.At).Hours()
+		}
+	}
+	return s
+}
+
+func TestBillingIsIntegralOfSize(t *testing.T) {
+	ctl := &fixed{initial: 32, cmds: []Command{{At: at(30), TargetCU: 64, Plan: true}, {At: at(90), TargetCU: 16}}}
+	r, err := Run(nil, t0, at(120), ctl, exact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := (32*30 + 64*60 + 16*30) / 60.0
+	if math.Abs(r.CUHours-want) > 1e-9 || math.Abs(integral(r, t0, at(120))-want) > 1e-9 {
+		t.Fatalf("CU-hours %v (trace integral %v), want %v", r.CUHours, integral(r, t0, at(120)), want)
+	}
+	if r.Changes != 2 || r.PlanChanges != 1 || r.ActionChanges != 1 {
+		t.Fatalf("changes %d/%d/%d", r.Changes, r.PlanChanges, r.ActionChanges)
+	}
+	// Scale-out is billed from its start although usable only after the delay.
+	o := exact
+	o.ScaleOutDelay = 10 * time.Minute
+	r2, _ := Run([]trace.Job{job(30, 5, 64)}, t0, at(120), ctl, o)
+	if math.Abs(r2.CUHours-want) > 1e-9 {
+		t.Fatalf("with delay: CU-hours %v, want %v", r2.CUHours, want)
+	}
+	if len(r2.Waits) != 1 || r2.Waits[0] != 600 {
+		t.Fatalf("job should wait for the 10-minute scale-out: waits %v", r2.Waits)
+	}
+}
+
+func TestFIFOHeadOfLineAndWaits(t *testing.T) {
+	jobs := []trace.Job{
+		job(0, 10, 32),  // runs 0–10
+		job(1, 5, 32),   // head: needs 32, waits until 10
+		job(2, 1, 16),   // would fit at 2 but FIFO: starts at 10 too (16+32=48 ≤ 48)
+		job(3, 1, 16),   // starts when the 16 ends at 11
+		job(50, 1, 100), // larger than max: rejected
+	}
+	o := exact
+	o.MaxCU = 64
+	r, err := Run(jobs, t0, at(60), &fixed{initial: 48}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{0, 8 * 60, 8 * 60, 9 * 60} // 1→10, 2→10, 3→11
+	if !reflect.DeepEqual(r.Waits, want) {
+		t.Fatalf("waits %v, want %v", r.Waits, want)
+	}
+	if r.Rejected != 1 || r.Jobs != 5 || r.Unfinished != 0 {
+		t.Fatalf("rejected %d jobs %d unfinished %d", r.Rejected, r.Jobs, r.Unfinished)
+	}
+}
+
+func TestScaleInNeverCutsRunningJobs(t *testing.T) {
+	jobs := []trace.Job{job(0, 60, 48)}
+	ctl := &fixed{initial: 64, cmds: []Command{{At: at(10), TargetCU: 16}}}
+	r, err := Run(jobs, t0, at(120), ctl, exact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 64 for 10 min, 48 (what the job holds) until 60, then 16.
+	want := (64*10 + 48*50 + 16*60) / 60.0
+	if math.Abs(r.CUHours-want) > 1e-9 {
+		t.Fatalf("CU-hours %v, want %v (trace %v)", r.CUHours, want, r.SizeTrace)
+	}
+}
+
+func TestJitterSeededAndBounded(t *testing.T) {
+	var cmds []Command
+	for i := 1; i < 40; i++ {
+		cmds = append(cmds, Command{At: at(float64(60 * i)), TargetCU: 16 * (1 + i%3), Plan: true})
+	}
+	o := Options{Seed: 9, ScaleOutDelay: -1}
+	run := func(o Options) *Result {
+		r, err := Run(nil, t0, at(41*60), &fixed{initial: 16, cmds: cmds}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	a, b := run(o), run(o)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("same seed, different runs")
+	}
+	o.Seed = 10
+	c := run(o)
+	if reflect.DeepEqual(a.SizeTrace, c.SizeTrace) {
+		t.Fatal("different seeds, same jitter")
+	}
+	moved := false
+	for i, p := range a.SizeTrace[1:] {
+		off := p.At.Sub(cmds[i].At)
+		if off < -5*time.Minute || off > 5*time.Minute {
+			t.Fatalf("change %d moved by %v, beyond ±5m", i, off)
+		}
+		moved = moved || off != 0
+	}
+	if !moved {
+		t.Fatal("no jitter applied")
+	}
+}
+
+func TestNetOutOnlyAndCooldown(t *testing.T) {
+	e := &Env{Sim: Options{MinCU: 16, MaxCU: 256}, Net: NetConfig{}.normalize()}
+	n := &netCtl{e: e, net: e.Net}
+	m := Metrics{SizeCU: 64, AllocCU: 64, Launching: 3, LaunchingCU: 48}
+	if _, act := n.Observe(at(0), m, true, 64); act {
+		t.Fatal("acted on the first backlog sample")
+	}
+	a, act := n.Observe(at(5), m, true, 64)
+	if !act || a.TargetCU != 112 || !a.OutOnly {
+		t.Fatalf("second sample: %+v %v, want an out-only scale-out to 112", a, act)
+	}
+	for i := 2; i < 5; i++ { // within the 15-minute cooldown
+		if _, act := n.Observe(at(float64(5*i)), m, true, 112); act && i < 4 {
+			t.Fatalf("acted during cooldown at sample %d", i)
+		}
+	}
+	// Covered backlog → never scales in.
+	if a, act := n.Observe(at(60), Metrics{SizeCU: 256, AllocCU: 16}, true, 256); act {
+		t.Fatalf("net scaled in: %+v", a)
+	}
+	// Out-only actions below the current target are ignored by the simulator.
+	ctl := &outOnlyAt{at: at(10), cu: 16}
+	r, _ := Run(nil, t0, at(30), ctl, exact)
+	if r.Changes != 0 || math.Abs(r.CUHours-64*0.5) > 1e-9 {
+		t.Fatalf("out-only scale-in applied: %+v", r)
+	}
+}
+
+type outOnlyAt struct {
+	at time.Time
+	cu int
+}
+
+func (o *outOnlyAt) Initial() int        { return 64 }
+func (o *outOnlyAt) Commands() []Command { return nil }
+func (o *outOnlyAt) Observe(now time.Time, _ Metrics, _ bool, _ int) (Action, bool) {
+	return Action{TargetCU: o.cu, OutOnly: true}, !now.Before(o.at)
+}
+
+func TestIllegalTargetsCountAsViolations(t *testing.T) {
+	ctl := &fixed{initial: 40, cmds: []Command{{At: at(5), TargetCU: 1024}}}
+	r, _ := Run(nil, t0, at(10), ctl, exact)
+	if r.Violations != 2 {
+		t.Fatalf("violations %d, want 2", r.Violations)
+	}
+	if r.SizeTrace[0].CU != 48 || r.SizeTrace[1].CU != 512 {
+		t.Fatalf("sizes %v: want rounding up and clamping", r.SizeTrace)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	if Percentile(v, 50) != 5 || Percentile(v, 95) != 10 || Percentile(v, 0) != 1 || Percentile(nil, 50) != 0 {
+		t.Fatal("percentile")
+	}
+}
+
+func TestBenchTuningMeetsTargetOnTraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every policy on three weeks")
+	}
+	p, _ := trace.LookupPreset("business-hours")
+	g, err := trace.Generate(p, trace.GenOptions{Weeks: 3, Seed: 5, Scale: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Bench(g.Jobs, BenchOptions{TrainWeeks: 2, Sim: Options{Seed: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != len(Policies()) || rep.EvalWeeks != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	byName := map[string]PolicyResult{}
+	for _, r := range rep.Results {
+		byName[r.Policy] = r
+		if r.WaitP50 < 0 || r.WaitP95 < r.WaitP50 || r.WaitP99 < r.WaitP95 {
+			t.Errorf("%s: percentiles out of order: %+v", r.Policy, r)
+		}
+	}
+	for _, n := range []string{"dlibot", "seasonal-naive", "hindsight", "static-peak"} {
+		if !byName[n].TrainMeetsTarget {
+			t.Errorf("%s: tuned parameter misses the 5-minute target on the training weeks: %+v", n, byName[n])
+		}
+	}
+	for _, n := range []string{"dlibot", "hindsight"} {
+		if byName[n].Violations != 0 || byName[n].PlansPerWeek > 12 {
+			t.Errorf("%s: %d violations, %.1f plan changes a week", n, byName[n].Violations, byName[n].PlansPerWeek)
+		}
+	}
+	if byName["static-peak"].CUHours <= byName["dlibot"].CUHours {
+		t.Errorf("dlibot (%v CU-h) should cost less than static-peak (%v)", byName["dlibot"].CUHours, byName["static-peak"].CUHours)
+	}
+	if _, err := Bench(g.Jobs, BenchOptions{TrainWeeks: 3}); err == nil {
+		t.Error("no evaluation weeks: want an error")
+	}
+	if _, err := Bench(g.Jobs, BenchOptions{Policies: []string{"magic"}}); err == nil {
+		t.Error("unknown policy: want an error")
+	}
+}
+
+func BenchmarkSimulate100kJobs4Weeks(b *testing.B) {
+	p, _ := trace.LookupPreset("business-hours")
+	g, err := trace.Generate(p, trace.GenOptions{Weeks: 4, Seed: 1, Scale: 7})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d jobs", len(g.Jobs))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Bench(g.Jobs, BenchOptions{Sim: Options{MaxCU: 4096}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
