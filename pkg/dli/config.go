@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -72,12 +73,26 @@ func ConfigFromEnv(ctx context.Context) (Config, error) {
 func ConfigFromLookuper(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	var c Config
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
-		return Config{}, fmt.Errorf("dli: config: %w", err)
+		return Config{}, fmt.Errorf("dli: config: %s%w", envVarOf(err), err)
 	}
 	if err := c.normalize(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// envVarOf names the variable of an envconfig error ("QPS: …" → "DLI_QPS:
+// "), which envconfig reports by field name.
+func envVarOf(err error) string {
+	field, _, ok := strings.Cut(err.Error(), ":")
+	if !ok {
+		return ""
+	}
+	if f, ok := reflect.TypeFor[Config]().FieldByName(field); ok {
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		return name + " "
+	}
+	return ""
 }
 
 // normalize fills derived defaults and validates the configuration.
