@@ -58,8 +58,9 @@ type Error struct {
 	Op string
 	// Channel is the channel the operation targeted.
 	Channel string
-	// Code is Slack's error code (e.g. "channel_not_found"), "http_<status>" for an HTTP failure, or
-	// empty for transport and local errors.
+	// Code is Slack's error code (e.g. "channel_not_found"), "http_<status>" for an HTTP failure,
+	// "paced" when the channel's next free slot is further away than the notifier waits, or empty for
+	// transport and local errors.
 	Code string
 	// Retryable reports whether sending again later may succeed.
 	Retryable bool
@@ -204,10 +205,13 @@ func classify(op, channel string, err error, token string) *Error {
 		sc   slack.StatusCodeError
 		sr   slack.SlackErrorResponse
 		self *Error
+		held *heldError
 	)
 	switch {
 	case errors.As(err, &self):
 		return self
+	case errors.As(err, &held):
+		e.Kind, e.Code, e.Retryable, e.RetryAfter = ErrRateLimited, "paced", true, held.wait
 	case errors.As(err, &rl):
 		e.Kind, e.Code, e.Retryable, e.RetryAfter = ErrRateLimited, "ratelimited", true, rl.RetryAfter
 		if e.RetryAfter <= 0 {

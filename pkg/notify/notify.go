@@ -45,7 +45,8 @@ type Message struct {
 	Channel string
 	// Text is the top-level text: the whole message when Blocks is empty, otherwise the notification
 	// and accessibility fallback (mobile notifications show only this). Empty with blocks present
-	// means derived from the blocks (blockkit.Fallback). Cut to blockkit.MaxText characters.
+	// means derived from the blocks (blockkit.Fallback). Cut to blockkit.MaxText characters. It is
+	// mrkdwn: escape outside values with blockkit.Escape.
 	Text string
 	// Blocks is the Block Kit body, built with package blockkit; blockkit.Fit is applied before
 	// sending, so over-long content is truncated with markers rather than rejected.

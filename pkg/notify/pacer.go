@@ -53,10 +53,18 @@ func newPacer(c Clock, interval time.Duration) *pacer {
 // pruneAt is the map size above which entries in the past are dropped.
 const pruneAt = 1024
 
-// wait reserves the channel's next slot and sleeps until it. It returns ctx.Err() (releasing
-// nothing: the slot stays used, which only makes the next write wait a little longer) when ctx ends
-// first.
-func (p *pacer) wait(ctx context.Context, channel string) error {
+// heldError reports a channel slot further away than the caller is willing to wait.
+type heldError struct{ wait time.Duration }
+
+func (e *heldError) Error() string {
+	return "channel is paced or rate limited for another " + e.wait.String()
+}
+
+// wait reserves the channel's next slot and sleeps until it. When the slot is more than maxWait
+// away (a long 429 hold, or a deep queue of writers) it reserves nothing and returns a *heldError at
+// once, so the caller can retry later instead of holding a worker. It returns ctx.Err() when ctx ends
+// first (the reserved slot stays used, which only delays the next write a little).
+func (p *pacer) wait(ctx context.Context, channel string, maxWait time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -65,6 +73,10 @@ func (p *pacer) wait(ctx context.Context, channel string) error {
 	at := p.next[channel]
 	if at.Before(now) {
 		at = now
+	}
+	if d := at.Sub(now); d > maxWait {
+		p.mu.Unlock()
+		return &heldError{wait: d}
 	}
 	if p.interval > 0 || at.After(now) {
 		p.next[channel] = at.Add(p.interval)

@@ -156,9 +156,10 @@ func WithMaxRetries(n int) Option {
 	}
 }
 
-// WithMaxWait sets the longest Retry-After the notifier waits out itself (default 30 s). A longer
-// one is returned at once as a retryable error carrying RetryAfter, so the caller can schedule the
-// retry (e.g. a Retry(after) outcome) instead of holding a worker.
+// WithMaxWait sets the longest the notifier waits itself, for a Retry-After or for the channel's
+// pacing slot (default 30 s). A longer wait is returned at once as a retryable ErrRateLimited
+// carrying RetryAfter, so the caller can schedule the retry (e.g. a Retry(after) outcome) instead of
+// holding a worker.
 func WithMaxWait(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {
@@ -202,6 +203,9 @@ func NewSlack(cfg Config, opts ...Option) (*Slack, error) {
 		if err := opt(&o); err != nil {
 			return nil, err
 		}
+	}
+	if o.interval > o.maxWait {
+		return nil, fmt.Errorf("notify: channel interval %s is longer than the max wait %s", o.interval, o.maxWait)
 	}
 	apiURL := cfg.APIURL
 	if apiURL == "" {
@@ -335,7 +339,7 @@ func (s *Slack) Upload(ctx context.Context, f File) (FileRef, error) {
 // Retry-After is within maxWait, and with its error classified.
 func (s *Slack) do(ctx context.Context, op, ch string, call func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
-		if err := s.pacer.wait(ctx, ch); err != nil {
+		if err := s.pacer.wait(ctx, ch, s.opts.maxWait); err != nil {
 			return classify(op, ch, err, s.token)
 		}
 		err := call(ctx)

@@ -385,6 +385,12 @@ func TestConfig(t *testing.T) {
 			t.Error("invalid option accepted")
 		}
 	}
+	// A pacing interval longer than the longest wait would refuse every second post.
+	for _, opts := range [][]notify.Option{{notify.WithChannelInterval(time.Minute)}, {notify.WithChannelInterval(2 * time.Second), notify.WithMaxWait(time.Second)}} {
+		if _, err := notify.NewSlack(notify.Config{Token: "xoxb-1"}, opts...); err == nil {
+			t.Error("interval > max wait accepted")
+		}
+	}
 	// A base URL without the trailing slash works.
 	srv := slacktest.Start(t)
 	n, err := notify.NewSlack(notify.Config{Token: srv.Token(), APIURL: strings.TrimSuffix(srv.URL(), "/")}, notify.WithChannelInterval(0))
@@ -475,7 +481,7 @@ func TestPacingConcurrent(t *testing.T) {
 
 func TestPacingHonoursContext(t *testing.T) {
 	srv := slacktest.Start(t)
-	n, err := notify.NewSlack(notify.Config{Token: srv.Token(), APIURL: srv.URL(), Channel: alerts}, notify.WithChannelInterval(time.Hour))
+	n, err := notify.NewSlack(notify.Config{Token: srv.Token(), APIURL: srv.URL(), Channel: alerts}, notify.WithChannelInterval(time.Hour), notify.WithMaxWait(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,5 +562,27 @@ func TestNetworkErrorIsRetryable(t *testing.T) {
 	_, err = n.Post(context.Background(), notify.Message{Text: "x"})
 	if !errors.Is(err, notify.ErrUnavailable) || !notify.IsRetryable(err) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// After a long Retry-After, later posts to the channel fail fast with the remaining wait instead of
+// sleeping through it; other channels are unaffected.
+func TestLongHoldFailsFastForLaterPosts(t *testing.T) {
+	srv, n, clock := setup(t, nil, notify.WithMaxWait(30*time.Second))
+	srv.Fail("chat.postMessage", 1, slacktest.RateLimited(2*time.Minute))
+	ctx := context.Background()
+	if _, err := n.Post(ctx, alertMessage()); !errors.Is(err, notify.ErrRateLimited) {
+		t.Fatalf("first: %v", err)
+	}
+	_, err := n.Post(ctx, alertMessage())
+	var ne *notify.Error
+	if !errors.As(err, &ne) || ne.Code != "paced" || !ne.Retryable || ne.RetryAfter != 2*time.Minute {
+		t.Fatalf("second: %v, want a retryable paced error with 2m left", err)
+	}
+	if _, err := n.Post(ctx, notify.Message{Channel: "C0OTHER", Text: "x"}); err != nil {
+		t.Fatalf("other channel: %v", err)
+	}
+	if len(clock.Sleeps()) != 0 || len(srv.CallsTo("chat.postMessage")) != 2 {
+		t.Fatalf("sleeps %v, %d calls; want none and 2", clock.Sleeps(), len(srv.CallsTo("chat.postMessage")))
 	}
 }
