@@ -617,7 +617,7 @@ func BenchmarkFlinkListPage(b *testing.B) {
 	if _, err := e.AddFlinkJobs(specs); err != nil {
 		b.Fatal(err)
 	}
-	req := httptest.NewRequest("GET", flinkBase+"?limit=100&offset=5000&queue_name=etl", nil)
+	req := httptest.NewRequest("GET", flinkBase+"?limit=100&offset=2500&queue_name=etl", nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		w := httptest.NewRecorder()
