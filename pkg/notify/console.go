@@ -76,6 +76,9 @@ func (c *Console) post(ctx context.Context, op string, msg Message) (Ref, error)
 	if ch == "" {
 		ch = c.channel
 	}
+	if _, _, err := prepare(msg); err != nil {
+		return Ref{}, localError(op, ch, err)
+	}
 	if err := msg.Validate(); err != nil {
 		return Ref{}, localError(op, ch, err)
 	}
@@ -101,6 +104,9 @@ func (c *Console) Update(ctx context.Context, ref Ref, msg Message) error {
 	}
 	if ref.Channel == "" || ref.TS == "" {
 		return localError("update", ref.Channel, fmt.Errorf("%w: update needs a ref with channel and ts", ErrInvalidMessage))
+	}
+	if _, _, err := prepare(msg); err != nil {
+		return localError("update", ref.Channel, err)
 	}
 	if err := msg.Validate(); err != nil {
 		return localError("update", ref.Channel, err)
@@ -150,7 +156,7 @@ func (c *Console) Upload(ctx context.Context, f File) (FileRef, error) {
 
 // write prints one message under head; thread replies are indented.
 func (c *Console) write(head string, msg Message, reply bool) error {
-	text, blocks := prepare(msg)
+	text, blocks, _ := prepare(msg) // checked by the callers
 	body := blockkit.Plain(blocks)
 	if body == "" {
 		body = blockkit.Unescape(text) + "\n"

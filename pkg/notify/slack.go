@@ -132,7 +132,8 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithChannelInterval sets the minimum gap between two writes (posts, replies, updates, uploads) to
 // one channel. Default 1 s, Slack's "about one message per second per channel"; 0 turns pacing off
-// (tests). Negative is an error.
+// (tests). Negative is an error. Pacing is per process: replicas posting to one channel at once
+// rely on the 429 handling.
 func WithChannelInterval(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {
@@ -251,10 +252,13 @@ func (s *Slack) post(ctx context.Context, op string, msg Message) (Ref, error) {
 	if ch == "" {
 		return Ref{}, localError(op, "", ErrNoChannel)
 	}
-	if err := msg.Validate(); err != nil {
+	text, blocks, err := prepare(msg)
+	if err == nil {
+		err = msg.Validate()
+	}
+	if err != nil {
 		return Ref{}, localError(op, ch, err)
 	}
-	text, blocks := prepare(msg)
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionDisableLinkUnfurl()}
 	if len(blocks) > 0 {
 		opts = append(opts, slack.MsgOptionBlocks(blocks...))
@@ -266,7 +270,7 @@ func (s *Slack) post(ctx context.Context, op string, msg Message) (Ref, error) {
 		}
 	}
 	var ref Ref
-	err := s.do(ctx, op, ch, func(ctx context.Context) error {
+	err = s.do(ctx, op, ch, func(ctx context.Context) error {
 		gotCh, ts, err := s.api.PostMessageContext(ctx, ch, opts...)
 		if err == nil {
 			if gotCh == "" {
@@ -284,10 +288,13 @@ func (s *Slack) Update(ctx context.Context, ref Ref, msg Message) error {
 	if ref.Channel == "" || ref.TS == "" {
 		return localError("update", ref.Channel, fmt.Errorf("%w: update needs a ref with channel and ts", ErrInvalidMessage))
 	}
-	if err := msg.Validate(); err != nil {
+	text, blocks, err := prepare(msg)
+	if err == nil {
+		err = msg.Validate()
+	}
+	if err != nil {
 		return localError("update", ref.Channel, err)
 	}
-	text, blocks := prepare(msg)
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
 	if len(blocks) > 0 {
 		opts = append(opts, slack.MsgOptionBlocks(blocks...))
@@ -367,12 +374,16 @@ func (s *Slack) do(ctx context.Context, op, ch string, call func(context.Context
 	}
 }
 
-// prepare applies Block Kit limits and derives the fallback text.
-func prepare(msg Message) (string, []slack.Block) {
+// prepare applies Block Kit limits and derives the fallback text. It fails with ErrEmptyMessage
+// when nothing is left to send (e.g. only nil blocks).
+func prepare(msg Message) (string, []slack.Block, error) {
 	blocks := blockkit.Fit(msg.Blocks)
 	text := msg.Text
 	if strings.TrimSpace(text) == "" {
 		text = blockkit.Fallback(blocks)
 	}
-	return blockkit.FitText(text), blocks
+	if strings.TrimSpace(text) == "" && len(blocks) == 0 {
+		return "", nil, ErrEmptyMessage
+	}
+	return blockkit.FitText(text), blocks, nil
 }

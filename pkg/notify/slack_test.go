@@ -347,6 +347,14 @@ func TestLocalValidation(t *testing.T) {
 	}{
 		"empty message": {func() error { _, err := n.Post(ctx, notify.Message{Channel: alerts}); return err }, notify.ErrEmptyMessage},
 		"no channel":    {func() error { _, err := n.Post(ctx, notify.Message{Text: "x"}); return err }, notify.ErrNoChannel},
+		"only nil blocks": {func() error {
+			_, err := n.Post(ctx, notify.Message{Channel: alerts, Blocks: blockkit.Blocks(blockkit.Fields(), blockkit.Code(nil, 0))})
+			return err
+		}, notify.ErrEmptyMessage},
+		"only nil blocks (typed)": {func() error {
+			_, err := n.Post(ctx, notify.Message{Channel: alerts, Blocks: []slack.Block{blockkit.Fields()}})
+			return err
+		}, notify.ErrEmptyMessage},
 		"reply to zero": {func() error { _, err := n.Reply(ctx, notify.Ref{}, notify.Message{Text: "x"}); return err }, notify.ErrInvalidMessage},
 		"update zero":   {func() error { return n.Update(ctx, notify.Ref{}, notify.Message{Text: "x"}) }, notify.ErrInvalidMessage},
 		"broadcast without thread": {func() error {

@@ -321,6 +321,19 @@ func (s *Server) WaitCalls(method string, n int, timeout time.Duration) []Call {
 	}
 }
 
+// WaitResponses polls until at least n POSTs reached ResponseURL(name) or timeout passes, and returns
+// them (fewer than n on timeout).
+func (s *Server) WaitResponses(name string, n int, timeout time.Duration) []Response {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := s.Responses(name)
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // ChannelID returns the ID the fake uses for a channel name or ID.
 func (s *Server) ChannelID(channel string) string {
 	s.mu.Lock()

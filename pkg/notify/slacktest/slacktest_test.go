@@ -279,6 +279,9 @@ func TestResponseURL(t *testing.T) {
 	if len(got) != 5 || got[0].Text != "step 1" || got[0].ResponseType != "ephemeral" || got[0].ReplaceOriginal || !got[4].ReplaceOriginal {
 		t.Fatalf("responses %+v", got)
 	}
+	if got := srv.WaitResponses("cmd-1", 5, time.Second); len(got) != 5 {
+		t.Fatalf("WaitResponses = %d", len(got))
+	}
 	if len(srv.Responses("other")) != 0 {
 		t.Fatal("responses leak between names")
 	}
