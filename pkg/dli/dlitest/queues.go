@@ -236,6 +236,11 @@ func (e *Emulator) addQueueLocked(spec QueueSpec) (*queue, error) {
 	}
 	e.queues.byName[name] = q
 	e.queues.dirty = true
+	if e.queues.last.IsZero() {
+		// Lifecycles start with the first queue: an advance before any
+		// request must still fire the plans it passes.
+		e.queues.last = q.created
+	}
 	return q, nil
 }
 

@@ -407,6 +407,23 @@ func TestQueuesGolden(t *testing.T) {
 	qGolden(t, "queues_error", raw)
 }
 
+// TestAdvanceBeforeAnyRequest: a clock jump right after start fires the
+// plans it passes (nothing has caught up before).
+func TestAdvanceBeforeAnyRequest(t *testing.T) {
+	for _, rt := range []bool{false, true} {
+		e, err := New(Options{Seed: "demo", Start: qStart, RealTime: rt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Advance(24 * time.Hour)
+		for _, q := range e.Snapshot().Queues {
+			if q.Name == "etl" && len(q.PlanFirings) != 2 {
+				t.Fatalf("real time %v: etl firings %+v, want nightly_up and morning_down", rt, q.PlanFirings)
+			}
+		}
+	}
+}
+
 func TestDemoSeedQueues(t *testing.T) {
 	srv := NewServer(t, Options{SkipAuth: true, Seed: "demo", Start: qStart})
 	s := srv.Snapshot()
