@@ -332,37 +332,41 @@ func (e *Emulator) sparkLog(w http.ResponseWriter, r *http.Request) {
 	if b == nil {
 		return
 	}
-	q := r.URL.Query()
-	total := int64(len(b.log))
-	defFrom := max(total-100, 0)
-	from, err := queryInt(q, "from", defFrom, 0, 1<<53)
-	if err == nil {
-		var size, index int64
-		if size, err = queryInt(q, "size", 100, 1, 1<<53); err == nil {
-			if index, err = queryInt(q, "index", 0, 0, int64(b.retries)); err == nil {
-				_ = index // one driver log stream per batch: every attempt shares it
-				switch t := q.Get("type"); t {
-				case "", "driver":
-				default:
-					err = fmt.Errorf("type %q is invalid; valid value: driver", t)
-				}
-				if err == nil {
-					lines := []string{}
-					if from < total {
-						lines = append(lines, b.log[from:min(from+size, total)]...)
-					}
-					writeJSON(w, http.StatusOK, struct {
-						ID    string   `json:"id"`
-						From  int64    `json:"from"`
-						Total int64    `json:"total"`
-						Log   []string `json:"log"`
-					}{b.id, from, total, lines})
-					return
-				}
-			}
-		}
+	from, size, err := parseSparkLogQuery(r.URL.Query(), b)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "DLI.0001", err.Error())
+		return
 	}
-	writeError(w, http.StatusBadRequest, "DLI.0001", err.Error())
+	total := int64(len(b.log))
+	lines := []string{}
+	if from < total {
+		lines = append(lines, b.log[from:min(from+size, total)]...)
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ID    string   `json:"id"`
+		From  int64    `json:"from"`
+		Total int64    `json:"total"`
+		Log   []string `json:"log"`
+	}{b.id, from, total, lines})
+}
+
+// parseSparkLogQuery parses 10.1.6's query: from (default: the last 100
+// lines), size (default 100), type ("driver" or empty) and index (a driver
+// attempt, 0 to the batch's retries; every attempt shares one log here).
+func parseSparkLogQuery(q url.Values, b *batch) (from, size int64, err error) {
+	if from, err = queryInt(q, "from", max(int64(len(b.log))-100, 0), 0, 1<<53); err != nil {
+		return 0, 0, err
+	}
+	if size, err = queryInt(q, "size", 100, 1, 1<<53); err != nil {
+		return 0, 0, err
+	}
+	if _, err = queryInt(q, "index", 0, 0, int64(b.retries)); err != nil {
+		return 0, 0, err
+	}
+	if t := q.Get("type"); t != "" && t != "driver" {
+		return 0, 0, fmt.Errorf("type %q is invalid; valid value: driver", t)
+	}
+	return from, size, nil
 }
 
 // sparkListQuery is the parsed 10.1.3 query.
