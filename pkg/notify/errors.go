@@ -73,6 +73,16 @@ type Error struct {
 	Err error
 }
 
+// hints say what to do about the permanent failures an operator can fix.
+var hints = map[error]string{
+	ErrAuth:            "check SLACK_BOT_TOKEN",
+	ErrPermission:      "add the missing scope to the Slack app, e.g. chat:write or files:write, and reinstall it",
+	ErrChannelNotFound: "check the channel ID in SLACK_CHANNEL or the routing, and that the bot can see the channel",
+	ErrNotInChannel:    "invite the bot to the channel with /invite",
+	ErrChannelArchived: "unarchive the channel or route to another one",
+	ErrNoChannel:       "",
+}
+
 // Error describes the failure without the token.
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -81,20 +91,35 @@ func (e *Error) Error() string {
 		b.WriteString(" to " + e.Channel)
 	}
 	b.WriteString(": ")
+	head := ""
 	if e.Kind != nil {
-		b.WriteString(e.Kind.Error())
+		head = e.Kind.Error()
 	}
+	var detail string
+	if e.Err != nil {
+		msg := e.Err.Error()
+		switch {
+		case strings.HasPrefix(msg, head):
+			head = msg
+		case msg != e.Code:
+			detail = msg
+		}
+	}
+	b.WriteString(head)
 	if e.Code != "" {
 		b.WriteString(" (" + e.Code + ")")
 	}
-	if e.Err != nil && (e.Kind == nil || !errors.Is(e.Err, e.Kind)) && e.Err.Error() != e.Code {
-		b.WriteString(": " + e.Err.Error())
+	if detail != "" {
+		b.WriteString(": " + detail)
 	}
-	if e.RetryAfter > 0 {
+	if e.RetryAfter > 0 && !strings.Contains(detail, "retry after") {
 		b.WriteString("; retry after " + e.RetryAfter.String())
 	}
 	if !e.Retryable {
 		b.WriteString("; not retryable")
+		if h := hints[e.Kind]; h != "" {
+			b.WriteString(" (" + h + ")")
+		}
 	}
 	return b.String()
 }

@@ -594,3 +594,27 @@ func TestLongHoldFailsFastForLaterPosts(t *testing.T) {
 		t.Fatalf("sleeps %v, %d calls; want none and 2", clock.Sleeps(), len(srv.CallsTo("chat.postMessage")))
 	}
 }
+
+func TestErrorMessages(t *testing.T) {
+	for _, tc := range []struct {
+		fail slacktest.Failure
+		want string
+	}{
+		{slacktest.SlackError("not_in_channel"), "notify: slack post to C0ALERTS: bot is not in the channel (not_in_channel); not retryable (invite the bot to the channel with /invite)"},
+		{slacktest.SlackError("invalid_auth"), "notify: slack post to C0ALERTS: Slack rejected the bot token (invalid_auth); not retryable (check SLACK_BOT_TOKEN)"},
+		{slacktest.HTTPError(http.StatusBadGateway), "notify: slack post to C0ALERTS: Slack unavailable (http_502): slack server error: 502 Bad Gateway"},
+		{slacktest.RateLimited(3 * time.Second), "notify: slack post to C0ALERTS: rate limited by Slack (ratelimited): slack rate limit exceeded, retry after 3s"},
+	} {
+		srv, n, _ := setup(t, nil, notify.WithMaxRetries(0))
+		srv.Fail("", 1, tc.fail)
+		_, err := n.Post(context.Background(), notify.Message{Text: "x"})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("got  %v\nwant %s", err, tc.want)
+		}
+	}
+	_, n, _ := setup(t, nil)
+	_, err := n.Post(context.Background(), notify.Message{})
+	if want := "notify: slack post to C0ALERTS: invalid message: no text and no blocks; not retryable"; err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+}
