@@ -188,6 +188,19 @@ func (e *Emulator) AddQueue(spec QueueSpec) error {
 	return err
 }
 
+// Queue returns one queue's state at the clock's now (names are
+// case-insensitive).
+func (e *Emulator) Queue(name string) (QueueState, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.catchUpLocked()
+	q := e.queues.byName[strings.ToLower(name)]
+	if q == nil {
+		return QueueState{}, false
+	}
+	return q.state(e.clock.Now()), true
+}
+
 // errExists marks an AddQueue error for an existing queue.
 var errExists = errors.New("exists")
 

@@ -388,6 +388,12 @@ func TestAdminQueues(t *testing.T) {
 	if q := qState(t, srv, "etl"); q.MinCU != 16 || q.MaxCU != 256 || !q.CreateTime.Equal(qStart) {
 		t.Fatalf("defaults: %+v", q)
 	}
+	if q, ok := srv.Queue("ETL"); !ok || q.Name != "etl" || q.CUCount != 64 {
+		t.Fatalf("Queue(ETL): %+v %v", q, ok)
+	}
+	if _, ok := srv.Queue("nope"); ok {
+		t.Fatal("Queue(nope) found")
+	}
 	srv.Emulator.mu.Lock()
 	ok := srv.queueExists("ETL") && !srv.queueExists("nope")
 	srv.Emulator.mu.Unlock()
