@@ -171,6 +171,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
+	if s.opts.Direct != nil {
+		status, resp := s.opts.Direct(r.Context(), subject, e)
+		writeJSON(w, status, resp)
+		return
+	}
 	if s.opts.Ingest == nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "NATS is not configured in this process"})
 		return

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/host/slacksig"
 )
 
@@ -63,6 +64,10 @@ type ServerOptions struct {
 	MaxBodyBytes int64
 	// Ingest stores events received on POST /events; nil answers 503.
 	Ingest *Ingester
+	// Direct, when set, handles POST /events in place of Ingest (Lambda:
+	// the function handles its event directly, no stream hop). It returns
+	// the HTTP status and a JSON body.
+	Direct func(ctx context.Context, subject string, e events.Event) (int, any)
 	// Ready reports whether the process can do its work (GET /readyz);
 	// nil means always ready.
 	Ready func(context.Context) error

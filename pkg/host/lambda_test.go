@@ -1,0 +1,305 @@
+package host
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+	"github.com/nats-io/nats.go"
+
+	"github.com/dlibot/dlibot/pkg/events"
+)
+
+const fixtureSecret = "fixture-signing-secret"
+
+// fixtureNow is when the fixtures were "sent" (their Slack timestamp).
+var fixtureNow = time.Date(2026, 11, 26, 10, 7, 0, 0, time.UTC)
+
+// probe is the trivial test function: it records what it gets and answers
+// with a settable outcome.
+type probe struct {
+	mu       sync.Mutex
+	events   []events.Event
+	bodies   []string
+	outcome  events.Outcome
+	needNATS bool
+}
+
+func (p *probe) registry() *Registry {
+	reg := &Registry{}
+	reg.Register(Registration{Name: "probe", Routes: []string{"POST /slack/commands"}, New: func(ctx context.Context, env Env) (*Function, error) {
+		return &Function{
+			Subjects:  []string{events.SubjectsObs},
+			Tick:      5 * time.Minute,
+			NeedsNATS: p.needNATS,
+			Handler: func(ctx context.Context, e events.Event) events.Outcome {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				p.events = append(p.events, e)
+				return p.outcome
+			},
+			Routes: []Route{{Method: "POST", Path: "/slack/commands", SlackSigned: true,
+				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					b, _ := io.ReadAll(r.Body)
+					p.mu.Lock()
+					p.bodies = append(p.bodies, string(b))
+					p.mu.Unlock()
+					w.Header().Set("Content-Type", "application/json")
+					io.WriteString(w, `{"response_type":"ephemeral","text":"queues: etl"}`)
+				})}},
+		}, nil
+	}})
+	return reg
+}
+
+func (p *probe) got() []events.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]events.Event(nil), p.events...)
+}
+
+func newTestLambda(t *testing.T, p *probe, nc *nats.Conn, log io.Writer) *Lambda {
+	t.Helper()
+	if log == nil {
+		log = io.Discard
+	}
+	l, err := NewLambda(context.Background(), LambdaOptions{
+		Config:   &Config{SlackSigningSecret: fixtureSecret, HTTPMaxBodyBytes: DefaultMaxBodyBytes},
+		Handler:  "probe",
+		DLI:      testDLI(t),
+		Registry: p.registry(),
+		Logger:   slog.New(slog.NewJSONHandler(log, nil)),
+		NATS:     nc,
+		Console:  io.Discard,
+		Now:      func() time.Time { return fixtureNow },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func invokeAPIGW(t *testing.T, l *Lambda, payload []byte) awsevents.APIGatewayV2HTTPResponse {
+	t.Helper()
+	out, err := l.Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatalf("Invoke: %v", err)
+	}
+	var resp awsevents.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("response %s: %v", out, err)
+	}
+	return resp
+}
+
+func TestLambdaAPIGatewaySlackCommandBase64(t *testing.T) {
+	p := &probe{}
+	l := newTestLambda(t, p, nil, nil)
+	payload := fixture(t, "apigw-v2-slack-command-base64.json")
+	resp := invokeAPIGW(t, l, payload)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Body, "queues: etl") {
+		t.Fatalf("response %+v", resp)
+	}
+	if resp.Headers["X-Request-Id"] != "Bq1xTi-LjoEEJ3w=" {
+		t.Fatalf("request id %q, want the API Gateway request id", resp.Headers["X-Request-Id"])
+	}
+	if len(p.bodies) != 1 || !strings.HasPrefix(p.bodies[0], "token=legacy&team_id=T0001") {
+		t.Fatalf("handler got %q, want the decoded form body", p.bodies)
+	}
+	// The same request with one byte of the (encoded) body changed fails
+	// the signature check.
+	var ev map[string]any
+	_ = json.Unmarshal(payload, &ev)
+	raw, _ := base64.StdEncoding.DecodeString(ev["body"].(string))
+	ev["body"] = base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(raw), "text=queues", "text=scale+etl+64", 1)))
+	tampered, _ := json.Marshal(ev)
+	if resp := invokeAPIGW(t, l, tampered); resp.StatusCode != 401 {
+		t.Fatalf("tampered: %d %s", resp.StatusCode, resp.Body)
+	}
+	// Not base64 although it says so → 400.
+	ev["body"] = "%%%"
+	bad, _ := json.Marshal(ev)
+	if resp := invokeAPIGW(t, l, bad); resp.StatusCode != 400 || !strings.Contains(resp.Body, "base64") {
+		t.Fatalf("bad base64: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestLambdaAPIGatewayEventsDirect(t *testing.T) {
+	p := &probe{}
+	l := newTestLambda(t, p, nil, nil)
+	resp := invokeAPIGW(t, l, fixture(t, "apigw-v2-events-structured.json"))
+	if resp.StatusCode != 200 || !strings.Contains(resp.Body, `"outcome":"ack"`) {
+		t.Fatalf("response %+v", resp)
+	}
+	got := p.got()
+	if len(got) != 1 || got[0].ID() != "obj-77" {
+		t.Fatalf("handler got %v", got)
+	}
+	// A route of a function this Lambda does not run: 404 naming it.
+	var ev awsevents.APIGatewayV2HTTPRequest
+	_ = json.Unmarshal(fixture(t, "apigw-v2-events-structured.json"), &ev)
+	ev.RawPath, ev.RequestContext.HTTP.Path = "/webhooks/obs", "/webhooks/obs"
+	payload, _ := json.Marshal(ev)
+	if resp := invokeAPIGW(t, l, payload); resp.StatusCode != 404 || !strings.Contains(resp.Body, "obsimport") {
+		t.Fatalf("webhook: %d %s", resp.StatusCode, resp.Body)
+	}
+	// Retry → 503, Drop → 422.
+	p.outcome = events.Retry(time.Second)
+	if resp := invokeAPIGW(t, l, fixture(t, "apigw-v2-events-structured.json")); resp.StatusCode != 503 {
+		t.Fatalf("retry: %d %s", resp.StatusCode, resp.Body)
+	}
+	p.outcome = events.Drop("bad row")
+	if resp := invokeAPIGW(t, l, fixture(t, "apigw-v2-events-structured.json")); resp.StatusCode != 422 || !strings.Contains(resp.Body, "bad row") {
+		t.Fatalf("drop: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestLambdaScheduledEventIsATick(t *testing.T) {
+	p := &probe{}
+	l := newTestLambda(t, p, nil, nil)
+	out, err := l.Invoke(context.Background(), fixture(t, "eventbridge-scheduled.json"))
+	if err != nil || out != nil {
+		t.Fatalf("Invoke: %s %v", out, err)
+	}
+	got := p.got()
+	if len(got) != 1 || got[0].Type() != events.TypeTick || got[0].ID() != "probe/2026-11-26T10:05:00Z" {
+		t.Fatalf("handler got %v", got)
+	}
+	var tick events.Tick
+	if err := json.Unmarshal(got[0].Data(), &tick); err != nil || tick.Function != "probe" || !tick.PeriodStart.Equal(time.Date(2026, 11, 26, 10, 5, 0, 0, time.UTC)) {
+		t.Fatalf("tick %+v %v", tick, err)
+	}
+}
+
+func TestLambdaS3Put(t *testing.T) {
+	p := &probe{}
+	l := newTestLambda(t, p, nil, nil)
+	if _, err := l.Invoke(context.Background(), fixture(t, "s3-put.json")); err != nil {
+		t.Fatal(err)
+	}
+	got := p.got()
+	if len(got) != 1 || got[0].Type() != events.TypeObjectCreated {
+		t.Fatalf("handler got %v", got)
+	}
+	var o events.ObjectCreated
+	if err := json.Unmarshal(got[0].Data(), &o); err != nil {
+		t.Fatal(err)
+	}
+	want := events.ObjectCreated{Bucket: "raw-data", Key: "landing/events/dt=2026-11-26/part 1.csv", Size: 1024,
+		ETag: "d41d8cd98f00b204e9800998ecf8427e", EventName: "ObjectCreated:Put",
+		EventTime: time.Date(2026, 11, 26, 10, 6, 58, 123_000_000, time.UTC), Region: "eu-west-1"}
+	if o != want {
+		t.Fatalf("object %+v\nwant   %+v", o, want)
+	}
+	if got[0].ID() != "s3:raw-data/landing/events/dt=2026-11-26/part 1.csv@0A1B2C3D4E5F678901" {
+		t.Fatalf("id %s", got[0].ID())
+	}
+	// Retry → an error so Lambda retries the notification.
+	p.outcome = events.Retry(time.Second)
+	if _, err := l.Invoke(context.Background(), fixture(t, "s3-put.json")); !errors.Is(err, ErrRetry) {
+		t.Fatalf("retry: %v", err)
+	}
+}
+
+func TestLambdaDropGoesToDLQWithNATS(t *testing.T) {
+	n := startTestNATS(t)
+	nc, js := n.connect(t)
+	p := &probe{outcome: events.Drop("row 3: bad date")}
+	l := newTestLambda(t, p, nc, nil)
+	if _, err := l.Invoke(context.Background(), fixture(t, "s3-put.json")); err != nil {
+		t.Fatalf("a drop must not fail the invocation: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, events.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, events.DLQSubject("probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get(events.HeaderDLQReason) != "row 3: bad date" || m.Header.Get(events.HeaderDLQSubject) != "dlibot.in.obs.raw-data" {
+		t.Fatalf("dead letter headers %v", m.Header)
+	}
+}
+
+func TestLambdaDropWithoutNATSIsLogged(t *testing.T) {
+	p := &probe{outcome: events.Drop("row 3: bad date")}
+	var log syncBuffer
+	l := newTestLambda(t, p, nil, &log)
+	if _, err := l.Invoke(context.Background(), fixture(t, "s3-put.json")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "row 3: bad date") || !strings.Contains(log.String(), `"level":"ERROR"`) {
+		t.Fatalf("log %s", log.String())
+	}
+}
+
+func TestLambdaStartErrors(t *testing.T) {
+	p := &probe{needNATS: true}
+	base := LambdaOptions{Config: &Config{HTTPMaxBodyBytes: DefaultMaxBodyBytes}, DLI: testDLI(t), Registry: p.registry(),
+		Logger: slog.New(slog.DiscardHandler), Console: io.Discard}
+	o := base
+	o.Handler = "nosuch"
+	if _, err := NewLambda(context.Background(), o); !errors.Is(err, ErrUnknownHandler) || !strings.Contains(err.Error(), "probe") {
+		t.Fatalf("unknown handler: %v", err)
+	}
+	o.Handler = ""
+	if _, err := NewLambda(context.Background(), o); !errors.Is(err, ErrUnknownHandler) {
+		t.Fatalf("empty handler: %v", err)
+	}
+	o.Handler = "probe"
+	if _, err := NewLambda(context.Background(), o); err == nil || !strings.Contains(err.Error(), "NATS_URL") {
+		t.Fatalf("stateful function without NATS: %v", err)
+	}
+}
+
+func TestLambdaUnrecognizedEvent(t *testing.T) {
+	l := newTestLambda(t, &probe{}, nil, nil)
+	for _, payload := range []string{`{"hello":"world"}`, `[1,2]`, `{"Records":[{"eventSource":"aws:sqs"}]}`} {
+		if _, err := l.Invoke(context.Background(), []byte(payload)); !errors.Is(err, ErrUnrecognizedEvent) {
+			t.Errorf("%s: %v", payload, err)
+		}
+	}
+}
+
+func TestSubjectMatches(t *testing.T) {
+	tests := []struct {
+		filter, subject string
+		want            bool
+	}{
+		{"dlibot.in.obs.*", "dlibot.in.obs.raw", true},
+		{"dlibot.in.obs.*", "dlibot.in.obs.raw.x", false},
+		{"dlibot.in.>", "dlibot.in.obs.raw", true},
+		{"dlibot.in.>", "dlibot.in", false},
+		{"dlibot.in.tick.probe", "dlibot.in.tick.probe", true},
+		{"dlibot.in.tick.probe", "dlibot.in.tick.other", false},
+	}
+	for _, tt := range tests {
+		if got := SubjectMatches(tt.filter, tt.subject); got != tt.want {
+			t.Errorf("SubjectMatches(%q, %q) = %v", tt.filter, tt.subject, got)
+		}
+	}
+}
