@@ -104,3 +104,13 @@ func (p *pacer) hold(channel string, d time.Duration) {
 	}
 	p.mu.Unlock()
 }
+
+// alias carries the reservation made under a channel name over to the channel's ID, learned from
+// Slack's answer, so that later writes by ID wait for it.
+func (p *pacer) alias(name, id string) {
+	p.mu.Lock()
+	if t, ok := p.next[name]; ok && p.next[id].Before(t) {
+		p.next[id] = t
+	}
+	p.mu.Unlock()
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -187,6 +188,7 @@ type Slack struct {
 	channel string
 	opts    options
 	pacer   *pacer
+	ids     sync.Map // channel name → ID, learned from chat.postMessage answers, so pacing keys agree
 }
 
 var _ Notifier = (*Slack)(nil)
@@ -277,6 +279,11 @@ func (s *Slack) post(ctx context.Context, op string, msg Message) (Ref, error) {
 				gotCh = ch
 			}
 			ref = Ref{Channel: gotCh, TS: ts, ThreadTS: msg.ThreadTS}
+			if gotCh != ch {
+				if _, known := s.ids.LoadOrStore(ch, gotCh); !known {
+					s.pacer.alias(ch, gotCh)
+				}
+			}
 		}
 		return err
 	})
@@ -345,8 +352,12 @@ func (s *Slack) Upload(ctx context.Context, f File) (FileRef, error) {
 // do runs call for one channel: paced, re-sent after 429s up to maxRetries times as long as Slack's
 // Retry-After is within maxWait, and with its error classified.
 func (s *Slack) do(ctx context.Context, op, ch string, call func(context.Context) error) error {
+	key := ch
+	if id, ok := s.ids.Load(ch); ok {
+		key = id.(string)
+	}
 	for attempt := 0; ; attempt++ {
-		if err := s.pacer.wait(ctx, ch, s.opts.maxWait); err != nil {
+		if err := s.pacer.wait(ctx, key, s.opts.maxWait); err != nil {
 			return classify(op, ch, err, s.token)
 		}
 		err := call(ctx)
@@ -361,7 +372,7 @@ func (s *Slack) do(ctx context.Context, op, ch string, call func(context.Context
 			return e
 		}
 		// Everyone writing to this channel waits, not just this call.
-		s.pacer.hold(ch, e.RetryAfter)
+		s.pacer.hold(key, e.RetryAfter)
 		if attempt >= s.opts.maxRetries || e.RetryAfter > s.opts.maxWait {
 			s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "slack rate limit: giving up",
 				slog.String("op", op), slog.String("channel", ch),

@@ -618,3 +618,23 @@ func TestErrorMessages(t *testing.T) {
 		t.Errorf("got  %v\nwant %s", err, want)
 	}
 }
+
+// A channel posted to by name and then by its ID is paced as one channel.
+func TestPacingKnowsNameAndID(t *testing.T) {
+	srv, n, clock := setup(t, nil)
+	ctx := context.Background()
+	ref, err := n.Post(ctx, notify.Message{Channel: "#jobs", Text: "by name"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Update(ctx, ref, notify.Message{Text: "by id"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Post(ctx, notify.Message{Channel: "#jobs", Text: "by name again"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := clock.Sleeps(); len(got) != 2 || got[0] != time.Second || got[1] != time.Second {
+		t.Fatalf("sleeps %v, want [1s 1s]", got)
+	}
+	_ = srv
+}
