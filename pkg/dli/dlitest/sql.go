@@ -108,6 +108,7 @@ type sqlJob struct {
 	jobType    string
 	mode       string // "async" or "sync"
 	statement  string
+	stmtLower  string // statement in lower case, for sql_pattern
 	queue      string
 	database   string
 	table      string

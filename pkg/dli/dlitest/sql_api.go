@@ -157,7 +157,8 @@ func (e *Emulator) sqlNewJob(sp sqlJobSpec, now time.Time) *sqlJob {
 	seq := e.nextID()
 	j := &sqlJob{
 		seq: seq, id: sqlJobID(seq), jobType: sp.jobType, mode: "async", statement: sp.statement,
-		queue: sp.queue, owner: sp.owner, engine: sp.engine, tags: sp.tags, conf: sp.confList,
+		stmtLower: strings.ToLower(sp.statement),
+		queue:     sp.queue, owner: sp.owner, engine: sp.engine, tags: sp.tags, conf: sp.confList,
 		status: SQLLaunching, start: now, imp: sp.imp, endStatus: SQLFinished,
 	}
 	if j.owner == "" {

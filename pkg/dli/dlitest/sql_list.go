@@ -142,7 +142,7 @@ func (f *sqlListFilter) match(j *sqlJob) bool {
 		f.status != "" && j.status != f.status,
 		f.jobID != "" && j.id != f.jobID,
 		f.queue != "" && !strings.EqualFold(j.queue, f.queue),
-		f.sqlPattern != "" && !strings.Contains(strings.ToLower(j.statement), f.sqlPattern),
+		f.sqlPattern != "" && !strings.Contains(j.stmtLower, f.sqlPattern),
 		f.engine != "" && j.engine != f.engine,
 		f.owner != "" && j.owner != f.owner,
 		f.db != "" && !strings.EqualFold(j.database, f.db),
@@ -189,7 +189,8 @@ func (e *Emulator) sqlList(w http.ResponseWriter, r *http.Request) {
 	}
 	// Ties (equal start or duration) keep a stable order: newest created
 	// first for the descending orders, oldest first for the ascending ones.
-	slices.SortStableFunc(hits, func(a, b *sqlJob) int {
+	// seq breaks every tie, so the order is total and needs no stable sort.
+	slices.SortFunc(hits, func(a, b *sqlJob) int {
 		var c int
 		switch f.order {
 		case "start_time_desc":

@@ -150,7 +150,7 @@ func sqlSplitTop(s string) []string {
 // sqlSelectList returns the text between the first SELECT and the FROM at
 // the same nesting level (or the end).
 func sqlSelectList(s string) string {
-	low := strings.ToLower(s)
+	low := sqlASCIILower(s) // same byte offsets as s, unlike strings.ToLower
 	i := strings.Index(low, "select")
 	if i < 0 {
 		return ""
@@ -180,6 +180,17 @@ func sqlSelectList(s string) string {
 	}
 	rest = sqlLimitRe.ReplaceAllString(rest, "")
 	return strings.TrimSpace(strings.TrimRight(strings.TrimSpace(rest), ";"))
+}
+
+// sqlASCIILower lower-cases ASCII letters only, keeping every byte offset.
+func sqlASCIILower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // sqlQueryResult derives a QUERY's columns and row count from its text:
