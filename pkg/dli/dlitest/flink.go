@@ -103,23 +103,23 @@ func validFlinkType(s string) bool   { return slices.Contains(FlinkJobTypes, s) 
 
 // flinkJob is one Flink job. Times are on the emulator clock.
 type flinkJob struct {
-	id                int64
-	name, desc        string
-	queue, jobType    string
-	status, desc2     string // desc2: status_desc
-	userName          string
-	enterpriseProject string
-	tags              map[string]string
-	rootID            int64 // -1 for a job that is not an edge child
-	sqlBody           string
-	mainClass         string
-	entrypoint        string
-	createTime        time.Time
-	startTime         time.Time // zero: never started
-	endTime           time.Time // zero: not stopped since the last start
-	updateTime        time.Time
-	hasSavepoint      bool
-	savepointPath     string
+	id                 int64
+	name, desc         string
+	queue, jobType     string
+	status, statusDesc string
+	userName           string
+	enterpriseProject  string
+	tags               map[string]string
+	rootID             int64 // -1 for a job that is not an edge child
+	sqlBody            string
+	mainClass          string
+	entrypoint         string
+	createTime         time.Time
+	startTime          time.Time // zero: never started
+	endTime            time.Time // zero: not stopped since the last start
+	updateTime         time.Time
+	hasSavepoint       bool
+	savepointPath      string
 
 	// gen identifies the scheduled transition; a queued event whose gen
 	// differs is stale.
@@ -171,7 +171,7 @@ func (s *flinkState) step(e *Emulator, j *flinkJob, at time.Time) {
 	j.updateTime = at
 	switch j.status {
 	case FlinkJobSubmitting:
-		j.status, j.desc2 = FlinkJobRunning, ""
+		j.status, j.statusDesc = FlinkJobRunning, ""
 		j.startTime, j.endTime = at, time.Time{}
 	case FlinkJobSavepointing:
 		j.hasSavepoint = true
@@ -179,7 +179,7 @@ func (s *flinkState) step(e *Emulator, j *flinkJob, at time.Time) {
 		j.status = FlinkJobCanceling
 		s.schedule(j, at.Add(e.opts.Timing.FlinkStop))
 	case FlinkJobCanceling:
-		j.status, j.desc2 = FlinkJobCancelSuccess, ""
+		j.status, j.statusDesc = FlinkJobCancelSuccess, ""
 		j.endTime = at
 	}
 }
@@ -201,7 +201,7 @@ func (s *flinkState) run(e *Emulator, j *flinkJob, now time.Time) (bool, string)
 	if !flinkRunnable[j.status] {
 		return false, fmt.Sprintf("The job %d is in status %s and cannot be started.", j.id, j.status)
 	}
-	j.status, j.desc2 = FlinkJobSubmitting, ""
+	j.status, j.statusDesc = FlinkJobSubmitting, ""
 	j.updateTime = now
 	s.schedule(j, now.Add(e.opts.Timing.FlinkStart))
 	return true, flinkRunOK
@@ -248,7 +248,7 @@ type FlinkJobState struct {
 func (j *flinkJob) state() FlinkJobState {
 	st := FlinkJobState{
 		ID: j.id, Name: j.name, Queue: j.queue, Type: j.jobType, Status: j.status,
-		StatusDesc: j.desc2, UserName: j.userName, RootID: j.rootID,
+		StatusDesc: j.statusDesc, UserName: j.userName, RootID: j.rootID,
 		Tags: maps.Clone(j.tags), EnterpriseProject: j.enterpriseProject,
 		CreateTime: j.createTime, UpdateTime: j.updateTime, HasSavepoint: j.hasSavepoint,
 	}
@@ -374,7 +374,7 @@ func (j *flinkJob) duration(now time.Time) int64 {
 func (j *flinkJob) listItem(now time.Time) flinkListItem {
 	it := flinkListItem{
 		JobID: j.id, Name: j.name, Desc: j.desc, UserName: j.userName, JobType: j.jobType,
-		Status: j.status, StatusDesc: j.desc2, CreateTime: j.createTime.UnixMilli(),
+		Status: j.status, StatusDesc: j.statusDesc, CreateTime: j.createTime.UnixMilli(),
 		Duration: j.duration(now), RootID: j.rootID, HasSavepoint: j.hasSavepoint, QueueName: j.queue,
 	}
 	if !j.startTime.IsZero() {
@@ -392,7 +392,7 @@ func (j *flinkJob) detail(project string) flinkDetail {
 			ManagerCuNumber: 1, CuNumber: 2, ParallelNumber: 1, IdleStateRetention: 3600,
 			Entrypoint: strPtr(j.entrypoint),
 		},
-		MainClass: strPtr(j.mainClass), Status: j.status, StatusDesc: j.desc2,
+		MainClass: strPtr(j.mainClass), Status: j.status, StatusDesc: j.statusDesc,
 		CreateTime: j.createTime.UnixMilli(), UpdateTime: j.updateTime.UnixMilli(),
 		SavepointPath: strPtr(j.savepointPath),
 	}

@@ -110,7 +110,7 @@ func (e *Emulator) newFlinkJob(spec FlinkJobSpec, now time.Time) (*flinkJob, err
 	}
 	j := &flinkJob{
 		id: e.nextID(), name: spec.Name, desc: spec.Desc, queue: spec.QueueName,
-		jobType: spec.JobType, status: spec.Status, desc2: spec.StatusDesc,
+		jobType: spec.JobType, status: spec.Status, statusDesc: spec.StatusDesc,
 		userName: spec.UserName, enterpriseProject: spec.EnterpriseProject,
 		tags: maps.Clone(spec.Tags), rootID: spec.RootID, sqlBody: spec.SQLBody,
 		mainClass: spec.MainClass, entrypoint: spec.Entrypoint,
@@ -189,7 +189,7 @@ func (e *Emulator) SetFlinkJobStatus(id int64, status, desc string) error {
 	if flinkEnded[status] && j.endTime.IsZero() {
 		j.endTime = now
 	}
-	j.status, j.desc2, j.updateTime = status, desc, now
+	j.status, j.statusDesc, j.updateTime = status, desc, now
 	return nil
 }
 
