@@ -223,35 +223,47 @@ type Confirm struct {
 func Actions(blockID string, buttons ...Button) *slack.ActionBlock {
 	elems := make([]slack.BlockElement, 0, len(buttons))
 	for _, b := range buttons {
-		e := &slack.ButtonBlockElement{
-			Type:     slack.METButton,
-			Text:     plain(Clip(b.Text, MaxButtonText)),
-			ActionID: b.ActionID,
-			Value:    b.Value,
-			URL:      b.URL,
-			Style:    b.Style,
-		}
-		if c := b.Confirm; c != nil {
-			confirm, deny := c.Confirm, c.Deny
-			if confirm == "" {
-				confirm = "Confirm"
-			}
-			if deny == "" {
-				deny = "Cancel"
-			}
-			e.Confirm = &slack.ConfirmationBlockObject{
-				Title:   plain(Clip(c.Title, MaxConfirmTitle)),
-				Text:    md(Truncate(c.Text, MaxConfirmText)),
-				Confirm: plain(Clip(confirm, MaxConfirmButton)),
-				Deny:    plain(Clip(deny, MaxConfirmButton)),
-			}
-			if c.Danger {
-				e.Confirm.Style = slack.StyleDanger
-			}
-		}
-		elems = append(elems, e)
+		elems = append(elems, button(b))
 	}
 	return &slack.ActionBlock{Type: slack.MBTAction, BlockID: blockID, Elements: &slack.BlockElements{ElementSet: elems}}
+}
+
+// SectionButton returns a section with mrkdwn text and one button beside it (an accessory), e.g. an
+// "Open in console" link next to a summary line.
+func SectionButton(mrkdwn string, b Button) *slack.SectionBlock {
+	s := Section(mrkdwn)
+	s.Accessory = slack.NewAccessory(button(b))
+	return s
+}
+
+func button(b Button) *slack.ButtonBlockElement {
+	e := &slack.ButtonBlockElement{
+		Type:     slack.METButton,
+		Text:     plain(Clip(b.Text, MaxButtonText)),
+		ActionID: b.ActionID,
+		Value:    b.Value,
+		URL:      b.URL,
+		Style:    b.Style,
+	}
+	if c := b.Confirm; c != nil {
+		confirm, deny := c.Confirm, c.Deny
+		if confirm == "" {
+			confirm = "Confirm"
+		}
+		if deny == "" {
+			deny = "Cancel"
+		}
+		e.Confirm = &slack.ConfirmationBlockObject{
+			Title:   plain(Clip(c.Title, MaxConfirmTitle)),
+			Text:    md(Truncate(c.Text, MaxConfirmText)),
+			Confirm: plain(Clip(confirm, MaxConfirmButton)),
+			Deny:    plain(Clip(deny, MaxConfirmButton)),
+		}
+		if c.Danger {
+			e.Confirm.Style = slack.StyleDanger
+		}
+	}
+	return e
 }
 
 // Link formats a mrkdwn link "<url|label>"; the label is escaped, and so are the characters of the

@@ -38,6 +38,8 @@ var representative = map[string]func() []slack.Block{
 		return Blocks(
 			Header(":large_green_circle: Resolved: orders-etl is running again"),
 			Fields(Field{"Job", "orders-etl (#10231)"}, Field{"Down for", "12m 30s"}, Field{"Queue", "etl"}, Field{"Restarts", ""}),
+			SectionButton("orders-etl recovered on its own (DLI auto-restart).",
+				Button{ActionID: "open_job", Text: "Open job", URL: "https://console.example.com/dli/#/main/jobs/flink/10231"}),
 			Context("jobwatch", "resolved 2026-11-26 12:16 UTC"),
 		)
 	},
