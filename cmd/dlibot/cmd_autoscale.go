@@ -1,0 +1,428 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dlibot/dlibot/functions/autoscale/chart"
+	"github.com/dlibot/dlibot/functions/autoscale/demand"
+	"github.com/dlibot/dlibot/functions/autoscale/plan"
+	"github.com/dlibot/dlibot/functions/autoscale/sim"
+	"github.com/dlibot/dlibot/functions/autoscale/trace"
+)
+
+func init() {
+	register("autoscale", command{
+		summary: "simulate scaling policies, generate traces, compile a queue's weekly CU plan",
+		run:     runAutoscale,
+	})
+}
+
+const autoscaleUsage = `Usage: dlibot autoscale <simulate|gen-trace|plan> [flags]
+
+  simulate   tune and compare scaling policies on a job trace
+  gen-trace  write a synthetic job trace from a preset
+  plan       learn a queue's week from metrics and compile its DLI plans
+
+dlibot autoscale <sub-command> --help shows the flags.
+`
+
+func runAutoscale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, autoscaleUsage)
+		return errors.New("missing sub-command")
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, autoscaleUsage)
+		return nil
+	case "simulate":
+		return autoscaleSimulate(args[1:], stdout, stderr)
+	case "gen-trace":
+		return autoscaleGenTrace(args[1:], stdout, stderr)
+	case "plan":
+		return autoscalePlan(args[1:], stdout, stderr)
+	}
+	fmt.Fprint(stderr, autoscaleUsage)
+	return fmt.Errorf("unknown sub-command %q", args[0])
+}
+
+// parseFlags parses args; it returns done = true after --help.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, usage string) (bool, error) {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return false, nil
+}
+
+// planFlags are the compiler's constraints, shared by simulate and plan.
+type planFlags struct {
+	minCU, maxCU, maxChanges int
+	spacing, lead, downDelay time.Duration
+}
+
+func (p *planFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&p.minCU, "min-cu", 16, "lowest queue size in CUs (multiple of 16)")
+	fs.IntVar(&p.maxCU, "max-cu", 512, "highest queue size in CUs (multiple of 16)")
+	fs.IntVar(&p.maxChanges, "max-changes", 12, "most scheduled CU changes (plans) per week")
+	fs.DurationVar(&p.spacing, "min-spacing", 2*time.Hour, "least time between two scheduled changes")
+	fs.DurationVar(&p.lead, "lead", 20*time.Minute, "how early a scale-up starts before the hour that needs it")
+	fs.DurationVar(&p.downDelay, "down-delay", 5*time.Minute, "how late a scale-down starts after the hour whose demand it drops")
+}
+
+func (p *planFlags) config() plan.Config {
+	k := p.maxChanges
+	if k == 0 {
+		k = -1
+	}
+	dd := p.downDelay
+	if dd == 0 {
+		dd = -1
+	}
+	return plan.Config{MinCU: p.minCU, MaxCU: p.maxCU, MaxChanges: k, MinSpacing: p.spacing, LeadTime: p.lead, DownDelay: dd}
+}
+
+const simulateUsage = `Usage: dlibot autoscale simulate --trace FILE [--train-weeks N] [--target-p95-wait DUR] [--policies LIST] [--format json|table]
+
+Replays a job trace (CSV: submit_time,duration_s,cu; submit time RFC 3339 or Unix
+seconds) through a job-level simulation of a DLI queue under each policy. Tunable
+policies pick, on the training weeks, the cheapest parameter meeting the wait target,
+then run on the remaining weeks. Policies: ` + "static-peak, static-p95, reactive, seasonal-naive, dlibot, hindsight" + `.
+
+Flags:
+`
+
+func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	var (
+		tracePath, policies, format string
+		o                           sim.BenchOptions
+		pf                          planFlags
+		jitter, outDelay, metricDly time.Duration
+	)
+	fs.StringVar(&tracePath, "trace", "", "job trace CSV (required; - for stdin)")
+	fs.IntVar(&o.TrainWeeks, "train-weeks", 2, "leading weeks used for tuning")
+	fs.DurationVar(&o.TargetP95Wait, "target-p95-wait", 5*time.Minute, "P95 queue wait the tuning must meet")
+	fs.StringVar(&policies, "policies", strings.Join(sim.Policies(), ","), "comma-separated policies to run")
+	fs.StringVar(&format, "format", "table", "output: table or json")
+	fs.Float64Var(&o.PricePerCUHour, "price-per-cu-hour", 1, "price of one CU-hour (cost column)")
+	fs.Float64Var(&o.WaitCostPerJobMinute, "wait-cost-per-job-minute", 0, "if > 0, tune for least CU cost + this × job-minutes waited instead of the wait target")
+	fs.Uint64Var(&o.Sim.Seed, "seed", 1, "seed of the plan start jitter")
+	fs.DurationVar(&jitter, "plan-jitter", 5*time.Minute, "plans start within ± this of their time")
+	fs.DurationVar(&outDelay, "scale-out-delay", 10*time.Minute, "time until new CUs are usable")
+	fs.DurationVar(&metricDly, "metric-delay", 5*time.Minute, "age of the newest metrics sample a policy sees")
+	pf.register(fs)
+	if done, err := parseFlags(fs, args, stdout, simulateUsage); done || err != nil {
+		return err
+	}
+	if tracePath == "" {
+		return errors.New("simulate: --trace FILE is required")
+	}
+	if format != "table" && format != "json" {
+		return fmt.Errorf("simulate: --format %q: want json or table", format)
+	}
+	o.Policies = splitList(policies)
+	o.Plan = pf.config()
+	o.Sim.MinCU, o.Sim.MaxCU = pf.minCU, pf.maxCU
+	o.Sim.PlanJitter, o.Sim.ScaleOutDelay, o.Sim.MetricDelay = negIfZero(jitter), negIfZero(outDelay), negIfZero(metricDly)
+	jobs, err := readTrace(tracePath)
+	if err != nil {
+		return err
+	}
+	rep, err := sim.Bench(jobs, o)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep.Results)
+	}
+	fmt.Fprintf(stdout, "trace %s: %d jobs from %s; tuned on %d week(s), evaluated on %d; target P95 wait %v\n\n",
+		tracePath, len(jobs), rep.Start.Format(time.DateOnly), rep.TrainWeeks, rep.EvalWeeks, o.TargetP95Wait)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "policy\tcu_hours\tvs_peak\twait_p50_s\twait_p95_s\twait_p99_s\tchanges/wk\tplans/wk\tviolations\tparam\ttrain_p95_s\t")
+	peak := 0.0
+	for _, r := range rep.Results {
+		if r.Policy == "static-peak" {
+			peak = r.CUHours
+		}
+	}
+	for _, r := range rep.Results {
+		vs := "-"
+		if peak > 0 {
+			vs = fmt.Sprintf("%+.1f%%", 100*(r.CUHours-peak)/peak)
+		}
+		param := "-"
+		if r.Param != "" {
+			param = fmt.Sprintf("%s=%g", r.Param, r.Value)
+		}
+		miss := ""
+		if !r.TrainMeetsTarget {
+			miss = " (miss)"
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%.0f\t%.0f\t%.0f\t%.1f\t%.1f\t%d\t%s\t%.0f%s\t\n", r.Policy, r.CUHours, vs,
+			r.WaitP50, r.WaitP95, r.WaitP99, r.ChangesPerWeek, r.PlansPerWeek, r.Violations, param, r.TrainWaitP95, miss)
+	}
+	return tw.Flush()
+}
+
+func negIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func openInput(path string) (io.ReadCloser, error) {
+	if path == "-" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	return os.Open(path)
+}
+
+func readTrace(path string) ([]trace.Job, error) {
+	f, err := openInput(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	jobs, err := trace.ParseCSV(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return jobs, nil
+}
+
+const genTraceUsage = `Usage: dlibot autoscale gen-trace --preset P --weeks N --seed S [--scale F] [--out FILE]
+
+Writes a synthetic job trace (CSV submit_time,duration_s,cu) starting on a Monday:
+weekly seasonality, trend, bursts and holidays, reproducible from the seed.
+
+Flags:
+`
+
+func autoscaleGenTrace(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gen-trace", flag.ContinueOnError)
+	var (
+		preset, out, start string
+		o                  trace.GenOptions
+	)
+	fs.StringVar(&preset, "preset", "", "workload preset: "+strings.Join(trace.Presets(), ", ")+" (required)")
+	fs.IntVar(&o.Weeks, "weeks", 4, "trace length in weeks")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
+	fs.Float64Var(&o.Scale, "scale", 1, "multiplier on every arrival rate")
+	fs.StringVar(&start, "start", "2026-01-05", "first day (moved back to its Monday), YYYY-MM-DD")
+	fs.StringVar(&out, "out", "-", "output file (- for stdout)")
+	if done, err := parseFlags(fs, args, stdout, genTraceUsage); done || err != nil {
+		return err
+	}
+	if preset == "" {
+		return errors.New("gen-trace: --preset is required (" + strings.Join(trace.Presets(), ", ") + ")")
+	}
+	p, err := trace.LookupPreset(preset)
+	if err != nil {
+		return err
+	}
+	if o.Start, err = time.Parse(time.DateOnly, start); err != nil {
+		return fmt.Errorf("gen-trace: --start %q: want YYYY-MM-DD", start)
+	}
+	g, err := trace.Generate(p, o)
+	if err != nil {
+		return err
+	}
+	w := stdout
+	if out != "-" {
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := trace.WriteCSV(w, g.Jobs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%s: %d jobs over %d week(s) from %s; %d holiday(s), %d burst(s)\n",
+		p.Name, len(g.Jobs), o.Weeks, g.Start.Format(time.DateOnly), len(g.Holidays), len(g.Bursts))
+	return nil
+}
+
+const planUsage = `Usage: dlibot autoscale plan --queue Q --metrics FILE [--quantile Q] [--chart out.png] [--format table|json]
+
+Learns the queue's weekly CU demand from a metrics file and prints the cheapest
+weekly schedule of DLI scheduled CU changes (6.6 plan bodies) that covers the chosen
+quantile of each hour's demand. The metrics file is either CSV with the header
+time,cu_demand (time RFC 3339 or Unix seconds) or Cloud Eye style JSON samples
+(an array, {"samples": [...]}, or one per line) with namespace SYS.DLI, metric_name
+(cu_demand, or queue_alloc_cu_num/queue_cu_num + queue_job_running_num +
+queue_job_launching_num), dimensions [{"name":"queue_name","value":Q}], value and
+timestamp (RFC 3339 or Unix ms). Hours of the week are in UTC.
+
+Flags:
+`
+
+func autoscalePlan(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	var (
+		queue, metrics, chartPath, format, exclude, validFrom, validTo string
+		q, halfLife                                                    float64
+		weeks                                                          int
+		pf                                                             planFlags
+	)
+	fs.StringVar(&queue, "queue", "", "DLI queue name (required; selects Cloud Eye samples)")
+	fs.StringVar(&metrics, "metrics", "", "metrics file (required; - for stdin)")
+	fs.StringVar(&chartPath, "chart", "", "write a PNG chart of the weekly demand and the plan here")
+	fs.StringVar(&format, "format", "table", "output: table or json")
+	fs.Float64Var(&q, "quantile", 0.9, "demand quantile each hour must cover (0–1; 1 = the maximum)")
+	fs.IntVar(&weeks, "weeks", 4, "weeks of history to learn from (up to the newest sample)")
+	fs.Float64Var(&halfLife, "half-life", 1, "age in weeks at which a week weighs half")
+	fs.StringVar(&exclude, "exclude", "", "comma-separated days to ignore (YYYY-MM-DD): holidays, incidents")
+	fs.StringVar(&validFrom, "valid-from", "", "plans' validity start (RFC 3339 or YYYY-MM-DD; default none)")
+	fs.StringVar(&validTo, "valid-to", "", "plans' validity end (RFC 3339 or YYYY-MM-DD; default none)")
+	pf.register(fs)
+	if done, err := parseFlags(fs, args, stdout, planUsage); done || err != nil {
+		return err
+	}
+	switch {
+	case queue == "":
+		return errors.New("plan: --queue is required")
+	case metrics == "":
+		return errors.New("plan: --metrics FILE is required")
+	case q < 0 || q > 1:
+		return fmt.Errorf("plan: --quantile %v: want 0–1", q)
+	case format != "table" && format != "json":
+		return fmt.Errorf("plan: --format %q: want json or table", format)
+	}
+	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: halfLife}
+	for _, d := range splitList(exclude) {
+		t, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			return fmt.Errorf("plan: --exclude %q: want YYYY-MM-DD", d)
+		}
+		cfg.Exclude = append(cfg.Exclude, t)
+	}
+	var begin, end time.Time
+	for _, v := range []struct {
+		s   string
+		dst *time.Time
+	}{{validFrom, &begin}, {validTo, &end}} {
+		if v.s == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v.s)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, v.s); err != nil {
+				return fmt.Errorf("plan: validity date %q: want RFC 3339 or YYYY-MM-DD", v.s)
+			}
+		}
+		*v.dst = t
+	}
+	f, err := openInput(metrics)
+	if err != nil {
+		return err
+	}
+	samples, err := demand.ParseMetrics(f, queue)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", metrics, err)
+	}
+	first, last := samples[0].Time, samples[len(samples)-1].Time
+	prof, err := demand.Build(samples, last.Add(time.Nanosecond), cfg)
+	if err != nil {
+		return err
+	}
+	pc := pf.config()
+	s, err := plan.Compile(prof.Requirement(q), pc)
+	if err != nil {
+		return err
+	}
+	plans, err := s.DLIPlans(begin, end)
+	if err != nil {
+		return err
+	}
+	if chartPath != "" {
+		cf, err := os.Create(chartPath)
+		if err != nil {
+			return err
+		}
+		err = chart.Render(cf, chart.Input{Title: "queue " + queue, Profile: prof, Quantile: q, Schedule: s})
+		if cerr := cf.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("plan: chart: %w", err)
+		}
+	}
+	empty := 0
+	for h := 0; h < demand.Slots; h++ {
+		if prof.Count(h) == 0 {
+			empty++
+		}
+	}
+	if format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Queue        string         `json:"queue"`
+			Quantile     float64        `json:"quantile"`
+			Samples      int            `json:"samples"`
+			From         time.Time      `json:"from"`
+			To           time.Time      `json:"to"`
+			EmptyHours   int            `json:"hours_without_samples"`
+			CUHoursWeek  float64        `json:"expected_cu_hours_per_week"`
+			CappedHours  []int          `json:"capped_hours,omitempty"`
+			Changes      []plan.Change  `json:"changes"`
+			Plans        []plan.DLIPlan `json:"plans"`
+			RequiredCU   []int          `json:"required_cu"`
+			ScheduledCUs []int          `json:"scheduled_cu"`
+		}{queue, q, prof.Used, first, last, empty, s.CUHours(), s.Capped, s.Changes, plans, s.Required, s.Levels})
+	}
+	fmt.Fprintf(stdout, "queue %s: %d samples, %s – %s; p%g of each hour's demand; %d change(s), %.1f CU-hours/week\n",
+		queue, prof.Used, first.Format(time.DateOnly), last.Format(time.DateOnly), q*100, len(s.Changes), s.CUHours())
+	if len(s.Changes) == 0 {
+		fmt.Fprintf(stdout, "constant size %d CU: no scheduled change needed\n", s.Levels[0])
+	}
+	if empty > 0 {
+		fmt.Fprintf(stdout, "warning: %d hour(s) of the week have no samples; they are planned at the minimum\n", empty)
+	}
+	if len(s.Capped) > 0 {
+		fmt.Fprintf(stdout, "warning: %d hour(s) need more than --max-cu %d; capped\n", len(s.Capped), pf.maxCU)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "plan_name\trepeat_day\tstart\ttarget_cu")
+	for _, p := range plans {
+		fmt.Fprintf(tw, "%s\t%s\t%02d:%02d\t%d\n", p.PlanName, strings.Join(p.RepeatDay, ","), p.StartHour, p.StartMinute, p.TargetCU)
+	}
+	return tw.Flush()
+}
