@@ -3,8 +3,8 @@
 //
 // It serves, on 127.0.0.1 and a random port:
 //
-//   - /api/auth.test, /api/chat.postMessage, /api/chat.update (form or JSON bodies, as slack-go and
-//     other clients send them);
+//   - /api/auth.test, /api/chat.postMessage, /api/chat.update, /api/chat.postEphemeral (form or JSON
+//     bodies, as slack-go and other clients send them);
 //   - the external file upload flow: /api/files.getUploadURLExternal, the upload URL it hands out
 //     (/upload/<file id>), /api/files.completeUploadExternal;
 //   - a receiver for slash-command response_url POSTs (ResponseURL), with Slack's budget of 5 uses.
@@ -69,6 +69,8 @@ type Call struct {
 	TS string
 	// Broadcast reports reply_broadcast.
 	Broadcast bool
+	// User is the recipient of a chat.postEphemeral.
+	User string
 	// Status is the HTTP status answered.
 	Status int
 	// Error is the Slack error code answered (ok:false), empty on success.
@@ -122,9 +124,10 @@ type File struct {
 type Response struct {
 	// ResponseType is "ephemeral" or "in_channel" (empty when not given).
 	ResponseType string `json:"response_type"`
-	// ReplaceOriginal and DeleteOriginal are as sent.
+	// ReplaceOriginal is replace_original as sent.
 	ReplaceOriginal bool `json:"replace_original"`
-	DeleteOriginal  bool `json:"delete_original"`
+	// DeleteOriginal is delete_original as sent.
+	DeleteOriginal bool `json:"delete_original"`
 	// Text is the text as sent.
 	Text string `json:"text"`
 	// ThreadTS is thread_ts as sent.
@@ -246,6 +249,7 @@ func New(opts ...Option) *Server {
 	mux.HandleFunc("POST /api/auth.test", s.api("auth.test", s.authTest))
 	mux.HandleFunc("POST /api/chat.postMessage", s.api("chat.postMessage", s.postMessage))
 	mux.HandleFunc("POST /api/chat.update", s.api("chat.update", s.update))
+	mux.HandleFunc("POST /api/chat.postEphemeral", s.api("chat.postEphemeral", s.postEphemeral))
 	mux.HandleFunc("POST /api/files.getUploadURLExternal", s.api("files.getUploadURLExternal", s.getUploadURL))
 	mux.HandleFunc("POST /api/files.completeUploadExternal", s.api("files.completeUploadExternal", s.completeUpload))
 	mux.HandleFunc("POST /upload/{id}", s.upload)
@@ -581,6 +585,23 @@ func (s *Server) postMessage(req request, c *Call) reply {
 		msg["blocks"] = req.blocks
 	}
 	return okReply(map[string]any{"channel": id, "ts": ts, "message": msg})
+}
+
+// postEphemeral records an ephemeral message (visible to one user; not stored with the channel's
+// messages, and not editable with chat.update, as in Slack).
+func (s *Server) postEphemeral(req request, c *Call) reply {
+	if _, ok := s.resolve(req.get("channel"), true); !ok {
+		return errReply("channel_not_found")
+	}
+	if req.get("user") == "" {
+		return errReply("user_not_in_channel")
+	}
+	if code := validate(req.get("text"), req.blocks); code != "" {
+		return errReply(code)
+	}
+	c.User = req.get("user")
+	c.TS = s.nextTS()
+	return okReply(map[string]any{"message_ts": c.TS})
 }
 
 func (s *Server) update(req request, c *Call) reply {

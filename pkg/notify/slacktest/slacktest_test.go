@@ -350,3 +350,21 @@ func TestUnknownMethod(t *testing.T) {
 		t.Fatalf("%v", body)
 	}
 }
+
+func TestPostEphemeral(t *testing.T) {
+	srv := slacktest.Start(t)
+	ts, err := client(srv).PostEphemeral("C0EPH", "U0123", slack.MsgOptionText("only you", false))
+	if err != nil || ts == "" {
+		t.Fatalf("ephemeral: %q, %v", ts, err)
+	}
+	c := srv.CallsTo("chat.postEphemeral")
+	if len(c) != 1 || c[0].User != "U0123" || c[0].Text != "only you" || c[0].TS != ts {
+		t.Fatalf("calls %+v", c)
+	}
+	if len(srv.Messages("C0EPH")) != 0 {
+		t.Fatal("an ephemeral message was stored as a channel message")
+	}
+	if _, err := client(srv).PostEphemeral("C0EPH", "", slack.MsgOptionText("x", false)); err == nil {
+		t.Fatal("ephemeral without user accepted")
+	}
+}
