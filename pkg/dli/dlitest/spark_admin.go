@@ -265,8 +265,9 @@ func (e *Emulator) registerSparkAdmin() {
 }
 
 // seed loads the demo Spark batches on queues default, etl and adhoc: a
-// succeeded one, a dead one with an error log, a pinned running one and a
-// fresh one that runs its lifecycle. Caller holds e.mu.
+// succeeded one, a dead one with an error log, a pinned running one, and
+// two fresh ones that run their lifecycle: adhoc_exploration ends success,
+// backfill_FAIL ends dead (the FAIL marker). Caller holds e.mu.
 func (s *sparkState) seed(e *Emulator) {
 	now := e.clock.Now()
 	ts := func(d time.Duration) string { return now.Add(d).Format("2006-01-02 15:04:05,000") }
@@ -287,6 +288,7 @@ func (s *sparkState) seed(e *Emulator) {
 		{Name: "hourly_rollup", Queue: "default", State: BatchRunning, CreatedAt: now.Add(-40 * time.Minute),
 			Log: []string{ts(-40*time.Minute) + " INFO SparkContext: Running Spark application hourly_rollup on queue default"}},
 		{Name: "adhoc_exploration", Queue: "adhoc", ScType: "B"},
+		{Name: "backfill_FAIL", Queue: "etl"},
 	}
 	for _, spec := range specs {
 		b, err := e.newAdminBatch(spec, now)

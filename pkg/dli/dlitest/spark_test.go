@@ -483,7 +483,7 @@ func TestSparkSeed(t *testing.T) {
 	for _, b := range srv.Snapshot().SparkBatches {
 		states[b.Name] = b.State
 	}
-	want := map[string]string{"daily_sales_report": BatchSuccess, "nightly_ingest": BatchDead, "hourly_rollup": BatchRunning, "adhoc_exploration": BatchStarting}
+	want := map[string]string{"daily_sales_report": BatchSuccess, "nightly_ingest": BatchDead, "hourly_rollup": BatchRunning, "adhoc_exploration": BatchStarting, "backfill_FAIL": BatchStarting}
 	for name, st := range want {
 		if states[name] != st {
 			t.Errorf("demo batch %s: state %q, want %q", name, states[name], st)
@@ -498,6 +498,10 @@ func TestSparkSeed(t *testing.T) {
 	callJSON(t, srv, "GET", sparkBase+"?job_name=adhoc_exploration", nil, &list)
 	if list.Sessions[0].State != BatchSuccess {
 		t.Fatalf("the lifecycle demo batch is %s", list.Sessions[0].State)
+	}
+	callJSON(t, srv, "GET", sparkBase+"?job_name=backfill_FAIL", nil, &list)
+	if list.Sessions[0].State != BatchDead {
+		t.Fatalf("the failing demo batch is %s", list.Sessions[0].State)
 	}
 }
 
