@@ -255,6 +255,7 @@ func New(opts ...Option) *Server {
 	mux.HandleFunc("POST /upload/{id}", s.upload)
 	mux.HandleFunc("POST /response/{name}", s.response)
 	mux.HandleFunc("/api/{method}", func(w http.ResponseWriter, r *http.Request) {
+		s.record(Call{Method: r.PathValue("method"), Status: http.StatusOK, Error: "unknown_method"})
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "unknown_method"})
 	})
 	s.srv = httptest.NewServer(mux)

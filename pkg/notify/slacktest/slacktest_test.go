@@ -349,6 +349,9 @@ func TestUnknownMethod(t *testing.T) {
 	if body["error"] != "unknown_method" {
 		t.Fatalf("%v", body)
 	}
+	if c := srv.CallsTo("users.list"); len(c) != 1 || c[0].Error != "unknown_method" {
+		t.Fatalf("unknown method not recorded: %+v", c)
+	}
 }
 
 func TestPostEphemeral(t *testing.T) {
