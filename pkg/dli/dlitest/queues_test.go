@@ -459,3 +459,53 @@ func TestDemoSeedQueues(t *testing.T) {
 		t.Fatalf("after 07:00: %+v", q)
 	}
 }
+
+// TestQueuesConcurrent: API calls, admin reads and clock advances from many
+// goroutines (run with -race).
+func TestQueuesConcurrent(t *testing.T) {
+	srv := qServer(t)
+	qOK(t, srv, "POST", "/v1/"+qProj+"/queues/etl/plans", map[string]any{"plan_name": "up", "target_cu": 128,
+		"start_hour": 11, "start_minute": 0, "repeat_day": []string{"MONDAY", "TUESDAY"}})
+	done := make(chan struct{})
+	errs := make(chan string, 6*30)
+	for g := 0; g < 6; g++ {
+		go func(g int) {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 30; i++ {
+				path := ""
+				switch (g + i) % 4 {
+				case 0:
+					path = "/v1.0/" + qProj + "/queues?queue_type=all"
+				case 1:
+					path = "/v1.0/" + qProj + "/queues/etl"
+				case 2:
+					path = "/_emulator/state"
+				case 3:
+					srv.Advance(17 * time.Minute)
+					continue
+				}
+				// Not qCall: t.Fatal must not run outside the test goroutine.
+				resp, err := http.Get(srv.URL + path)
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- path + ": " + resp.Status
+				}
+			}
+		}(g)
+	}
+	for g := 0; g < 6; g++ {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if q := qState(t, srv, "etl"); len(q.PlanFirings) == 0 {
+		t.Fatalf("no firing after %v of advances: %+v", 6*30/4*17*time.Minute, q)
+	}
+}
