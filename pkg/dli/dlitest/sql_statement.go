@@ -48,6 +48,7 @@ var (
 	sqlNumberRe     = regexp.MustCompile(`^-?\d+(\.\d+)?$`)
 	sqlGroupByRe    = regexp.MustCompile(`(?i)\bgroup\s+by\b`)
 	sqlAggregateRe  = regexp.MustCompile(`(?i)^(count|sum|avg|min|max)\s*\(`)
+	sqlCountRe      = regexp.MustCompile(`(?i)^count\s*\(`)
 )
 
 // sqlStrip removes comments and surrounding blanks and parentheses.
@@ -261,7 +262,7 @@ func sqlExprColumn(expr string, i int) sqlColumn {
 		}
 	case len(body) >= 2 && body[0] == '\'' && body[len(body)-1] == '\'':
 		c.literal = body[1 : len(body)-1]
-	case strings.HasPrefix(strings.ToLower(body), "count"):
+	case sqlCountRe.MatchString(body):
 		c.typ = "bigint"
 	case sqlAggregateRe.MatchString(body):
 		c.typ = "double"

@@ -202,6 +202,7 @@ func TestSQLQueryResult(t *testing.T) {
 		{"select * from t", `[{"id":"int"},{"name":"string"}]`, 10, `[1,"name_1"]`},
 		{"SELECT a, b.c, count(*) AS n, 'x' lit, 2 two FROM t GROUP BY a LIMIT 3", `[{"a":"string"},{"c":"string"},{"n":"bigint"},{"lit":"string"},{"two":"int"}]`, 3, `["a_1","c_1",3,"x",2]`},
 		{"select count(*) from t", `[{"_c0":"bigint"}]`, 1, `[1]`},
+		{"select country, COUNT (x) c from t group by country", `[{"country":"string"},{"c":"bigint"}]`, 10, `["country_1",2]`},
 		{"select 1", `[{"_c0":"int"}]`, 1, `[1]`},
 		{"select user_id, avg(x) total from t limit 20000", `[{"user_id":"int"},{"total":"double"}]`, 10000, `[1,1.5]`},
 	}
