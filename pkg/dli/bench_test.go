@@ -3,8 +3,32 @@ package dli
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 )
+
+// BenchmarkGetQueueCanned isolates the client's own cost: the same round
+// trip against a handler that answers a canned 6.4 body without checking
+// anything (the allocations are then mostly the client's and net/http's).
+func BenchmarkGetQueueCanned(b *testing.B) {
+	body := []byte(`{"is_success":true,"message":"","queueName":"etl","queueType":"sql","cuCount":16,"owner":"o","create_time":1700000000000}`)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	b.Cleanup(ts.Close)
+	c, err := New(Config{AK: testAK, SK: testSK, ProjectID: "p", Endpoint: ts.URL, QPS: 0, MaxAttempts: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if q, err := c.GetQueue(ctx, "etl"); err != nil || q.CUs != 16 {
+			b.Fatal(q, err)
+		}
+	}
+}
 
 // BenchmarkGetQueue is one signed client round trip against the emulator
 // over loopback HTTP (signature checked): rate limit off, one attempt.

@@ -53,8 +53,9 @@ type Config struct {
 	MaxAttempts int `env:"DLI_MAX_ATTEMPTS, default=4"`
 }
 
-// Defaults of the optional Config fields, applied by ConfigFromEnv and, for
-// zero fields, by New.
+// Defaults of the optional Config fields. ConfigFromEnv applies all three;
+// New applies DefaultTimeout and DefaultMaxAttempts to zero fields, while a
+// zero QPS in a Config built in code means no rate limit.
 const (
 	DefaultQPS         = 10
 	DefaultTimeout     = 30 * time.Second
