@@ -157,7 +157,7 @@ type Consumer struct {
 	js      jetstream.JetStream
 	cons    jetstream.Consumer
 	handler Handler
-	dedup   *dedup
+	dedup   *Deduper
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -180,17 +180,13 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, h Hand
 		log: cfg.Logger.With("function", cfg.Function, "consumer", cfg.Durable())}
 	if !cfg.DisableDedup {
 		so := cfg.Streams.withDefaults()
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      DedupBucket(cfg.Function),
-			Description: "dlibot dedup claims of " + cfg.Function,
-			TTL:         cfg.DedupTTL,
-			Storage:     so.Storage,
-			Replicas:    so.Replicas,
+		d, err := NewDeduper(ctx, js, cfg.Function, DedupOptions{
+			TTL: cfg.DedupTTL, Lease: cfg.AckWait, Storage: so.Storage, Replicas: so.Replicas, Logger: c.log,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("events: create dedup bucket %s: %w", DedupBucket(cfg.Function), err)
+			return nil, err
 		}
-		c.dedup = &dedup{kv: kv, lease: cfg.AckWait, now: time.Now}
+		c.dedup = d
 	}
 	ccfg := jetstream.ConsumerConfig{
 		Durable:     cfg.Durable(),
@@ -219,7 +215,8 @@ func (c *Consumer) Config() Config { return c.cfg }
 // until ctx is cancelled; then it stops fetching, lets the handlers in
 // flight (and messages already fetched) finish — cancelling their contexts
 // after Config.DrainTimeout — flushes the acks and returns nil. It returns
-// an error only if consuming cannot start.
+// an error, after the same drain, if consuming cannot start or stops on its
+// own (connection closed, durable deleted); the caller may restart it.
 func (c *Consumer) Run(ctx context.Context) error {
 	it, err := c.cons.Messages(jetstream.PullMaxMessages(c.cfg.Concurrency))
 	if err != nil {
@@ -237,15 +234,30 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}()
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	var wg sync.WaitGroup
+	var runErr error
 	for {
 		sem <- struct{}{}
 		msg, err := it.Next()
 		if err != nil {
 			<-sem
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				if ctx.Err() == nil {
+					runErr = fmt.Errorf("events: consuming %s stopped: %w", c.cfg.Durable(), err)
+				}
 				break
 			}
+			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				runErr = fmt.Errorf("events: consumer %s is gone: %w", c.cfg.Durable(), err)
+				it.Stop()
+				break
+			}
+			// Missed heartbeats and the like: the iterator recovers on its
+			// own (e.g. after a reconnect).
 			c.log.Warn("fetching messages", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 			continue
 		}
 		wg.Add(1)
@@ -270,7 +282,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.log.Warn("flushing acks", "err", err)
 		}
 	}
-	return nil
+	return runErr
 }
 
 // handle settles one message.
@@ -301,62 +313,60 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
-	var cl *claim
-	if c.dedup != nil {
-		var state claimState
-		var wait time.Duration
-		cl, state, wait, err = c.dedup.claim(ctx, e.Source(), e.ID())
+	ctx = WithDelivery(ctx, d, func() error {
+		if err := msg.InProgress(); err != nil {
+			return fmt.Errorf("events: in progress: %w", err)
+		}
+		return nil
+	})
+	var panicked string
+	var took time.Duration
+	run := func(ctx context.Context, e Event) Outcome {
+		start := c.now()
+		defer func() { took = c.now().Sub(start) }()
+		out, p := c.call(ctx, e, log)
+		if p != "" {
+			panicked = p
+			return Retry(c.cfg.Backoff(attempt))
+		}
+		return out
+	}
+	var out Outcome
+	if c.dedup == nil {
+		out = run(ctx, e)
+	} else {
+		var ran bool
+		out, ran, err = c.dedup.Handle(ctx, e, run)
 		switch {
-		case err != nil:
+		case err != nil && !ran:
 			log.Warn("dedup unavailable; retrying the message", "err", err)
 			c.retry(ctx, msg, d, typ, ResultRetry, c.cfg.Backoff(attempt), "dedup unavailable: "+err.Error(), 0)
 			return
-		case state == duplicate:
+		case err != nil:
+			log.Warn("handled, but the dedup claim was not completed", "err", err)
+		case !ran && out.Kind() == KindAck:
 			log.Debug("duplicate event; acked without handling")
 			_ = msg.Ack()
 			c.cfg.Observer.Handled(c.cfg.Function, typ, ResultDuplicate, 0)
 			return
-		case state == busy:
-			log.Debug("event claimed by another delivery; retrying after its lease", "wait", wait)
-			c.retry(ctx, msg, d, typ, ResultRetry, wait, "claimed by another delivery", 0)
+		case !ran:
+			log.Debug("event claimed by another delivery; retrying after its lease", "wait", out.After())
+			c.retry(ctx, msg, d, typ, ResultRetry, out.After(), "claimed by another delivery", 0)
 			return
 		}
 	}
 
-	progress := func() error {
-		if err := msg.InProgress(); err != nil {
-			return fmt.Errorf("events: in progress: %w", err)
-		}
-		if cl != nil {
-			return cl.extend(ctx)
-		}
-		return nil
-	}
-	start := c.now()
-	out, panicked := c.call(WithDelivery(ctx, d, progress), e, log)
-	took := c.now().Sub(start)
-
 	switch {
 	case panicked != "":
-		c.release(ctx, cl, log)
-		c.retry(ctx, msg, d, typ, ResultPanic, c.cfg.Backoff(attempt), panicked, took)
+		c.retry(ctx, msg, d, typ, ResultPanic, out.After(), panicked, took)
 	case out.Kind() == KindAck:
-		if cl != nil {
-			if err := cl.done(ctx); err != nil {
-				// The effect happened; ack anyway. A redelivery (lost ack)
-				// would now run the handler again.
-				log.Warn("could not mark the event done", "err", err)
-			}
-		}
 		if err := msg.Ack(); err != nil {
 			log.Warn("ack failed", "err", err)
 		}
 		c.cfg.Observer.Handled(c.cfg.Function, typ, ResultAck, took)
 	case out.Kind() == KindRetry:
-		c.release(ctx, cl, log)
 		c.retry(ctx, msg, d, typ, ResultRetry, out.After(), "handler asked to retry", took)
 	default:
-		c.release(ctx, cl, log)
 		c.deadLetter(ctx, msg, d, typ, ResultDrop, out.Reason(), took)
 	}
 }
@@ -370,16 +380,6 @@ func (c *Consumer) call(ctx context.Context, e Event, log *slog.Logger) (out Out
 		}
 	}()
 	return c.handler(ctx, e), ""
-}
-
-func (c *Consumer) release(ctx context.Context, cl *claim, log *slog.Logger) {
-	if cl == nil {
-		return
-	}
-	if err := cl.release(ctx); err != nil {
-		// The claim's lease expires after AckWait; a redelivery waits for it.
-		log.Warn("could not release the dedup claim", "err", err)
-	}
 }
 
 // retry redelivers the message after delay, or dead-letters it if this was

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,115 @@ func parseClaim(v []byte) (done bool, deadline time.Time, err error) {
 	}
 	return false, time.Unix(0, n), nil
 }
+
+// DedupOptions configures a [Deduper].
+type DedupOptions struct {
+	// TTL is how long a handled event's source+id is remembered (the
+	// bucket's max age). Default 24h.
+	TTL time.Duration
+	// Lease is how long a claim protects an event being handled before
+	// another delivery may take it over; renewed by [InProgress]. Use the
+	// consumer's AckWait (or the Lambda timeout). Default 30s.
+	Lease time.Duration
+	// Storage and Replicas of the KV bucket. Defaults: file storage, 1.
+	Storage  jetstream.StorageType
+	Replicas int
+	// Logger receives warnings. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Deduper runs a handler at most once per CloudEvent source+id (until it
+// succeeds), using claims in the KV bucket [DedupBucket](function). The
+// [Consumer] uses one; hosts that call handlers directly (Lambda) use
+// their own. See docs/events.md for the protocol and its window.
+type Deduper struct {
+	d   *dedup
+	log *slog.Logger
+}
+
+// NewDeduper creates (or updates, idempotently) the function's dedup
+// bucket and returns a Deduper on it.
+func NewDeduper(ctx context.Context, js jetstream.KeyValueManager, function string, o DedupOptions) (*Deduper, error) {
+	if err := ValidName(function); err != nil {
+		return nil, err
+	}
+	if o.TTL <= 0 {
+		o.TTL = 24 * time.Hour
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      DedupBucket(function),
+		Description: "dlibot dedup claims of " + function,
+		TTL:         o.TTL,
+		Storage:     o.Storage,
+		Replicas:    o.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events: create dedup bucket %s: %w", DedupBucket(function), err)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Deduper{d: &dedup{kv: kv, lease: o.Lease, now: time.Now}, log: o.Logger}, nil
+}
+
+// Handle runs h on e unless e was already handled or is being handled:
+//
+//   - ran == true: h ran and out is its outcome; the claim was completed
+//     (Ack) or released (Retry, Drop, or a panic, which Handle re-panics);
+//   - ran == false, err == nil: out is Ack for a duplicate (already handled)
+//     or Retry(rest of the lease) while another delivery holds the claim;
+//   - err != nil: the KV bucket could not be used; h did not run. Retry.
+//
+// While h runs, [InProgress] on its context also renews the claim.
+func (d *Deduper) Handle(ctx context.Context, e Event, h Handler) (out Outcome, ran bool, err error) {
+	cl, state, wait, err := d.d.claim(ctx, e.Source(), e.ID())
+	switch {
+	case err != nil:
+		return Outcome{}, false, err
+	case state == duplicate:
+		return Ack(), false, nil
+	case state == busy:
+		return Retry(wait), false, nil
+	}
+	prev, _ := ctx.Value(progressKey{}).(func() error)
+	hctx := WithProgress(ctx, func() error {
+		if prev != nil {
+			if err := prev(); err != nil {
+				return err
+			}
+		}
+		return cl.extend(ctx)
+	})
+	completed := false
+	defer func() {
+		if !completed {
+			if err := cl.release(context.WithoutCancel(ctx)); err != nil {
+				// Not lost: the lease expires and a redelivery takes over.
+				d.log.Warn("could not release the dedup claim; a redelivery waits for its lease", "ce_id", e.ID(), "err", err)
+			}
+		}
+	}()
+	out = h(hctx, e)
+	if out.Kind() == KindAck {
+		completed = true
+		if err := cl.done(context.WithoutCancel(ctx)); err != nil {
+			// The effect happened; the caller acks anyway. A redelivery
+			// (lost ack) would run the handler again after the lease.
+			return out, true, fmt.Errorf("%w: %w", errClaimNotCompleted, err)
+		}
+	}
+	return out, true, nil
+}
+
+// errClaimNotCompleted: the handler succeeded but its claim could not be
+// marked done.
+var errClaimNotCompleted = errors.New("events: handled, but the dedup claim was not completed")
 
 type claimState int
 

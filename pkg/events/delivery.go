@@ -27,19 +27,29 @@ type Delivery struct {
 	MaxDeliver int
 	// Published is when JetStream stored the message.
 	Published time.Time
-
-	progress func() error
 }
 
 type deliveryKey struct{}
+
+type progressKey struct{}
 
 // WithDelivery returns ctx carrying d. progress, if non-nil, is what
 // [InProgress] calls; the consumer passes a function that extends the ack
 // deadline and the dedup claim. Tests and adapters use it to fake a
 // delivery.
 func WithDelivery(ctx context.Context, d Delivery, progress func() error) context.Context {
-	d.progress = progress
-	return context.WithValue(ctx, deliveryKey{}, &d)
+	ctx = context.WithValue(ctx, deliveryKey{}, &d)
+	if progress != nil {
+		ctx = WithProgress(ctx, progress)
+	}
+	return ctx
+}
+
+// WithProgress returns ctx whose [InProgress] calls progress. The consumer
+// and [Deduper] install theirs; hosts may add one (e.g. a Lambda adapter
+// that logs).
+func WithProgress(ctx context.Context, progress func() error) context.Context {
+	return context.WithValue(ctx, progressKey{}, progress)
 }
 
 // DeliveryFrom returns the delivery of the event being handled, if the
@@ -57,9 +67,9 @@ func DeliveryFrom(ctx context.Context) (Delivery, bool) {
 // the dedup claim's lease. Long handlers call it at least once per AckWait.
 // Outside a consumer (Lambda, plain tests) it does nothing and returns nil.
 func InProgress(ctx context.Context) error {
-	d, ok := ctx.Value(deliveryKey{}).(*Delivery)
-	if !ok || d.progress == nil {
+	progress, ok := ctx.Value(progressKey{}).(func() error)
+	if !ok || progress == nil {
 		return nil
 	}
-	return d.progress()
+	return progress()
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dlibot/dlibot/pkg/events"
@@ -289,5 +290,98 @@ func TestPublishTickOnePerPeriod(t *testing.T) {
 	}
 	if _, err := events.PublishTick(context.Background(), js, "job.watch", p); err == nil {
 		t.Error("PublishTick accepted an invalid function name")
+	}
+}
+
+// Run returns an error (after draining) when consuming stops on its own.
+func TestRunReturnsWhenConsumingStops(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stop func(t *testing.T, nc *nats.Conn, js jetstream.JetStream)
+	}{
+		{"connection closed", func(t *testing.T, nc *nats.Conn, _ jetstream.JetStream) { nc.Close() }},
+		{"durable deleted", func(t *testing.T, _ *nats.Conn, js jetstream.JetStream) {
+			if err := js.DeleteConsumer(context.Background(), events.StreamIn, "dlibot_toy"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := natstest.Start(t)
+			nc, js := srv.Connect()
+			c, err := events.NewConsumer(context.Background(), js, baseConfig(&eventstest.Recorder{}), func(context.Context, events.Event) events.Outcome { return events.Ack() })
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- c.Run(context.Background()) }()
+			publish(t, js, tickEvent(t, 0))
+			settledAll(t, js, "dlibot_toy")
+			tc.stop(t, nc, js)
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Error("Run returned nil")
+				}
+			case <-time.After(wait):
+				t.Fatal("Run did not return")
+			}
+		})
+	}
+}
+
+// The Deduper works without a consumer (how Lambda uses it).
+func TestDeduperDirect(t *testing.T) {
+	_, js := natstest.StartJS(t)
+	d, err := events.NewDeduper(context.Background(), js, "toy", events.DedupOptions{Storage: jetstream.MemoryStorage, Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := tickEvent(t, 0)
+	var runs int
+	fail := true
+	h := func(ctx context.Context, _ events.Event) events.Outcome {
+		runs++
+		if err := events.InProgress(ctx); err != nil { // renews the claim
+			t.Errorf("InProgress: %v", err)
+		}
+		if _, ok := events.DeliveryFrom(ctx); ok {
+			t.Error("a Delivery appeared outside a consumer")
+		}
+		if fail {
+			return events.Retry(time.Second)
+		}
+		return events.Ack()
+	}
+	steps := []struct {
+		fail    bool
+		wantRan bool
+		want    events.OutcomeKind
+	}{
+		{true, true, events.KindRetry}, // fails: claim released
+		{false, true, events.KindAck},  // runs again, succeeds
+		{false, false, events.KindAck}, // duplicate
+	}
+	for i, s := range steps {
+		fail = s.fail
+		out, ran, err := d.Handle(context.Background(), e, h)
+		if err != nil || ran != s.wantRan || out.Kind() != s.want {
+			t.Errorf("step %d: out %v ran %v err %v", i, out, ran, err)
+		}
+	}
+	if runs != 2 {
+		t.Errorf("runs = %d, want 2", runs)
+	}
+	// A panicking handler releases its claim too.
+	e2 := tickEvent(t, 1)
+	func() {
+		defer func() { _ = recover() }()
+		_, _, _ = d.Handle(context.Background(), e2, func(context.Context, events.Event) events.Outcome { panic("x") })
+	}()
+	if _, ran, err := d.Handle(context.Background(), e2, h); !ran || err != nil {
+		t.Errorf("after a panic: ran %v err %v", ran, err)
+	}
+	if _, err := events.NewDeduper(context.Background(), js, "a.b", events.DedupOptions{}); err == nil {
+		t.Error("invalid function name accepted")
 	}
 }
