@@ -344,7 +344,18 @@ func (c *Client) attempt(ctx context.Context, op string, idempotent bool, fn fun
 	rt := &attemptTransport{ctx: actx, base: c.transport}
 	err := fn(c.sdkClient(rt))
 	if err == nil {
-		return nil
+		// The SDK follows no redirects and decodes any status below 400;
+		// a 3xx (a proxy, a wrong endpoint) must not pass for an empty
+		// success.
+		status, header := rt.answer()
+		if status < 300 {
+			return nil
+		}
+		e := &Error{Op: op, Status: status, Message: c.redirectMessage(status), idempotent: idempotent}
+		if header != nil {
+			e.RequestID = header.Get("X-Request-Id")
+		}
+		return e
 	}
 	e := c.classify(op, err, rt, actx, ctx)
 	e.idempotent = idempotent
@@ -389,7 +400,10 @@ func (c *Client) classify(op string, err error, rt *attemptTransport, actx, ctx 
 		if sre.RequestId != "" {
 			e.RequestID = sre.RequestId
 		}
-		if e.Status < 400 {
+		switch {
+		case e.Status >= 300 && e.Status < 400:
+			e.Message = c.redirectMessage(e.Status)
+		case e.Status < 400:
 			// The SDK could not decode a success answer.
 			e.Message = "cannot decode DLI's answer: " + e.Message
 		}
@@ -402,6 +416,11 @@ func (c *Client) classify(op string, err error, rt *attemptTransport, actx, ctx 
 		}
 	}
 	return e
+}
+
+// redirectMessage describes a 3xx answer, which DLI never sends.
+func (c *Client) redirectMessage(status int) string {
+	return "unexpected HTTP status " + http.StatusText(status) + " from " + c.cfg.Endpoint + " (is DLI_ENDPOINT right?)"
 }
 
 // scrub removes credentials from a message.

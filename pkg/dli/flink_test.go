@@ -131,6 +131,10 @@ func TestFlinkJobsPagination(t *testing.T) {
 	if err != nil || page.Total != 23 || len(page.Jobs) != 3 {
 		t.Errorf("ListFlinkJobs(offset 20) = %d of %d, %v; want 3 of 23", len(page.Jobs), page.Total, err)
 	}
+	detailed, err := c.ListFlinkJobs(ctx, FlinkJobQuery{Limit: 5, ShowDetail: true})
+	if err != nil || len(detailed.Jobs) != 5 || detailed.Jobs[0].CUs == 0 {
+		t.Errorf("ListFlinkJobs(show_detail) = %+v, %v; want 5 jobs with their job_config", detailed.Jobs, err)
+	}
 	failed, err := Collect(c.FlinkJobs(ctx, FlinkJobQuery{Status: FlinkRunningException}))
 	if err != nil || len(failed) != 1 || !failed[0].Status.Failed() {
 		t.Errorf("FlinkJobs(exception) = %+v, %v; want the one failed job", failed, err)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -411,5 +413,28 @@ func TestOnlyTheEndpointIsContacted(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	if len(rec.hosts) != 1 || rec.hosts[u.Host] != len(allOps()) {
 		t.Errorf("hosts contacted: %v, want only %s, once per operation", rec.hosts, u.Host)
+	}
+}
+
+// TestRedirectIsAnError: a 3xx answer (a proxy or a wrong endpoint) is not
+// decoded as an empty success.
+func TestRedirectIsAnError(t *testing.T) {
+	for _, body := range []string{"", `{}`} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if body == "" {
+				http.Redirect(w, r, "https://elsewhere.example/", http.StatusFound) // an HTML body
+				return
+			}
+			w.Header().Set("Location", "https://elsewhere.example/")
+			w.WriteHeader(http.StatusFound)
+			_, _ = w.Write([]byte(body))
+		}))
+		c, sl := newClientCfg(t, Config{AK: testAK, SK: testSK, ProjectID: "p", Endpoint: ts.URL})
+		_, err := c.ListQueues(context.Background(), "")
+		e := wantErr(t, err, nil, http.StatusFound)
+		if Retryable(err) || len(sl.Waits()) != 0 || !strings.Contains(e.Error(), "DLI_ENDPOINT") {
+			t.Errorf("redirect with body %q: %v (retryable %v, waits %v)", body, err, Retryable(err), sl.Waits())
+		}
+		ts.Close()
 	}
 }
