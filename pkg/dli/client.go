@@ -239,6 +239,9 @@ func (c *Client) run(ctx context.Context, op string, idempotent bool, fn func(*d
 	var last *Error
 	for attempt := 1; ; attempt++ {
 		if err := c.waitRate(ctx); err != nil {
+			if ctx.Err() == nil {
+				return &Error{Op: op, Message: "rate limiter", Err: err, Attempts: attempt - 1}
+			}
 			return c.ctxError(ctx, op, attempt-1, last)
 		}
 		e := c.attempt(ctx, op, idempotent, fn)
