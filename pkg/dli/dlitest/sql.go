@@ -1,6 +1,7 @@
 package dlitest
 
 import (
+	"container/heap"
 	"fmt"
 	"strings"
 	"time"
@@ -159,11 +160,11 @@ type sqlImport struct {
 }
 
 type sqlState struct {
-	jobs   map[string]*sqlJob
-	order  []*sqlJob          // creation order
-	active []*sqlJob          // jobs whose lifecycle still moves on its own
-	locks  map[string]*sqlJob // import lock per "db.table"
-	now    time.Time          // the instant of the last catchUp
+	jobs  map[string]*sqlJob
+	order []*sqlJob          // creation order
+	due   sqlDueHeap         // unfinished jobs by their next transition
+	locks map[string]*sqlJob // import lock per "db.table"
+	now   time.Time          // the instant of the last catchUp
 }
 
 func (s *sqlState) init() {
@@ -190,14 +191,15 @@ func sqlKnownStatus(status string) bool {
 	return false
 }
 
-// add stores a new job; unfinished, unfrozen jobs join the active list and
-// import jobs take their table's lock. Caller holds e.mu.
+// add stores a new job; unfinished, unfrozen jobs are scheduled for their
+// next transition and import jobs take their table's lock. Caller holds
+// e.mu.
 func (s *sqlState) add(j *sqlJob) {
 	s.jobs[j.id] = j
 	s.order = append(s.order, j)
 	if !sqlTerminal(j.status) {
 		if !j.frozen {
-			s.active = append(s.active, j)
+			heap.Push(&s.due, sqlDue{at: j.nextAt(), job: j})
 		}
 		if j.imp != nil && j.imp.lockKey != "" {
 			if _, held := s.locks[j.imp.lockKey]; !held {
@@ -207,22 +209,61 @@ func (s *sqlState) add(j *sqlJob) {
 	}
 }
 
-// catchUp moves every active job's lifecycle up to now. Only unfinished,
-// unfrozen jobs are visited, so it stays cheap with many finished jobs.
+// nextAt is when the job's next automatic transition falls due.
+func (j *sqlJob) nextAt() time.Time {
+	if j.status == SQLLaunching {
+		return j.runAt
+	}
+	return j.doneAt
+}
+
+// catchUp applies every transition due by now. Jobs wait in a heap keyed
+// by their next transition, so a request costs O(log n) per due
+// transition and nothing for jobs not yet due, finished, frozen or
+// cancelled (those entries are dropped when they surface).
 func (s *sqlState) catchUp(e *Emulator, now time.Time) {
 	s.now = now
-	if len(s.active) == 0 {
-		return
-	}
-	kept := s.active[:0]
-	for _, j := range s.active {
+	for len(s.due) > 0 && !s.due[0].at.After(now) {
+		d := heap.Pop(&s.due).(sqlDue)
+		j := d.job
+		if j.frozen || sqlTerminal(j.status) {
+			continue
+		}
 		s.advance(j, now)
-		if !sqlTerminal(j.status) && !j.frozen {
-			kept = append(kept, j)
+		if !sqlTerminal(j.status) {
+			heap.Push(&s.due, sqlDue{at: j.nextAt(), job: j})
 		}
 	}
-	clear(s.active[len(kept):])
-	s.active = kept
+}
+
+// sqlDue is a scheduled transition.
+type sqlDue struct {
+	at  time.Time
+	job *sqlJob
+}
+
+// sqlDueHeap is a min-heap of transitions by time, then job creation order.
+type sqlDueHeap []sqlDue
+
+func (h sqlDueHeap) Len() int { return len(h) }
+func (h sqlDueHeap) Less(i, k int) bool {
+	if c := h[i].at.Compare(h[k].at); c != 0 {
+		return c < 0
+	}
+	return h[i].job.seq < h[k].job.seq
+}
+func (h sqlDueHeap) Swap(i, k int) { h[i], h[k] = h[k], h[i] }
+
+// Push appends an element (container/heap).
+func (h *sqlDueHeap) Push(x any) { *h = append(*h, x.(sqlDue)) }
+
+// Pop removes the last element (container/heap).
+func (h *sqlDueHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = sqlDue{}
+	*h = old[:len(old)-1]
+	return x
 }
 
 // advance applies the job's due transitions.
@@ -239,8 +280,8 @@ func (s *sqlState) advance(j *sqlJob, now time.Time) {
 }
 
 // finish puts a job into a terminal status at the given instant and frees
-// its import lock. The caller removes it from the active list (catchUp does
-// so lazily).
+// its import lock. A heap entry it may still have is dropped when it
+// surfaces.
 func (s *sqlState) finish(j *sqlJob, status, msg string, at time.Time) {
 	j.status = status
 	j.message = msg

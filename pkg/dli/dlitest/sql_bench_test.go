@@ -52,6 +52,21 @@ func BenchmarkSQLStatusAmongFinished(b *testing.B) {
 	}
 }
 
+// BenchmarkSQLStatusAmongPending: jobs not yet due cost nothing per
+// request either (they wait in a heap keyed by their next transition).
+func BenchmarkSQLStatusAmongPending(b *testing.B) {
+	e := sqlBenchEmu(b, 0)
+	ids, err := e.AddSQLJobs(100_000, SQLJobSpec{Statement: "select 1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := "/v1.0/{project_id}/jobs/" + ids[0] + "/status"
+	b.ReportAllocs()
+	for b.Loop() {
+		sqlServe(b, e, "GET", path, "")
+	}
+}
+
 // BenchmarkSQLSubmit is one submit-job request (classification, fake
 // result planning, storage).
 func BenchmarkSQLSubmit(b *testing.B) {

@@ -244,6 +244,12 @@ func TestSQLLifecycle(t *testing.T) {
 			t.Errorf("step %d: fields: %s", i, r.raw)
 		}
 	}
+	srv.mu.Lock()
+	active := len(srv.sql.due)
+	srv.mu.Unlock()
+	if active != 0 {
+		t.Errorf("%d finished jobs still visited by every catch-up", active)
+	}
 	st := srv.Snapshot().SQLJobs[0]
 	if st.EndTime == nil || !st.EndTime.Equal(sqlStart.Add(7*time.Second)) || st.ResultCount != 10 || len(st.Tags) != 1 {
 		t.Errorf("snapshot: %+v", st)
