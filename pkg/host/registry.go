@@ -52,6 +52,34 @@ type Function struct {
 	NeedsNATS bool
 	// Close, if set, releases the function's resources at shutdown.
 	Close func(context.Context) error
+	// Try is what `dlibot dev` prints as the ready-to-paste command that
+	// shows the function working. Nil derives one: a tick event for
+	// functions with Tick, else an object or metrics event for the
+	// subjects consumed.
+	Try *Try
+}
+
+// Try is a ready-to-paste example of a function at work, printed by
+// `dlibot dev`. Exactly one field is set.
+type Try struct {
+	// Slack is a slash command sent signed with `dlibot slack`, e.g.
+	// "/dli queues".
+	Slack string
+	// Event is a CloudEvent POSTed to /events.
+	Event *events.Event
+	// Post is a raw POST to one of the function's routes, e.g. an OBS
+	// notification to /webhooks/obs.
+	Post *TryPost
+}
+
+// TryPost is a raw HTTP POST example.
+type TryPost struct {
+	// Path is the route, e.g. "/webhooks/obs".
+	Path string
+	// ContentType is the request content type, e.g. "application/json".
+	ContentType string
+	// Body is the request body.
+	Body string
 }
 
 // AllSubjects returns Subjects plus the tick subject when Tick is set.

@@ -1,0 +1,248 @@
+package dev
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/host"
+	"github.com/dlibot/dlibot/pkg/host/slacksig"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testFunctions registers three trivial functions: one ticking, one
+// consuming object events, one serving a Slack route.
+func testFunctions(handled *atomic.Int32) *host.Registry {
+	reg := &host.Registry{}
+	h := func(ctx context.Context, e events.Event) events.Outcome { handled.Add(1); return events.Ack() }
+	reg.Register(host.Registration{Name: "ticking", New: func(ctx context.Context, env host.Env) (*host.Function, error) {
+		if env.DLI == nil || env.Notifier == nil || env.JS == nil {
+			panic("dev env is missing DLI, notifier or JetStream")
+		}
+		return &host.Function{Tick: time.Hour, Handler: h}, nil
+	}})
+	reg.Register(host.Registration{Name: "objects", New: func(ctx context.Context, env host.Env) (*host.Function, error) {
+		return &host.Function{Subjects: []string{events.SubjectsObs}, Handler: h}, nil
+	}})
+	reg.Register(host.Registration{Name: "slashy", New: func(ctx context.Context, env host.Env) (*host.Function, error) {
+		return &host.Function{
+			Routes: []host.Route{{Method: "POST", Path: "/slack/commands", SlackSigned: true,
+				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					handled.Add(1)
+					io.WriteString(w, `{"text":"queues: default"}`)
+				})}},
+			Try: &host.Try{Slack: "/dli queues"},
+		}, nil
+	}})
+	return reg
+}
+
+type devRun struct {
+	info   Info
+	out    *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startDev(t *testing.T, dir string, reg *host.Registry) *devRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &devRun{out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan Info, 1)
+	go func() {
+		d.done <- Run(ctx, Options{Dir: dir, HTTPAddr: "127.0.0.1:0", Env: envconfig.MapLookuper(map[string]string{}),
+			Registry: reg, Stdout: d.out, Logger: slog.New(slog.DiscardHandler), OnReady: func(i Info) { ready <- i }})
+	}()
+	select {
+	case d.info = <-ready:
+	case err := <-d.done:
+		t.Fatalf("dev.Run: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("dev did not start")
+	}
+	t.Cleanup(func() { d.stop(t) })
+	return d
+}
+
+func (d *devRun) stop(t *testing.T) {
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	d.cancel = nil
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Errorf("dev.Run: %v", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Error("dev did not stop")
+	}
+}
+
+func TestDevPrintedCommandsWork(t *testing.T) {
+	dir := t.TempDir()
+	var handled atomic.Int32
+	d := startDev(t, dir, testFunctions(&handled))
+	banner := d.out.String()
+	for _, want := range []string{d.info.HTTP, d.info.NATS, d.info.Emulator, "console notifier", SecretFile, "objects, slashy, ticking"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	names := map[string]bool{}
+	for _, c := range d.info.Commands {
+		names[c.Name] = true
+		if !strings.Contains(banner, c.Line) {
+			t.Errorf("command %s not printed as %q", c.Name, c.Line)
+		}
+	}
+	for _, n := range []string{"ticking", "objects", "slashy", "emulator"} {
+		if !names[n] {
+			t.Errorf("no command for %s", n)
+		}
+	}
+	secretPath := filepath.Join(dir, SecretFile)
+	st, err := os.Stat(secretPath)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v %v", st, err)
+	}
+	secret, _ := os.ReadFile(secretPath)
+	_, curlErr := exec.LookPath("curl")
+	for _, c := range d.info.Commands {
+		t.Run(c.Name, func(t *testing.T) {
+			if len(c.Args) > 0 {
+				// `dlibot slack` lines: send what that command sends (cmd/dlibot
+				// tests the command itself against dev).
+				if c.Args[0] != "slack" || c.Args[2] != d.info.HTTP {
+					t.Fatalf("args %v", c.Args)
+				}
+				body := "command=%2Fdli&text=queues&user_id=U1&channel_id=C1&team_id=T1"
+				req, _ := http.NewRequest("POST", d.info.HTTP+"/slack/commands", strings.NewReader(body))
+				slacksig.SetHeaders(req.Header, strings.TrimSpace(string(secret)), time.Now(), []byte(body))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Fatalf("signed slash command: %d", resp.StatusCode)
+				}
+				return
+			}
+			req, _ := http.NewRequest(c.Method, c.URL, strings.NewReader(c.Body))
+			for k, v := range c.Header {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				t.Fatalf("%s: status %d", c.Line, resp.StatusCode)
+			}
+			if curlErr == nil {
+				// The printed line itself, through a shell.
+				out, err := exec.Command("sh", "-c", c.Line+" -o /dev/null -w '%{http_code}'").CombinedOutput()
+				if err != nil || out[0] != '2' {
+					t.Fatalf("%s: %s %v", c.Line, out, err)
+				}
+			}
+		})
+	}
+	// ticking got its start-up tick and the example; objects its example(s);
+	// slashy its command.
+	waitFor(t, 20*time.Second, "handlers", func() bool { return handled.Load() >= 4 })
+}
+
+func TestDevKeepsStateAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	var handled atomic.Int32
+	d := startDev(t, dir, testFunctions(&handled))
+	secret1, _ := os.ReadFile(filepath.Join(dir, SecretFile))
+	var obj Command
+	for _, c := range d.info.Commands {
+		if c.Name == "objects" {
+			obj = c
+		}
+	}
+	resp, err := http.Post(obj.URL, obj.Header.Get("Content-Type"), strings.NewReader(obj.Body))
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	resp.Body.Close()
+	d.stop(t)
+
+	d2 := startDev(t, dir, testFunctions(&handled))
+	secret2, _ := os.ReadFile(filepath.Join(dir, SecretFile))
+	if string(secret1) != string(secret2) || len(secret1) == 0 {
+		t.Fatal("the signing secret changed across restarts")
+	}
+	nc, err := nats.Connect(d2.info.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, events.StreamIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(events.SubjectsObs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.State.Subjects[events.ObsSubject("demo-bucket")]; n != 1 {
+		for i := uint64(1); i <= info.State.LastSeq; i++ {
+			m, err := st.GetMsg(ctx, i)
+			if err == nil {
+				t.Logf("%d %s %s %s", i, m.Subject, m.Header, m.Data)
+			}
+		}
+		t.Fatalf("%d object events after restart, want the 1 stored before", n)
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
