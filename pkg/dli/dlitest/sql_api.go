@@ -301,17 +301,17 @@ func (e *Emulator) sqlSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if jobType == "IMPORT" {
+		if h := e.sql.sqlLockHolder(sqlLockKey(sqlTarget(jobType, req.SQL, req.Currentdb))); h != nil {
+			sqlImportBusy(w, h)
+			return
+		}
+	}
 	now := e.clock.Now()
 	j := e.sqlNewJob(sqlJobSpec{
 		statement: req.SQL, jobType: jobType, queue: queue, currentdb: req.Currentdb, engine: engine,
 		tags: req.Tags, conf: conf, confList: req.Conf,
 	}, now)
-	if j.imp != nil {
-		if h := e.sql.sqlLockHolder(j.imp.lockKey); h != nil {
-			sqlImportBusy(w, h)
-			return
-		}
-	}
 	e.sql.add(j)
 	e.sql.advance(j, now)
 	if j.mode == "sync" && j.status == SQLFailed {
