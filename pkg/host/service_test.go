@@ -20,7 +20,7 @@ import (
 )
 
 // testDLI returns a DLI config pointing at a fresh emulator.
-func testDLI(t *testing.T) *dli.Config {
+func testDLI(t testing.TB) *dli.Config {
 	t.Helper()
 	em := dlitest.NewServer(t, dlitest.Options{ProjectID: "p1", AK: "test-ak", SK: "test-sk"})
 	return &dli.Config{AK: "test-ak", SK: "test-sk", ProjectID: "p1", Endpoint: em.URL}
@@ -28,7 +28,7 @@ func testDLI(t *testing.T) *dli.Config {
 
 // runService starts Run in the background and returns the HTTP base URL and
 // a stop function that cancels and waits, returning Run's error.
-func runService(t *testing.T, o Options) (string, func() error) {
+func runService(t testing.TB, o Options) (string, func() error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
