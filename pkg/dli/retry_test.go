@@ -3,6 +3,7 @@ package dli
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -437,4 +438,41 @@ func TestRedirectIsAnError(t *testing.T) {
 		}
 		ts.Close()
 	}
+}
+
+// TestRetryLogsWithoutSecrets: retries are logged at debug level, and the
+// log never carries a credential.
+func TestRetryLogsWithoutSecrets(t *testing.T) {
+	srv := dlitest.NewServer(t, dlitest.Options{Start: testStart, AK: testAK, SK: testSK, SecurityToken: testToken})
+	addQueue(t, srv, "etl", "sql", 16)
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, _ := newClient(t, srv, WithLogger(logger))
+	addFault(t, srv, dlitest.Fault{Status: 503, ErrorMsg: "busy: " + testAK, Count: 1})
+	if _, err := c.GetQueue(context.Background(), "etl"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "dli: retrying") || !strings.Contains(out, `"op":"GetQueue"`) {
+		t.Errorf("log %q: want a retry line for GetQueue", out)
+	}
+	for _, s := range []string{testAK, testSK, testToken} {
+		if strings.Contains(out, s) {
+			t.Errorf("log %q contains a credential", out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  *strings.Builder
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
