@@ -140,25 +140,23 @@ func decodeStructured(body []byte) (Event, error) {
 	if body[0] != '{' {
 		return Event{}, fmt.Errorf("%w: structured event is not a JSON object", ErrMalformed)
 	}
-	// The SDK reader also accepts 0.3; check the version first so the error
-	// says what is wrong.
-	var probe struct {
-		SpecVersion *string `json:"specversion"`
-	}
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if probe.SpecVersion == nil {
-		return Event{}, fmt.Errorf("%w: missing specversion", ErrMalformed)
-	}
-	if *probe.SpecVersion != event.CloudEventsVersionV1 {
-		return Event{}, fmt.Errorf("%w: specversion %q, want \"1.0\"", ErrMalformed, *probe.SpecVersion)
-	}
 	var e Event
 	if err := e.UnmarshalJSON(body); err != nil {
+		// Say what is wrong with the version when that is the problem.
+		var probe struct {
+			SpecVersion *string `json:"specversion"`
+		}
+		if json.Unmarshal(body, &probe) == nil {
+			if probe.SpecVersion == nil {
+				return Event{}, fmt.Errorf("%w: missing specversion", ErrMalformed)
+			}
+			if *probe.SpecVersion != event.CloudEventsVersionV1 {
+				return Event{}, fmt.Errorf("%w: specversion %q, want \"1.0\"", ErrMalformed, *probe.SpecVersion)
+			}
+		}
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if err := Validate(e); err != nil {
+	if err := Validate(e); err != nil { // also refuses 0.3, which the SDK reads
 		return Event{}, err
 	}
 	return e, nil
