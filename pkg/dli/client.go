@@ -291,9 +291,9 @@ func (c *Client) retryable(e *Error) bool {
 
 // jitter returns the full-jitter wait before attempt+1.
 func (c *Client) jitter(attempt int) time.Duration {
-	ceil := c.backoff.Base << min(attempt-1, 30)
-	if ceil <= 0 || ceil > c.backoff.Max {
-		ceil = c.backoff.Max
+	ceil := c.backoff.Max
+	if n := attempt - 1; n < 62 && c.backoff.Base <= c.backoff.Max>>n {
+		ceil = c.backoff.Base << n
 	}
 	return rand.N(ceil + 1)
 }

@@ -101,10 +101,13 @@ func TestRetryBoundedAttempts(t *testing.T) {
 }
 
 func TestJitterCapped(t *testing.T) {
-	c := &Client{backoff: Backoff{Base: time.Second, Max: 4 * time.Second}}
-	for attempt := 1; attempt < 70; attempt++ {
-		if d := c.jitter(attempt); d < 0 || d > 4*time.Second {
-			t.Fatalf("jitter(%d) = %v, want within [0, 4s]", attempt, d)
+	for _, b := range []Backoff{{Base: time.Second, Max: 4 * time.Second}, {Base: time.Hour, Max: 2 * time.Hour}} {
+		c := &Client{backoff: b}
+		for attempt := 1; attempt < 70; attempt++ {
+			ceil := min(b.Max, b.Base<<min(attempt-1, 10))
+			if d := c.jitter(attempt); d < 0 || d > ceil {
+				t.Fatalf("%+v: jitter(%d) = %v, want within [0, %v]", b, attempt, d, ceil)
+			}
 		}
 	}
 }
