@@ -48,7 +48,9 @@ type Config struct {
 	// Default ":8080" (all interfaces); `dlibot dev` uses 127.0.0.1:8080.
 	HTTPAddr string `env:"HTTP_ADDR, default=:8080"`
 	// HTTPMaxBodyBytes caps every HTTP request body, in bytes; a larger
-	// body is answered 413. Default 1048576 (1 MiB).
+	// body is answered 413. Default 1048576 (1 MiB). CloudEvents on
+	// POST /events are also capped at events.MaxEventSize (1 MiB, NATS's
+	// default max_payload) whatever this says.
 	HTTPMaxBodyBytes int64 `env:"HTTP_MAX_BODY_BYTES, default=1048576"`
 
 	// SlackBotToken is the Slack Web API bot token (xoxb-…). Default empty:

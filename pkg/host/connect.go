@@ -28,6 +28,7 @@ func (c *Config) NATSOptions(name string, logger *slog.Logger) []nats.Option {
 		nats.ReconnectWait(2 * time.Second),
 		nats.ReconnectBufSize(-1),
 		nats.Timeout(5 * time.Second),
+		nats.DrainTimeout(10 * time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			logger.Warn("nats disconnected", "err", err)
 		}),

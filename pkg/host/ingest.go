@@ -158,6 +158,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeBodyError(w, err)
 		return
 	}
+	if len(body) > events.MaxEventSize {
+		s.opts.Metrics.Ingress.WithLabelValues("unknown", "too_large").Inc()
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
+			"error": "CloudEvent larger than the event limit", "limit_bytes": events.MaxEventSize,
+		})
+		return
+	}
 	e, err := events.Decode(r.Header, body)
 	if err != nil {
 		s.opts.Metrics.Ingress.WithLabelValues("unknown", "malformed").Inc()

@@ -270,8 +270,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 
 	<-runCtx.Done()
+	// The whole shutdown fits in ShutdownTimeout: HTTP gets a third, the
+	// consumers' in-flight handlers two thirds, and the NATS drain what is
+	// left (at least a second).
 	log.Info("shutting down", "timeout", o.ShutdownTimeout)
-	deadline := time.After(o.ShutdownTimeout)
+	end := time.Now().Add(o.ShutdownTimeout)
 	done := make(chan struct{})
 	go func() {
 		<-httpDone
@@ -280,12 +283,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	}()
 	select {
 	case <-done:
-	case <-deadline:
+	case <-time.After(o.ShutdownTimeout - time.Second):
 		log.Error("shutdown timed out; closing anyway")
 	}
 	closeConn()
 	if ownConn {
-		waitClosed(nc, 5*time.Second)
+		waitClosed(nc, max(time.Until(end), time.Second))
 	}
 	select {
 	case err := <-errc:

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,5 +232,66 @@ func TestRunRefusesBadStarts(t *testing.T) {
 	}
 	if err := Run(ctx, Options{Config: &Config{NATSURL: "nats://x"}, Registry: reg, Functions: []string{"nope"}}); !errors.Is(err, ErrUnknownFunction) {
 		t.Fatalf("unknown function: %v", err)
+	}
+}
+
+// TestRestartProcessesAcknowledgedEventsOnce: events acknowledged (202) by
+// an ingest-only replica survive a NATS server kill and restart and are
+// handled exactly once by the replica that starts afterwards.
+func TestRestartProcessesAcknowledgedEventsOnce(t *testing.T) {
+	n := startTestNATS(t)
+	cfg := &Config{NATSURL: n.url(), HTTPMaxBodyBytes: DefaultMaxBodyBytes}
+	url, stop := runService(t, Options{Config: cfg, Registry: &Registry{}})
+	const total = 20
+	for i := range total {
+		publishObj(t, url, "restart-"+strconv.Itoa(i))
+	}
+	// A retried POST of an acknowledged event is not stored twice.
+	publishObj(t, url, "restart-0")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	n.stop()
+	n.start()
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	reg := &Registry{}
+	reg.Register(Registration{Name: "late", New: func(ctx context.Context, env Env) (*Function, error) {
+		return &Function{Subjects: []string{events.SubjectsObs}, Handler: func(ctx context.Context, e events.Event) events.Outcome {
+			mu.Lock()
+			seen[e.ID()]++
+			mu.Unlock()
+			return events.Ack()
+		}}, nil
+	}})
+	runService(t, Options{Config: cfg, DLI: testDLI(t), Registry: reg})
+	waitFor(t, 30*time.Second, "all events handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == total
+	})
+	// JetStream delivered each stored event once and all are acked, so no
+	// duplicate can still come.
+	_, js := n.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, events.StreamIn, "dlibot_late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "all acks", func() bool {
+		info, err := c.Info(ctx)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+	if info, _ := c.Info(ctx); info.Delivered.Consumer != total {
+		t.Fatalf("%d deliveries for %d events", info.Delivered.Consumer, total)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s handled %d times", id, c)
+		}
 	}
 }
