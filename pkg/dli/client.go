@@ -248,6 +248,11 @@ func (c *Client) run(ctx context.Context, op string, idempotent bool, fn func(*d
 		if e == nil {
 			return nil
 		}
+		if last != nil && last.Ambiguous && deletes[op] && e.kind() == ErrNotFound {
+			// An earlier attempt's answer was lost, and the object is gone:
+			// that attempt deleted it.
+			return nil
+		}
 		e.Attempts = attempt
 		last = e
 		if ctx.Err() != nil {
@@ -274,6 +279,10 @@ func (c *Client) run(ctx context.Context, op string, idempotent bool, fn func(*d
 		}
 	}
 }
+
+// deletes are the operations for which "not found" after an ambiguous
+// earlier attempt means that attempt succeeded.
+var deletes = map[string]bool{"DeletePlan": true, "DeletePlans": true}
 
 // retryable decides whether a failed attempt is tried again: 429 always
 // (DLI refused it); 5xx, 408 and ambiguous network failures only for

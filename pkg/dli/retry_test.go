@@ -3,6 +3,7 @@ package dli
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -478,4 +479,46 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// losingTransport forwards the first request matching method, then drops
+// DLI's answer (the request took effect, the client never learns it).
+type losingTransport struct {
+	base   http.RoundTripper
+	method string
+	lost   atomic.Bool
+}
+
+func (l *losingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.base.RoundTrip(req)
+	if err == nil && req.Method == l.method && l.lost.CompareAndSwap(false, true) {
+		resp.Body.Close()
+		return nil, io.ErrUnexpectedEOF
+	}
+	return resp, err
+}
+
+// TestDeleteWhoseAnswerWasLost: a delete retried after its answer was lost
+// finds the plan gone, which is the success it was after.
+func TestDeleteWhoseAnswerWasLost(t *testing.T) {
+	srv := newServer(t)
+	addQueue(t, srv, "etl", "sql", 16)
+	c, _ := newClient(t, srv)
+	ctx := context.Background()
+	if err := c.CreatePlan(ctx, "etl", PlanSpec{Name: "p1", TargetCU: 32, StartHour: 3}); err != nil {
+		t.Fatal(err)
+	}
+	plans, err := c.ListPlans(ctx, "etl")
+	if err != nil || len(plans) != 1 {
+		t.Fatalf("ListPlans = %v, %v", plans, err)
+	}
+	lossy, sl := newClient(t, srv, WithHTTPTransport(&losingTransport{base: newTransport(), method: "DELETE"}))
+	if err := lossy.DeletePlan(ctx, "etl", plans[0].ID); err != nil {
+		t.Fatalf("DeletePlan with a lost answer: %v", err)
+	}
+	if len(sl.Waits()) != 1 {
+		t.Errorf("waits %v, want one retry", sl.Waits())
+	}
+	// Without an ambiguous attempt before it, not found stays an error.
+	wantErr(t, c.DeletePlan(ctx, "etl", plans[0].ID), ErrNotFound, 0)
 }
