@@ -288,7 +288,8 @@ func (c *Client) ListPlans(ctx context.Context, queue string) ([]Plan, error) {
 }
 
 // DeletePlans deletes several scheduled CU changes of a queue (reference
-// 6.8).
+// 6.8). Retried like a read; when a retry finds the plans gone after an
+// attempt whose answer was lost, that attempt deleted them: success.
 func (c *Client) DeletePlans(ctx context.Context, queue string, ids []int64) error {
 	const op = "DeletePlans"
 	if queue == "" {
@@ -307,7 +308,8 @@ func (c *Client) DeletePlans(ctx context.Context, queue string, ids []int64) err
 	})
 }
 
-// DeletePlan deletes one scheduled CU change (reference 6.9).
+// DeletePlan deletes one scheduled CU change (reference 6.9). Retried like
+// DeletePlans, with the same "gone after a lost answer" success.
 func (c *Client) DeletePlan(ctx context.Context, queue string, id int64) error {
 	const op = "DeletePlan"
 	if queue == "" {
