@@ -215,14 +215,14 @@ func TestInProgressExtendsAckWait(t *testing.T) {
 	_, js := natstest.StartJS(t)
 	rec := &eventstest.Recorder{}
 	cfg := baseConfig(rec)
-	cfg.AckWait = 500 * time.Millisecond
+	cfg.AckWait = time.Second
 	var calls atomic.Int32
 	eventstest.RunConsumer(t, js, cfg, func(ctx context.Context, e events.Event) events.Outcome {
 		calls.Add(1)
-		// Simulated long work: four AckWaits, reporting progress often.
+		// Simulated long work: 2.5 AckWaits, reporting progress often.
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
-		for range 20 {
+		for range 25 {
 			<-tick.C
 			if err := events.InProgress(ctx); err != nil {
 				t.Errorf("InProgress: %v", err)
