@@ -1,0 +1,297 @@
+package jobwatch
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/dlibot/dlibot/pkg/dli"
+	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/notify"
+)
+
+// EventSubject is where the incident events go (docs/events.md):
+// dlibot.out.jobwatch.incident.
+var EventSubject = events.OutSubject(Name, "incident")
+
+// IncidentEvent is the data of the incident.opened, .updated and .resolved
+// CloudEvents. Their ids are stable: "<incident key>/opened",
+// "<incident key>/updated/<n>", "<incident key>/resolved", and they are
+// published with that Nats-Msg-Id, so consumers can dedupe too.
+type IncidentEvent struct {
+	// Incident is the incident key: inc/<job kind>/<job id>/<episode>.
+	Incident string `json:"incident"`
+	// Kind is the incident kind: failed, billing, unknown, stuck, flapping,
+	// slow or stopped.
+	Kind       string    `json:"kind"`
+	JobKind    string    `json:"job_kind"`
+	JobID      string    `json:"job_id"`
+	JobName    string    `json:"job_name,omitempty"`
+	Queue      string    `json:"queue,omitempty"`
+	Status     string    `json:"status"`
+	StatusDesc string    `json:"status_desc,omitempty"`
+	Started    time.Time `json:"started,omitzero"`
+	FailedAt   time.Time `json:"failed_at"`
+	DetectedAt time.Time `json:"detected_at"`
+	// Late: found by a catch-up poll after jobwatch was down.
+	Late bool `json:"late,omitempty"`
+	// Muted: a mute rule kept it out of Slack.
+	Muted    bool `json:"muted,omitempty"`
+	Failures int  `json:"failures"`
+	// Slack is the alert message, when posted.
+	Slack *notify.Ref `json:"slack,omitempty"`
+	// Note says what changed (updated) or how it recovered (resolved).
+	Note string `json:"note,omitempty"`
+	// ResolvedAt and TimeToRecoverS are set on resolved.
+	ResolvedAt     time.Time `json:"resolved_at,omitzero"`
+	TimeToRecoverS int64     `json:"time_to_recover_s,omitempty"`
+}
+
+func (r *Incident) event(note string) IncidentEvent {
+	ev := IncidentEvent{Incident: r.Key, Kind: r.Kind, JobKind: r.JobKind, JobID: r.JobID, JobName: r.JobName,
+		Queue: r.Queue, Status: r.Status, StatusDesc: r.StatusDesc, Started: r.Started, FailedAt: r.FailedAt,
+		DetectedAt: r.Detected, Late: r.Late, Muted: r.Muted, Failures: r.Failures, Slack: r.Ref, Note: note}
+	return ev
+}
+
+func (w *Watcher) publish(ctx context.Context, id, typ string, at time.Time, data IncidentEvent) error {
+	e, err := events.NewEvent(id, events.FunctionSource(Name), typ, data)
+	if err != nil {
+		return err
+	}
+	e.SetTime(at)
+	e.SetSubject(data.Incident)
+	_, err = events.Publish(ctx, w.js, EventSubject, e, events.WithMsgID(id))
+	return err
+}
+
+// deliver moves one record forward: events, log tail, post, updates,
+// resolution, reminders. Every step is recorded with a revision check
+// before or after its side effect (see docs/jobwatch.md for the window).
+func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *Result) error {
+	var r Incident
+	_, found, err := w.st.get(ctx, key, &r)
+	if err != nil || !found {
+		return err
+	}
+	isIncident := r.Kind != "summary" && r.Kind != "selfwatch"
+
+	if isIncident && !r.OpenedSent {
+		if err := w.publish(ctx, key+"/opened", events.TypeIncidentOpened, r.Detected, r.event("")); err != nil {
+			return err
+		}
+		if err := w.set(ctx, key, &r, func(x *Incident) bool { x.OpenedSent = true; return true }); err != nil {
+			return err
+		}
+	}
+	if isIncident && !r.LogDone {
+		// One DLI call (10.1.6) per failed batch; a failure leaves the
+		// alert without a log rather than holding it.
+		var tail []string
+		if lg, err := w.dli.BatchLogs(ctx, r.JobID, dli.LogQuery{}); err == nil {
+			tail = lg.Lines
+		} else {
+			w.log.Warn("jobwatch: no log tail", "incident", key, "err", err)
+		}
+		if len(tail) > w.cfg.LogLines {
+			tail = tail[len(tail)-w.cfg.LogLines:]
+		}
+		if err := w.set(ctx, key, &r, func(x *Incident) bool { x.LogTail, x.LogDone = redactLines(tail), true; return true }); err != nil {
+			return err
+		}
+	}
+
+	// Post.
+	if r.Ref == nil && !r.Muted && (r.State == StateNew || (r.State == StatePosting && now.After(r.Lease))) && !now.Before(r.RetryAt) {
+		ok := false
+		err := w.set(ctx, key, &r, func(x *Incident) bool {
+			if x.Ref != nil || !(x.State == StateNew || (x.State == StatePosting && now.After(x.Lease))) {
+				return false
+			}
+			x.State, x.Lease, x.Attempts = StatePosting, now.Add(w.cfg.PostLease), x.Attempts+1
+			ok = true
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		if ok {
+			if w.afterClaim != nil {
+				if err := w.afterClaim(key + "#post"); err != nil {
+					return err
+				}
+			}
+			ref, perr := w.n.Post(ctx, w.rootMessage(&r, now))
+			res.Posts++
+			if perr != nil {
+				return w.postFailed(ctx, key, &r, now, perr, res)
+			}
+			if err := w.set(ctx, key, &r, func(x *Incident) bool {
+				x.State, x.Ref, x.PostedAt, x.Lease = StateOpen, &ref, now, time.Time{}
+				return true
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	if r.Muted && r.State == StateNew {
+		if err := w.set(ctx, key, &r, func(x *Incident) bool { x.State = StateOpen; return true }); err != nil {
+			return err
+		}
+	}
+	if r.Ref == nil && !r.Muted {
+		return nil // not posted yet: updates and resolution wait for the thread
+	}
+
+	// Updates (flapping, a stuck job failing…): edit, note in the thread, event.
+	if r.UpdatesSent < r.Updates && r.Recovered.IsZero() {
+		if r.Ref != nil {
+			if err := w.n.Update(ctx, *r.Ref, w.rootMessage(&r, now)); err != nil {
+				return w.slackErr(err, res)
+			}
+			if _, err := w.n.Reply(ctx, *r.Ref, w.updateReply(&r)); err != nil {
+				return w.slackErr(err, res)
+			}
+			res.Posts += 2
+		}
+		n := r.Updates
+		if err := w.publish(ctx, key+"/updated/"+strconv.Itoa(n), events.TypeIncidentUpdated, now, r.event(r.UpdateNote)); err != nil {
+			return err
+		}
+		if err := w.set(ctx, key, &r, func(x *Incident) bool { x.UpdatesSent = n; return true }); err != nil {
+			return err
+		}
+	}
+
+	// Resolution: reply with the time to recover, edit the original, event.
+	if !r.Recovered.IsZero() && r.State != StateResolved {
+		if r.Ref != nil && r.ReplyRef == nil {
+			ref, err := w.n.Reply(ctx, *r.Ref, w.recoveryReply(&r))
+			if err != nil {
+				return w.slackErr(err, res)
+			}
+			res.Posts++
+			if err := w.set(ctx, key, &r, func(x *Incident) bool { x.ReplyRef = &ref; return true }); err != nil {
+				return err
+			}
+		}
+		if r.Ref != nil && !r.Edited {
+			if err := w.n.Update(ctx, *r.Ref, w.resolvedMessage(&r)); err != nil {
+				return w.slackErr(err, res)
+			}
+			res.Posts++
+			if err := w.set(ctx, key, &r, func(x *Incident) bool { x.Edited = true; return true }); err != nil {
+				return err
+			}
+		}
+		if isIncident && !r.ResolvedSent {
+			ev := r.event(r.RecoveryNote)
+			ev.ResolvedAt = r.Recovered
+			ev.TimeToRecoverS = int64(r.Recovered.Sub(r.FailedAt).Seconds())
+			if err := w.publish(ctx, key+"/resolved", events.TypeIncidentResolved, r.Recovered, ev); err != nil {
+				return err
+			}
+		}
+		if err := w.set(ctx, key, &r, func(x *Incident) bool { x.ResolvedSent, x.State = true, StateResolved; return true }); err != nil {
+			return err
+		}
+	}
+
+	// Reminders for open incidents (claimed before the reply: a crash
+	// skips one reminder rather than doubling it).
+	if isIncident && r.State == StateOpen && r.Ref != nil && w.cfg.Reminder > 0 && r.Recovered.IsZero() {
+		last := r.RemindedAt
+		if last.IsZero() {
+			last = r.PostedAt
+		}
+		if now.Sub(last) >= w.cfg.Reminder {
+			claimed := false
+			if err := w.set(ctx, key, &r, func(x *Incident) bool {
+				if !x.RemindedAt.Equal(r.RemindedAt) {
+					return false
+				}
+				x.RemindedAt, claimed = now, true
+				return true
+			}); err != nil {
+				return err
+			}
+			if claimed {
+				if _, err := w.n.Reply(ctx, *r.Ref, w.reminderReply(&r, now)); err != nil {
+					return w.slackErr(err, res)
+				}
+				res.Posts++
+			}
+		}
+	}
+
+	// Summary and self-watch records leave the pending list once done.
+	if !isIncident && (r.Kind == "summary" && r.Ref != nil || r.State == StateResolved) {
+		var m meta
+		rev, _, err := w.st.get(ctx, "meta", &m)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(m.Pending, key) {
+			drop := func(cur *meta) { cur.Pending = slices.DeleteFunc(cur.Pending, func(k string) bool { return k == key }) }
+			drop(&m)
+			if err := w.saveMeta(ctx, &m, rev, drop); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// set applies f to the record under a revision check and refreshes r.
+func (w *Watcher) set(ctx context.Context, key string, r *Incident, f func(*Incident) bool) error {
+	nr, err := w.st.updateIncident(ctx, key, f)
+	if err != nil {
+		return err
+	}
+	*r = *nr
+	return nil
+}
+
+// postFailed releases the posting claim: a retryable failure (429, 5xx)
+// retries after Slack's wait, a permanent one after an interval.
+func (w *Watcher) postFailed(ctx context.Context, key string, r *Incident, now time.Time, perr error, res *Result) error {
+	after := w.cfg.Interval
+	if notify.IsRetryable(perr) {
+		if d, ok := notify.RetryAfter(perr); ok && d > 0 {
+			after = d
+		} else {
+			after = 5 * time.Second
+		}
+	}
+	if err := w.set(ctx, key, r, func(x *Incident) bool {
+		x.State, x.Lease, x.RetryAt = StateNew, time.Time{}, now.Add(after)
+		return true
+	}); err != nil {
+		return err
+	}
+	w.log.Warn("jobwatch: posting failed; will retry", "incident", key, "after", after, "err", perr)
+	return w.slackErr(perr, res)
+}
+
+// slackErr records a Slack failure in res; the tick goes on with the other
+// records and the handler asks for a retry (or drops, for a permanent one).
+func (w *Watcher) slackErr(err error, res *Result) error {
+	if notify.IsRetryable(err) {
+		after := 5 * time.Second
+		if d, ok := notify.RetryAfter(err); ok && d > 0 {
+			after = d
+		}
+		res.SlackRetry = max(res.SlackRetry, after)
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	if res.SlackPermanent == nil {
+		res.SlackPermanent = err
+	}
+	return nil
+}
+

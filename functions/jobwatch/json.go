@@ -1,0 +1,5 @@
+package jobwatch
+
+import "encoding/json"
+
+func jsonBytes(v any) ([]byte, error) { return json.Marshal(v) }

@@ -1,0 +1,736 @@
+package jobwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/dlibot/dlibot/pkg/dli"
+	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/notify"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Name is the function's name.
+const Name = "jobwatch"
+
+// Options are a Watcher's dependencies.
+type Options struct {
+	// Config is the configuration (LoadConfig). Required.
+	Config Config
+	// DLI lists the jobs. Required.
+	DLI DLI
+	// JS holds the KV bucket and publishes the incident events. Required.
+	JS jetstream.JetStream
+	// Notifier posts to Slack. Required.
+	Notifier notify.Notifier
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// KVReplicas of the bucket; default 1.
+	KVReplicas int
+}
+
+// Watcher polls DLI and keeps the incidents. Several Watchers (replicas,
+// restarts) may share one KV bucket: incident keys are claimed create-only
+// and every state change is revision-checked.
+type Watcher struct {
+	cfg   Config
+	dli   DLI
+	js    jetstream.JetStream
+	st    *store
+	n     notify.Notifier
+	now   func() time.Time
+	log   *slog.Logger
+	rules *Rules
+
+	// afterClaim, in tests, runs after an incident is claimed and before
+	// it is posted; an error aborts the tick there (a crash).
+	afterClaim func(key string) error
+	// mu serialises polls within one process.
+	mu sync.Mutex
+}
+
+// New returns a Watcher, creating the KV bucket if needed.
+func New(ctx context.Context, o Options) (*Watcher, error) {
+	if o.DLI == nil || o.JS == nil || o.Notifier == nil {
+		return nil, errors.New("jobwatch: DLI, JS and Notifier are required")
+	}
+	cfg := o.Config
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, o.JS, o.KVReplicas)
+	if err != nil {
+		return nil, err
+	}
+	w := &Watcher{cfg: cfg, dli: o.DLI, js: o.JS, st: st, n: o.Notifier, now: o.Now, log: o.Logger, rules: cfg.rules}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	return w, nil
+}
+
+// Handle is the events.Handler: it polls on every tick.
+func (w *Watcher) Handle(ctx context.Context, e events.Event) events.Outcome {
+	if e.Type() != events.TypeTick {
+		return events.Drop("jobwatch: unexpected event type " + e.Type())
+	}
+	var t events.Tick
+	if err := e.DataAs(&t); err != nil || t.Function != Name {
+		return events.Drop(fmt.Sprintf("jobwatch: bad tick data (want function %q)", Name))
+	}
+	res, err := w.Poll(ctx)
+	if err != nil {
+		w.log.Warn("jobwatch poll failed", "event", e.ID(), "err", err)
+		return events.Retry(5 * time.Second)
+	}
+	if res.SlackPermanent != nil {
+		return events.Drop("jobwatch: Slack refused a message: " + res.SlackPermanent.Error())
+	}
+	if res.SlackRetry > 0 {
+		return events.Retry(res.SlackRetry)
+	}
+	return events.Ack()
+}
+
+// Result tells what one Poll did.
+type Result struct {
+	// Listed says whether DLI was polled (false: throttled back-off, or a
+	// redelivered tick right after a poll); Jobs is how many were listed.
+	Listed bool
+	Jobs   int
+	// ListErrors are the listing failures (the self-watch counts them).
+	ListErrors []error
+	// Opened, Resolved are incident keys opened / resolved in this poll.
+	Opened, Resolved []string
+	// Posts counts Slack writes.
+	Posts int
+	// SlackRetry > 0: some Slack write failed retryably; retry after it.
+	SlackRetry time.Duration
+	// SlackPermanent: a Slack write failed for good (bad token, channel…).
+	SlackPermanent error
+	// Late: this poll was a catch-up after downtime.
+	Late bool
+}
+
+// Poll lists the jobs, detects incidents and delivers messages and events.
+func (w *Watcher) Poll(ctx context.Context) (*Result, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now().UTC()
+	res := &Result{}
+
+	m, mrev, err := w.loadMeta(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	pending := map[string]bool{}
+	// A redelivered tick just after a poll, or throttling, skips the listing.
+	recent := !m.LastAttempt.IsZero() && now.Sub(m.LastAttempt) < w.cfg.Interval/2 && now.After(m.LastAttempt) || now.Equal(m.LastAttempt)
+	if now.Before(m.PollAfter) || recent {
+		for _, k := range m.Pending {
+			pending[k] = true
+		}
+		if err := w.referenced(ctx, pending); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := w.poll(ctx, now, &m, res, pending); err != nil {
+			return nil, err
+		}
+		if err := w.saveMeta(ctx, &m, mrev, func(cur *meta) { *cur = m }); err != nil {
+			return nil, err
+		}
+	}
+	keys := make([]string, 0, len(pending))
+	for k := range pending {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := w.deliver(ctx, k, now, res); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (w *Watcher) loadMeta(ctx context.Context, now time.Time) (meta, uint64, error) {
+	var m meta
+	rev, found, err := w.st.get(ctx, "meta", &m)
+	if err != nil {
+		return m, 0, err
+	}
+	if !found {
+		m = meta{FirstPoll: now, Baselined: map[string]bool{}}
+		if !w.cfg.QuietStart {
+			for _, k := range w.cfg.Kinds {
+				m.Baselined[k] = true
+			}
+		}
+		rev, err = w.st.put(ctx, "meta", &m, 0)
+		if errors.Is(err, errConflict) {
+			return w.loadMeta(ctx, now)
+		}
+		if err != nil {
+			return m, 0, err
+		}
+	}
+	if m.Baselined == nil {
+		m.Baselined = map[string]bool{}
+	}
+	return m, rev, nil
+}
+
+// saveMeta writes m over rev; on a conflict it re-reads and applies merge
+// to the current value (another replica polled meanwhile).
+func (w *Watcher) saveMeta(ctx context.Context, m *meta, rev uint64, merge func(cur *meta)) error {
+	_, err := w.st.put(ctx, "meta", m, rev)
+	if !errors.Is(err, errConflict) {
+		return err
+	}
+	for range 8 {
+		var cur meta
+		crev, _, err := w.st.get(ctx, "meta", &cur)
+		if err != nil {
+			return err
+		}
+		merge(&cur)
+		if _, err = w.st.put(ctx, "meta", &cur, crev); !errors.Is(err, errConflict) {
+			return err
+		}
+	}
+	return errConflict
+}
+
+// referenced adds the open incidents of every shard to pending (used when
+// the listing is skipped, so deliveries still progress).
+func (w *Watcher) referenced(ctx context.Context, pending map[string]bool) error {
+	for _, kind := range w.cfg.Kinds {
+		for n := range shards {
+			var sh shardState
+			if _, _, err := w.st.get(ctx, shardKey(kind, n), &sh); err != nil {
+				return err
+			}
+			for _, s := range sh.Subj {
+				if s.Inc != "" {
+					pending[s.Inc] = true
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (w *Watcher) poll(ctx context.Context, now time.Time, m *meta, res *Result, pending map[string]bool) error {
+	res.Listed = true
+	late := !m.LastPoll.IsZero() && now.Sub(m.LastPoll) > w.cfg.lateAfter()
+	if m.FailingSince.IsZero() && m.LastPoll.IsZero() {
+		late = false
+	}
+	res.Late = late
+	m.LastAttempt = now
+	allOK := true
+	throttled := false
+	for _, kind := range []string{KindFlink, KindSpark, KindSQL} {
+		if !w.cfg.watches(kind) {
+			continue
+		}
+		sqlStart := m.SQLCursor
+		if kind == KindSQL && sqlStart.IsZero() {
+			sqlStart = now.Add(-w.cfg.SQLLookback)
+		}
+		jobs, err := w.list(ctx, kind, sqlStart)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			allOK = false
+			throttled = throttled || errors.Is(err, dli.ErrThrottled)
+			res.ListErrors = append(res.ListErrors, fmt.Errorf("%s: %w", kind, err))
+			w.log.Warn("jobwatch: listing failed", "kind", kind, "err", err)
+			continue
+		}
+		res.Jobs += len(jobs)
+		oldestActive, err := w.process(ctx, kind, jobs, now, m, late, res, pending)
+		if err != nil {
+			return err
+		}
+		if kind == KindSQL {
+			c := now.Add(-time.Minute)
+			if !oldestActive.IsZero() && oldestActive.Before(c) {
+				c = oldestActive
+			}
+			m.SQLCursor = c
+		}
+		m.Baselined[kind] = true
+	}
+	// Quiet start: one summary once every kind has its baseline.
+	if !m.SummaryDone && w.baselined(m) {
+		m.SummaryDone = true
+		if m.SummaryCount > 0 {
+			rec := &Incident{Key: "msg/summary", Kind: "summary", Detected: now, State: StateNew,
+				Summary: m.Summary, SummaryCount: m.SummaryCount, Channel: w.cfg.Channel}
+			if _, err := w.st.put(ctx, rec.Key, rec, 0); err != nil && !errors.Is(err, errConflict) {
+				return err
+			}
+			m.Pending = append(m.Pending, rec.Key)
+			m.Summary = nil
+		}
+	}
+	// Throttling slows the poll; success restores the period.
+	if throttled {
+		m.Backoff = min(m.Backoff+1, 10)
+		d := w.cfg.Interval << m.Backoff
+		if d > w.cfg.MaxBackoff || d <= 0 {
+			d = w.cfg.MaxBackoff
+		}
+		m.PollAfter = now.Add(d - w.cfg.Interval/2)
+	} else if allOK {
+		m.Backoff = 0
+		m.PollAfter = time.Time{}
+	}
+	// Self-watch.
+	if allOK {
+		m.LastPoll = now
+		if m.SelfWatch != "" {
+			key := m.SelfWatch
+			if _, err := w.st.updateIncident(ctx, key, func(r *Incident) bool {
+				if !r.Recovered.IsZero() {
+					return false
+				}
+				r.Recovered = now
+				return true
+			}); err != nil {
+				return err
+			}
+			m.SelfWatch = ""
+		}
+		m.FailingSince = time.Time{}
+	} else {
+		if m.FailingSince.IsZero() {
+			m.FailingSince = now
+		}
+		if m.SelfWatch == "" && now.Sub(m.FailingSince) >= w.cfg.SelfWatchAfter {
+			rec := &Incident{Key: fmt.Sprintf("msg/selfwatch/%d", m.FailingSince.Unix()), Kind: "selfwatch",
+				FailedAt: m.FailingSince, Detected: now, State: StateNew, Channel: w.cfg.Channel}
+			if len(res.ListErrors) > 0 {
+				rec.Detail = res.ListErrors[0].Error()
+			}
+			if _, err := w.st.put(ctx, rec.Key, rec, 0); err != nil && !errors.Is(err, errConflict) {
+				return err
+			}
+			m.SelfWatch = rec.Key
+			m.Pending = append(m.Pending, rec.Key)
+		}
+	}
+	for _, k := range m.Pending {
+		pending[k] = true
+	}
+	return nil
+}
+
+func (w *Watcher) baselined(m *meta) bool {
+	for _, k := range w.cfg.Kinds {
+		if !m.Baselined[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// process applies one kind's listing to its shards. It returns the start of
+// the oldest job still active (for the SQL cursor).
+func (w *Watcher) process(ctx context.Context, kind string, jobs []obs, now time.Time, m *meta, late bool, res *Result, pending map[string]bool) (time.Time, error) {
+	var byShard [shards][]obs
+	for _, o := range jobs {
+		n := shardOf(o.Subject)
+		byShard[n] = append(byShard[n], o)
+	}
+	var oldest time.Time
+	for n := range shards {
+		for attempt := 0; ; attempt++ {
+			var sh shardState
+			rev, _, err := w.st.get(ctx, shardKey(kind, n), &sh)
+			if err != nil {
+				return oldest, err
+			}
+			if sh.Jobs == nil {
+				sh.Jobs = map[string]*jobRec{}
+			}
+			if sh.Subj == nil {
+				sh.Subj = map[string]*subjRec{}
+			}
+			before, _ := jsonBytes(&sh)
+			d := &detector{w: w, kind: kind, now: now, late: late, quiet: !m.Baselined[kind], m: m, res: res, sh: &sh, cache: map[string]*Incident{}}
+			o, err := d.run(ctx, byShard[n])
+			if err != nil {
+				return oldest, err
+			}
+			if !o.IsZero() && (oldest.IsZero() || o.Before(oldest)) {
+				oldest = o
+			}
+			after, _ := jsonBytes(&sh)
+			if string(before) != string(after) {
+				_, err = w.st.put(ctx, shardKey(kind, n), &sh, rev)
+				if errors.Is(err, errConflict) && attempt < 8 {
+					continue
+				}
+				if err != nil {
+					return oldest, err
+				}
+			}
+			for _, s := range sh.Subj {
+				if s.Inc != "" {
+					pending[s.Inc] = true
+				}
+			}
+			break
+		}
+	}
+	return oldest, nil
+}
+
+// detector applies observations to one shard.
+type detector struct {
+	w     *Watcher
+	kind  string
+	now   time.Time
+	late  bool
+	quiet bool
+	m     *meta
+	res   *Result
+	sh    *shardState
+	cache map[string]*Incident
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func (d *detector) run(ctx context.Context, jobs []obs) (time.Time, error) {
+	cfg := &d.w.cfg
+	nowMS := ms(d.now)
+	seen := make(map[string]bool, len(jobs))
+	var oldest time.Time
+	for _, o := range jobs {
+		seen[o.ID] = true
+		o.Status = normStatus(d.kind, o.Status)
+		si := classify(d.kind, o.Status)
+		jr := d.sh.Jobs[o.ID]
+		changed := jr == nil || jr.S != o.Status
+		prev := jr
+		if jr == nil {
+			jr = &jobRec{}
+			d.sh.Jobs[o.ID] = jr
+		}
+		if changed {
+			jr.S, jr.T, jr.K = o.Status, nowMS, false
+		}
+		if o.Subject != o.ID {
+			jr.U = o.Subject
+		}
+		if !o.Started.IsZero() {
+			jr.Start = ms(o.Started)
+		}
+		if si.class == classHealthy || si.class == classTransitional {
+			if !o.Started.IsZero() && (oldest.IsZero() || o.Started.Before(oldest)) {
+				oldest = o.Started
+			}
+		}
+		sr := d.sh.Subj[o.Subject]
+		if sr == nil {
+			sr = &subjRec{}
+			d.sh.Subj[o.Subject] = sr
+		}
+		if d.quiet {
+			// First sight: record, and summarise what is already broken.
+			if si.class == classFailed || si.class == classBilling || si.class == classUnknown {
+				d.m.SummaryCount++
+				if len(d.m.Summary) < 200 {
+					d.m.Summary = append(d.m.Summary, summaryItem{Kind: d.kind, ID: o.ID, Name: o.Name, Queue: o.Queue, Status: o.Status})
+				}
+			}
+			jr.R = si.class == classHealthy
+			continue
+		}
+		switch si.class {
+		case classFailed, classBilling, classUnknown:
+			if !changed {
+				break
+			}
+			kind := IncidentFailed
+			if si.class == classBilling {
+				kind = IncidentBilling
+			} else if si.class == classUnknown {
+				kind = IncidentUnknown
+			}
+			if err := d.problem(ctx, o, sr, kind, true); err != nil {
+				return oldest, err
+			}
+			jr.R, jr.C = false, false
+		case classTransitional:
+			if o.Status == "job_canceling" || o.Status == "job_savepointing" {
+				jr.C = true
+			}
+			if th := cfg.stuckThreshold(o.Status); th > 0 && !jr.K && nowMS-jr.T >= th.Milliseconds() {
+				jr.K = true
+				o.Desc = joinDesc(o.Desc, fmt.Sprintf("in %s for %s (threshold %s)", o.Status, fmtDur(time.Duration(nowMS-jr.T)*time.Millisecond), th))
+				if err := d.problem(ctx, o, sr, IncidentStuck, false); err != nil {
+					return oldest, err
+				}
+			}
+		case classHealthy:
+			if changed {
+				if err := d.healthy(ctx, sr, true); err != nil {
+					return oldest, err
+				}
+			}
+			jr.R, jr.C = true, false
+			if d.kind != KindFlink && cfg.SlowFactor > 0 && !jr.K && len(sr.Runs) >= cfg.SlowMinRuns && !o.Started.IsZero() {
+				base := p95(sr.Runs)
+				lim := time.Duration(float64(base) * cfg.SlowFactor * float64(time.Millisecond))
+				lim = max(lim, cfg.SlowMin)
+				if run := d.now.Sub(o.Started); run > lim {
+					jr.K = true
+					o.Desc = joinDesc(o.Desc, fmt.Sprintf("running for %s; its last %d successful runs took at most %s (p95)", fmtDur(run), len(sr.Runs), fmtDur(time.Duration(base)*time.Millisecond)))
+					if err := d.problem(ctx, o, sr, IncidentSlow, false); err != nil {
+						return oldest, err
+					}
+				}
+			}
+		case classFinished, classInactive:
+			if !changed {
+				break
+			}
+			wasRunning := prev != nil && prev.R
+			userStop := prev != nil && prev.C
+			if d.kind == KindFlink && wasRunning && !userStop && (o.Status == "job_finish" || o.Status == "job_idle") {
+				o.Desc = joinDesc(o.Desc, "the streaming job was running and is now "+o.Status+" without a stop request")
+				if err := d.problem(ctx, o, sr, IncidentStopped, true); err != nil {
+					return oldest, err
+				}
+			} else if si.class == classFinished {
+				if err := d.healthy(ctx, sr, false); err != nil {
+					return oldest, err
+				}
+				if (o.Status == "success" || o.Status == "FINISHED") && prev != nil {
+					dur := o.Duration
+					if dur <= 0 && !o.Ended.IsZero() && !o.Started.IsZero() {
+						dur = o.Ended.Sub(o.Started)
+					}
+					if dur > 0 {
+						sr.Runs = append(sr.Runs, dur.Milliseconds())
+						if len(sr.Runs) > 20 {
+							sr.Runs = sr.Runs[len(sr.Runs)-20:]
+						}
+					}
+				}
+			}
+			jr.R, jr.C = false, false
+		}
+	}
+	// Forget jobs that are gone (full listings) or behind the SQL cursor.
+	for id, jr := range d.sh.Jobs {
+		if seen[id] {
+			continue
+		}
+		if d.kind != KindSQL || classify(KindSQL, jr.S).class == classFinished || classify(KindSQL, jr.S).class == classFailed {
+			delete(d.sh.Jobs, id)
+		}
+	}
+	// Subjects: flap window, resolution, closed incidents.
+	for name, sr := range d.sh.Subj {
+		sr.Fails = slices.DeleteFunc(sr.Fails, func(t int64) bool { return nowMS-t > cfg.FlapWindow.Milliseconds() })
+		if len(sr.Fails) == 0 {
+			sr.Fails = nil
+		}
+		if sr.Inc != "" {
+			inc, err := d.incident(ctx, sr.Inc)
+			if err != nil {
+				return oldest, err
+			}
+			switch {
+			case inc == nil || inc.State == StateResolved:
+				sr.Inc, sr.OK = "", 0
+			case sr.OK > 0 && inc.Recovered.IsZero() && nowMS-sr.OK >= cfg.ResolveAfter.Milliseconds():
+				note := fmt.Sprintf("healthy again since %s", fmtTime(time.UnixMilli(sr.OK)))
+				if _, err := d.w.st.updateIncident(ctx, sr.Inc, func(r *Incident) bool {
+					if !r.Recovered.IsZero() {
+						return false
+					}
+					r.Recovered = time.UnixMilli(sr.OK).UTC()
+					r.RecoveredLate = d.late
+					r.RecoveryNote = note
+					return true
+				}); err != nil {
+					return oldest, err
+				}
+				d.res.Resolved = append(d.res.Resolved, sr.Inc)
+			}
+		}
+		if sr.Inc == "" && sr.Ep == 0 && len(sr.Fails) == 0 && len(sr.Runs) == 0 && !d.subjectHasJobs(name) {
+			delete(d.sh.Subj, name)
+		}
+	}
+	return oldest, nil
+}
+
+func (d *detector) subjectHasJobs(name string) bool {
+	if _, ok := d.sh.Jobs[name]; ok {
+		return true
+	}
+	for _, jr := range d.sh.Jobs {
+		if jr.U == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *detector) incident(ctx context.Context, key string) (*Incident, error) {
+	if inc, ok := d.cache[key]; ok {
+		return inc, nil
+	}
+	var inc Incident
+	_, found, err := d.w.st.get(ctx, key, &inc)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		d.cache[key] = nil
+		return nil, nil
+	}
+	d.cache[key] = &inc
+	return &inc, nil
+}
+
+// healthy notes that the subject's job is fine again: running (running
+// true) or ended well. A stopped streaming job recovers only by running, a
+// slow run only by ending.
+func (d *detector) healthy(ctx context.Context, sr *subjRec, running bool) error {
+	if sr.Inc == "" || sr.OK != 0 {
+		return nil
+	}
+	inc, err := d.incident(ctx, sr.Inc)
+	if err != nil {
+		return err
+	}
+	if inc != nil && ((!running && inc.Kind == IncidentStopped) || (running && inc.Kind == IncidentSlow)) {
+		return nil
+	}
+	sr.OK = ms(d.now)
+	return nil
+}
+
+// problem opens an incident for the subject, or updates its open one.
+func (d *detector) problem(ctx context.Context, o obs, sr *subjRec, kind string, failure bool) error {
+	cfg := &d.w.cfg
+	sr.OK = 0
+	if failure {
+		sr.Fails = append(sr.Fails, ms(d.now))
+	}
+	flapping := failure && len(sr.Fails) >= cfg.FlapCount
+	if sr.Inc != "" {
+		inc, err := d.incident(ctx, sr.Inc)
+		if err != nil {
+			return err
+		}
+		if inc != nil && inc.State != StateResolved && inc.Recovered.IsZero() {
+			newKind := inc.Kind
+			note := ""
+			switch {
+			case flapping && inc.Kind != IncidentFlapping:
+				newKind = IncidentFlapping
+				note = fmt.Sprintf("flapping: %d failures within %s", len(sr.Fails), fmtDur(cfg.FlapWindow))
+			case failure && (inc.Kind == IncidentStuck || inc.Kind == IncidentSlow):
+				newKind = kind
+				note = fmt.Sprintf("now %s: %s", o.Status, o.Desc)
+			}
+			updated, err := d.w.st.updateIncident(ctx, sr.Inc, func(r *Incident) bool {
+				if failure {
+					r.Failures++
+				}
+				r.Status, r.StatusDesc = o.Status, o.Desc
+				if newKind != r.Kind {
+					r.Kind = newKind
+					r.Updates++
+					r.UpdateNote = note
+				}
+				return true
+			})
+			if err != nil {
+				return err
+			}
+			d.cache[sr.Inc] = updated
+			return nil
+		}
+		// The open incident already recovered: a new episode begins.
+		sr.Inc = ""
+	}
+	if flapping {
+		kind = IncidentFlapping
+	}
+	sr.Ep++
+	key := incidentKey(d.kind, keyToken(o.ID), sr.Ep)
+	failedAt := d.now
+	if !o.Ended.IsZero() && o.Ended.Before(d.now) {
+		failedAt = o.Ended.UTC()
+	}
+	inc := &Incident{Key: key, Kind: kind, JobKind: d.kind, JobID: o.ID, JobName: o.Name, Subject: o.Subject,
+		Queue: o.Queue, Owner: o.Owner, Status: o.Status, StatusDesc: o.Desc, FailedAt: failedAt, Detected: d.now,
+		Late: d.late, State: StateNew, Failures: 1}
+	if !o.Started.IsZero() {
+		inc.Started = o.Started.UTC()
+	}
+	if flapping {
+		inc.Failures = len(sr.Fails)
+		inc.Detail = fmt.Sprintf("%d failures within %s", len(sr.Fails), fmtDur(cfg.FlapWindow))
+	}
+	inc.Muted = d.w.rules.Muted(d.kind, kind, o.Name, o.Queue)
+	inc.Channel = d.w.rules.Channel(d.kind, kind, o.Name, o.Queue)
+	if inc.Channel == "" {
+		inc.Channel = cfg.Channel
+	}
+	if inc.JobKind != KindSpark || inc.Kind == IncidentStuck || inc.Kind == IncidentSlow || cfg.LogLines == 0 {
+		inc.LogDone = true
+	}
+	if _, err := d.w.st.put(ctx, key, inc, 0); err != nil && !errors.Is(err, errConflict) {
+		return err
+	} else if err == nil {
+		d.res.Opened = append(d.res.Opened, key)
+	}
+	sr.Inc = key
+	d.cache[key] = inc
+	if d.w.afterClaim != nil {
+		if err := d.w.afterClaim(key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func p95(runs []int64) int64 {
+	s := slices.Clone(runs)
+	slices.Sort(s)
+	i := (len(s)*95 + 99) / 100
+	if i < 1 {
+		i = 1
+	}
+	return s[i-1]
+}
+
+func joinDesc(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + " — " + b
+}
