@@ -294,4 +294,3 @@ func (w *Watcher) slackErr(err error, res *Result) error {
 	}
 	return nil
 }
-
