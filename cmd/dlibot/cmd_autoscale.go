@@ -128,6 +128,10 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.PricePerCUHour, "price-per-cu-hour", 1, "price of one CU-hour (cost column)")
 	fs.Float64Var(&o.WaitCostPerJobMinute, "wait-cost-per-job-minute", 0, "if > 0, tune for least CU cost + this × job-minutes waited instead of the wait target")
 	fs.Uint64Var(&o.Sim.Seed, "seed", 1, "seed of the plan start jitter")
+	fs.BoolVar(&o.Pooled, "pooled", false, "dlibot's model pools all weeks' samples of an hour (default: median over weeks of each week's quantile, so one-off bursts do not count)")
+	fs.Float64Var(&o.HalfLifeWeeks, "half-life", 2, "dlibot's model: age in weeks at which a week weighs half")
+	fs.IntVar(&o.ModelWeeks, "model-weeks", 4, "dlibot's model: weeks of history")
+	fs.BoolVar(&o.NoReassert, "no-reassert", false, "dlibot: do not spend leftover plans on firings that re-assert the planned level")
 	fs.DurationVar(&jitter, "plan-jitter", 5*time.Minute, "plans start within ± this of their time")
 	fs.DurationVar(&outDelay, "scale-out-delay", 10*time.Minute, "time until new CUs are usable")
 	fs.DurationVar(&metricDly, "metric-delay", 5*time.Minute, "age of the newest metrics sample a policy sees")
@@ -281,8 +285,9 @@ func autoscaleGenTrace(args []string, stdout, stderr io.Writer) error {
 const planUsage = `Usage: dlibot autoscale plan --queue Q --metrics FILE [--quantile Q] [--chart out.png] [--format table|json]
 
 Learns the queue's weekly CU demand from a metrics file and prints the cheapest
-weekly schedule of DLI scheduled CU changes (6.6 plan bodies) that covers the chosen
-quantile of each hour's demand. The metrics file is either CSV with the header
+weekly schedule of DLI scheduled CU changes (6.6 plan bodies, at most --max-changes
+plans; one plan may repeat on several days) that covers the chosen quantile of each
+hour's demand, then spends leftover plans on firings that re-assert the planned level. The metrics file is either CSV with the header
 time,cu_demand (time RFC 3339 or Unix seconds) or Cloud Eye style JSON samples
 (an array, {"samples": [...]}, or one per line) with namespace SYS.DLI, metric_name
 (cu_demand, or queue_alloc_cu_num/queue_cu_num + queue_job_running_num +
@@ -298,6 +303,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 		queue, metrics, chartPath, format, exclude, validFrom, validTo string
 		q, halfLife                                                    float64
 		weeks                                                          int
+		pooled, noReassert                                             bool
 		pf                                                             planFlags
 	)
 	fs.StringVar(&queue, "queue", "", "DLI queue name (required; selects Cloud Eye samples)")
@@ -306,7 +312,9 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&format, "format", "table", "output: table or json")
 	fs.Float64Var(&q, "quantile", 0.9, "demand quantile each hour must cover (0–1; 1 = the maximum)")
 	fs.IntVar(&weeks, "weeks", 4, "weeks of history to learn from (up to the newest sample)")
-	fs.Float64Var(&halfLife, "half-life", 1, "age in weeks at which a week weighs half")
+	fs.Float64Var(&halfLife, "half-life", 2, "age in weeks at which a week weighs half")
+	fs.BoolVar(&pooled, "pooled", false, "pool all weeks' samples of an hour (default: median over weeks of each week's quantile)")
+	fs.BoolVar(&noReassert, "no-reassert", false, "do not spend leftover plans on firings that re-assert the planned level")
 	fs.StringVar(&exclude, "exclude", "", "comma-separated days to ignore (YYYY-MM-DD): holidays, incidents")
 	fs.StringVar(&validFrom, "valid-from", "", "plans' validity start (RFC 3339 or YYYY-MM-DD; default none)")
 	fs.StringVar(&validTo, "valid-to", "", "plans' validity end (RFC 3339 or YYYY-MM-DD; default none)")
@@ -324,7 +332,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	case format != "table" && format != "json":
 		return fmt.Errorf("plan: --format %q: want json or table", format)
 	}
-	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: halfLife}
+	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: halfLife, Recurring: !pooled}
 	for _, d := range splitList(exclude) {
 		t, err := time.Parse(time.DateOnly, d)
 		if err != nil {
@@ -363,9 +371,14 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	pc := pf.config()
-	s, err := plan.Compile(prof.Requirement(q), pc)
+	s, err := plan.CompileWeekly(prof.Requirement(q), pc)
 	if err != nil {
 		return err
+	}
+	if !noReassert {
+		if s, err = plan.Reassert(s, pc); err != nil {
+			return err
+		}
 	}
 	plans, err := s.DLIPlans(begin, end)
 	if err != nil {

@@ -40,6 +40,12 @@ type Config struct {
 	Exclude []time.Time
 	// Location is the time zone of the weekly cycle. Default UTC.
 	Location *time.Location
+	// Recurring switches how weeks combine. false (default): the quantile
+	// of all samples of the slot pooled over the weeks (decay-weighted).
+	// true: the decay-weighted median, over the weeks, of each week's own
+	// quantile in the slot — only what recurs in most weeks counts, so a
+	// one-off burst in one week does not raise the forecast.
+	Recurring bool
 }
 
 // SlotOf returns the hour-of-week slot of t in loc (Monday 00:00 = 0).
@@ -50,6 +56,7 @@ func SlotOf(t time.Time, loc *time.Location) int {
 
 type point struct {
 	v, w float64
+	week int
 }
 
 // Profile is the learned weekly demand distribution.
@@ -57,7 +64,8 @@ type Profile struct {
 	slots [Slots][]point // sorted by value
 	total [Slots]float64 // Σ weights
 	// From and To bound the samples the profile learned from.
-	From, To time.Time
+	From, To  time.Time
+	recurring bool
 	// Used and Dropped count the samples learned from and left out
 	// (too old, in the future, excluded days, negative or NaN values).
 	Used, Dropped int
@@ -81,7 +89,7 @@ func Build(samples []Sample, end time.Time, cfg Config) (*Profile, error) {
 	for _, d := range cfg.Exclude {
 		excl[d.In(cfg.Location).Format(time.DateOnly)] = true
 	}
-	p := &Profile{To: end, From: end.Add(-time.Duration(cfg.Weeks) * Week)}
+	p := &Profile{To: end, From: end.Add(-time.Duration(cfg.Weeks) * Week), recurring: cfg.Recurring}
 	for _, s := range samples {
 		if !s.Time.Before(end) || s.Time.Before(p.From) || s.CU < 0 || math.IsNaN(s.CU) || math.IsInf(s.CU, 0) ||
 			excl[s.Time.In(cfg.Location).Format(time.DateOnly)] {
@@ -91,7 +99,7 @@ func Build(samples []Sample, end time.Time, cfg Config) (*Profile, error) {
 		age := int(end.Sub(s.Time) / Week)
 		w := math.Pow(0.5, float64(age)/cfg.HalfLifeWeeks)
 		h := SlotOf(s.Time, cfg.Location)
-		p.slots[h] = append(p.slots[h], point{s.CU, w})
+		p.slots[h] = append(p.slots[h], point{s.CU, w, age})
 		p.total[h] += w
 		p.Used++
 	}
@@ -115,10 +123,45 @@ func (p *Profile) Quantile(h int, q float64) float64 {
 	if len(pts) == 0 {
 		return 0
 	}
+	if p.recurring {
+		return recurringQuantile(pts, q)
+	}
+	return pooledQuantile(pts, p.total[h], q)
+}
+
+// recurringQuantile is the weighted median over weeks of each week's
+// q-quantile (pts sorted by value; a week's weight is its samples' weight).
+func recurringQuantile(pts []point, q float64) float64 {
+	byWeek := map[int][]point{}
+	weekW := map[int]float64{}
+	for _, pt := range pts {
+		byWeek[pt.week] = append(byWeek[pt.week], pt)
+		weekW[pt.week] = pt.w
+	}
+	per := make([]point, 0, len(byWeek))
+	total := 0.0
+	for wk, ps := range byWeek {
+		tw := 0.0
+		for _, pt := range ps {
+			tw += pt.w
+		}
+		per = append(per, point{pooledQuantile(ps, tw, q), weekW[wk], wk})
+		total += weekW[wk]
+	}
+	sort.Slice(per, func(a, b int) bool {
+		if per[a].v != per[b].v {
+			return per[a].v < per[b].v
+		}
+		return per[a].week < per[b].week
+	})
+	return pooledQuantile(per, total, 0.5)
+}
+
+func pooledQuantile(pts []point, total, q float64) float64 {
 	if q >= 1 {
 		return pts[len(pts)-1].v
 	}
-	target := q * p.total[h]
+	target := q * total
 	cum := 0.0
 	for _, pt := range pts {
 		cum += pt.w

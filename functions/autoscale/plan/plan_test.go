@@ -275,11 +275,11 @@ func TestDLIPlans(t *testing.T) {
 		t.Fatalf("plans %+v", ps)
 	}
 	p := ps[0]
-	if p.PlanName != "dlibot_mon_0740" || p.StartHour != 7 || p.StartMinute != 40 || p.TargetCU != 96 ||
+	if p.PlanName != "dlibot_0740_mo" || p.StartHour != 7 || p.StartMinute != 40 || p.TargetCU != 96 ||
 		len(p.RepeatDay) != 1 || p.RepeatDay[0] != "MONDAY" || p.ValidDateBegin != 1767571200000 || !p.Activate {
 		t.Fatalf("plan %+v", p)
 	}
-	if ps[1].PlanName != "dlibot_mon_1805" || ps[1].TargetCU != 64 {
+	if ps[1].PlanName != "dlibot_1805_mo" || ps[1].TargetCU != 64 {
 		t.Fatalf("plan %+v", ps[1])
 	}
 	// Sunday 23:40 for a Monday-00:00 scale-up.

@@ -37,8 +37,14 @@ type BenchOptions struct {
 	Net NetConfig
 	// ModelWeeks is how many past weeks dlibot learns from. Default 4.
 	ModelWeeks int
-	// HalfLifeWeeks is the model's decay half-life in weeks. Default 1.
+	// HalfLifeWeeks is the model's decay half-life in weeks. Default 2.
 	HalfLifeWeeks float64
+	// Pooled makes dlibot's model pool all weeks' samples of an hour; by
+	// default it counts only what recurs across weeks (the median over weeks
+	// of each week's quantile, demand.Config.Recurring).
+	Pooled bool
+	// NoReassert turns off the re-asserting firings (plan.Reassert).
+	NoReassert bool
 }
 
 // PolicyResult is one row of the benchmark (contract fields first).
@@ -54,6 +60,9 @@ type PolicyResult struct {
 	// CU changes (6.6 plans) and immediate scale actions (6.5).
 	PlansPerWeek   float64 `json:"plan_changes_per_week"`
 	ActionsPerWeek float64 `json:"action_changes_per_week"`
+	// Plans is the most DLI plans (6.6) the policy held at once; one plan
+	// may fire on several days.
+	Plans int `json:"plans"`
 	// Param and Value are the tuned parameter ("" for untuned policies).
 	Param string  `json:"param,omitempty"`
 	Value float64 `json:"param_value,omitempty"`
@@ -95,12 +104,12 @@ func NewEnv(jobs []trace.Job, o BenchOptions) (*Env, error) {
 	last := jobs[len(jobs)-1].Submit
 	weeks := int(last.Sub(start)/demand.Week) + 1
 	e := &Env{Jobs: jobs, Start: start, Weeks: weeks, Sim: so, Plan: pc, Net: o.Net.normalize(),
-		ModelWeeks: o.ModelWeeks, HalfLifeWeeks: o.HalfLifeWeeks}
+		ModelWeeks: o.ModelWeeks, HalfLifeWeeks: o.HalfLifeWeeks, Pooled: o.Pooled, NoReassert: o.NoReassert}
 	if e.ModelWeeks == 0 {
 		e.ModelWeeks = 4
 	}
 	if e.HalfLifeWeeks == 0 {
-		e.HalfLifeWeeks = 1
+		e.HalfLifeWeeks = 2
 	}
 	e.Demand = trace.Demand(jobs, start, start.Add(time.Duration(weeks)*demand.Week))
 	for _, j := range jobs {
@@ -114,6 +123,7 @@ func NewEnv(jobs []trace.Job, o BenchOptions) (*Env, error) {
 type outcome struct {
 	res       *Result
 	violation int
+	plans     int
 }
 
 func summarize(r *Result) (p50, p95, p99 float64) {
@@ -205,7 +215,11 @@ func benchPolicy(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd time.Time) 
 		if err != nil {
 			return nil, err
 		}
-		return &outcome{r, viol + r.Violations}, nil
+		o := &outcome{res: r, violation: viol + r.Violations}
+		if pc, ok := ctl.(interface{ PlanCount() int }); ok {
+			o.plans = pc.PlanCount()
+		}
+		return o, nil
 	}
 	row := &PolicyResult{Policy: p.Name(), Param: p.Param()}
 	tuneFrom, tuneTo, tuning := e.Start, trainEnd, true
@@ -258,6 +272,7 @@ func benchPolicy(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd time.Time) 
 	row.PlansPerWeek = round(float64(r.PlanChanges)/weeks, 2)
 	row.ActionsPerWeek = round(float64(r.ActionChanges)/weeks, 2)
 	row.Violations = ev.violation
+	row.Plans = ev.plans
 	row.Cost = round(o.score(r), 2)
 	row.Jobs, row.Rejected, row.Unfinished = r.Jobs, r.Rejected, r.Unfinished
 	return row, nil

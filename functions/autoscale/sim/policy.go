@@ -35,6 +35,13 @@ type Env struct {
 	// ModelWeeks and HalfLifeWeeks configure dlibot's demand model.
 	ModelWeeks    int
 	HalfLifeWeeks float64
+	// Pooled makes dlibot's model pool the samples of all weeks instead of
+	// taking the median over weeks of each week's quantile
+	// (demand.Config.Recurring, the default).
+	Pooled bool
+	// NoReassert turns off plan.Reassert (re-asserting firings with the
+	// leftover plan budget).
+	NoReassert bool
 }
 
 // NetConfig is dlibot's reactive safety net: when the launching backlog stays
@@ -270,7 +277,8 @@ func (seasonalPolicy) Controller(e *Env, from, to time.Time, mult float64, _ boo
 
 // compiledPolicy is dlibot: per week, the decayed hour-of-week demand model
 // of the preceding ModelWeeks weeks, its q-quantile (the tuned parameter)
-// rounded up to 16 as the per-hour requirement, the exact plan compiler, the
+// rounded up to 16 as the per-hour requirement, the plan compiler
+// (plan.CompileWeekly: at most K DLI plans, repeat days allowed), the
 // plans as jittered scheduled changes, plus the reactive net. With hindsight
 // set it is the limit: the same compiler fed each week's own actual demand.
 type compiledPolicy struct{ hindsight bool }
@@ -294,11 +302,15 @@ func (c compiledPolicy) schedule(e *Env, learnTo time.Time, weeks int, q float64
 	if c.hindsight {
 		hl = math.Inf(1)
 	}
-	prof, err := demand.Build(ss, learnTo, demand.Config{Weeks: weeks, HalfLifeWeeks: hl})
+	prof, err := demand.Build(ss, learnTo, demand.Config{Weeks: weeks, HalfLifeWeeks: hl, Recurring: !e.Pooled})
 	if err != nil {
 		return nil, err
 	}
-	return plan.Compile(prof.Requirement(q), e.Plan)
+	s, err := plan.CompileWeekly(prof.Requirement(q), e.Plan)
+	if err != nil || e.NoReassert {
+		return s, err
+	}
+	return plan.Reassert(s, e.Plan)
 }
 
 func (c compiledPolicy) Controller(e *Env, from, to time.Time, q float64, tuning bool) (Controller, int, error) {
@@ -321,7 +333,8 @@ func (c compiledPolicy) Controller(e *Env, from, to time.Time, q float64, tuning
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: week of %s: %w", c.Name(), ws.Format(time.DateOnly), err)
 		}
-		violations += len(plan.Validate(s.Changes, s.CycleMinutes, e.Plan))
+		violations += len(plan.ValidateWeekly(s.Changes, e.Plan))
+		ctl.plans = max(ctl.plans, len(plan.Groups(s.Changes)))
 		if first {
 			ctl.initial = s.LevelAt(int(from.Sub(ws) / time.Minute))
 			first = false
@@ -334,6 +347,7 @@ func (c compiledPolicy) Controller(e *Env, from, to time.Time, q float64, tuning
 }
 
 type netCtl struct {
+	plans    int // most DLI plans held in any week
 	e        *Env
 	net      NetConfig
 	initial  int
@@ -342,7 +356,10 @@ type netCtl struct {
 	cooldown time.Time
 }
 
-func (n *netCtl) Initial() int        { return n.initial }
+func (n *netCtl) Initial() int { return n.initial }
+
+// PlanCount is the largest number of DLI plans the policy held in a week.
+func (n *netCtl) PlanCount() int      { return n.plans }
 func (n *netCtl) Commands() []Command { return n.cmds }
 func (n *netCtl) Observe(now time.Time, m Metrics, ok bool, cur int) (Action, bool) {
 	if !ok || n.net.Disabled {
