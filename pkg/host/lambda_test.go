@@ -69,7 +69,7 @@ func (p *probe) got() []events.Event {
 	return append([]events.Event(nil), p.events...)
 }
 
-func newTestLambda(t *testing.T, p *probe, nc *nats.Conn, log io.Writer) *Lambda {
+func newTestLambda(t testing.TB, p *probe, nc *nats.Conn, log io.Writer) *Lambda {
 	t.Helper()
 	if log == nil {
 		log = io.Discard
@@ -91,7 +91,7 @@ func newTestLambda(t *testing.T, p *probe, nc *nats.Conn, log io.Writer) *Lambda
 	return l
 }
 
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
