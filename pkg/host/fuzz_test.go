@@ -68,4 +68,3 @@ func FuzzSlackVerify(f *testing.F) {
 		}
 	})
 }
-
