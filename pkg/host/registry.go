@@ -50,6 +50,9 @@ type Function struct {
 	// NeedsNATS says the function refuses to run without NATS (its state
 	// lives in KV). chatops sets it false and runs read-only without NATS.
 	NeedsNATS bool
+	// ConsumerConfig, if set, adjusts the function's consumer (AckWait,
+	// MaxDeliver, Concurrency, DedupTTL…) before the host creates it.
+	ConsumerConfig func(*events.Config)
 	// Close, if set, releases the function's resources at shutdown.
 	Close func(context.Context) error
 	// Try is what `dlibot dev` prints as the ready-to-paste command that

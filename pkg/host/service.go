@@ -191,6 +191,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		ccfg := events.Config{Function: f.Name, Subjects: subj, Streams: o.Streams,
 			Logger: log, Observer: o.Metrics,
 			DrainTimeout: o.ShutdownTimeout * 2 / 3}
+		if f.ConsumerConfig != nil {
+			f.ConsumerConfig(&ccfg)
+		}
 		if o.ConsumerConfig != nil {
 			o.ConsumerConfig(&ccfg)
 		}
