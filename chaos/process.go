@@ -294,4 +294,3 @@ func scanLines(s string) []string {
 	}
 	return lines
 }
-
