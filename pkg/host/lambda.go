@@ -49,6 +49,9 @@ type LambdaOptions struct {
 	Console io.Writer
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// DedupLease is how long a dedup claim protects an event being handled
+	// (with NATS only; renewed by events.InProgress). Default 5 minutes.
+	DedupLease time.Duration
 }
 
 // Lambda runs one function under AWS Lambda: Invoke takes the raw event
@@ -61,6 +64,7 @@ type Lambda struct {
 	nc      *nats.Conn
 	ownConn bool
 	js      jetstream.JetStream
+	dedup   *events.Deduper
 	log     *slog.Logger
 	m       *Metrics
 	now     func() time.Time
@@ -145,6 +149,20 @@ func NewLambda(ctx context.Context, o LambdaOptions) (*Lambda, error) {
 		return nil, err
 	}
 	l.fn = fns[0]
+	if l.js != nil && l.fn.Handler != nil {
+		// Lambda retries and events delivered both ways (S3 and a webhook)
+		// have one effect: the same dedup claims as the stream consumer.
+		if o.DedupLease <= 0 {
+			o.DedupLease = 5 * time.Minute
+		}
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		l.dedup, err = events.NewDeduper(dctx, l.js, l.fn.Name, events.DedupOptions{Lease: o.DedupLease, Logger: o.Logger})
+		cancel()
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	l.srv, err = NewServer(ServerOptions{
 		Logger: o.Logger, Metrics: o.Metrics, MaxBodyBytes: o.Config.HTTPMaxBodyBytes,
 		Routes: l.fn.Routes, Owners: o.Registry.Owners(), SlackSecrets: o.Config.SlackSecrets(),
@@ -373,9 +391,25 @@ func (l *Lambda) run(ctx context.Context, subject string, e events.Event) (event
 	l.m.Received(l.fn.Name, e.Type())
 	ctx = events.WithDelivery(ctx, events.Delivery{Function: l.fn.Name, Subject: subject, Attempt: 1, MaxDeliver: 1, Published: e.Time()}, nil)
 	start := time.Now()
-	out, panicked := l.call(ctx, e)
+	out, ran, panicked, err := l.call(ctx, e)
 	took := time.Since(start)
 	switch {
+	case err != nil && !ran:
+		l.m.Handled(l.fn.Name, e.Type(), events.ResultRetry, took)
+		log.Error("dedup claims unavailable; failing the invocation so it is retried", "err", err)
+		return events.Retry(0), nil
+	case err != nil:
+		log.Warn("handled, but the dedup claim was not completed (a retry may run it again)", "err", err)
+	}
+	switch {
+	case !ran:
+		res := events.ResultDuplicate
+		if out.Kind() == events.KindRetry {
+			res = events.ResultRetry
+		}
+		l.m.Handled(l.fn.Name, e.Type(), res, took)
+		log.Info("event not handled again", "outcome", out.String())
+		return out, nil
 	case panicked != "":
 		l.m.Handled(l.fn.Name, e.Type(), events.ResultPanic, took)
 		log.Error("handler panicked; failing the invocation so it is retried", "panic", panicked)
@@ -393,13 +427,20 @@ func (l *Lambda) run(ctx context.Context, subject string, e events.Event) (event
 	return out, nil
 }
 
-func (l *Lambda) call(ctx context.Context, e events.Event) (out events.Outcome, panicked string) {
+// call runs the handler, through the dedup claims when NATS is configured.
+// ran is false for a duplicate or an event claimed elsewhere (out says
+// which) and when the claims are unavailable (err).
+func (l *Lambda) call(ctx context.Context, e events.Event) (out events.Outcome, ran bool, panicked string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			panicked = fmt.Sprint(r)
+			out, ran, panicked, err = events.Outcome{}, true, fmt.Sprint(r), nil
 		}
 	}()
-	return l.fn.Handler(ctx, e), ""
+	if l.dedup == nil {
+		return l.fn.Handler(ctx, e), true, "", nil
+	}
+	out, ran, err = l.dedup.Handle(ctx, e, l.fn.Handler)
+	return out, ran, "", err
 }
 
 // drop copies e to dlibot.dlq.<function> when NATS is configured; else it

@@ -303,3 +303,45 @@ func TestSubjectMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestLambdaDeduplicatesRetriedInvocationsWithNATS(t *testing.T) {
+	n := startTestNATS(t)
+	nc, _ := n.connect(t)
+	p := &probe{}
+	l := newTestLambda(t, p, nc, nil)
+	for range 2 { // Lambda retrying the same S3 notification
+		if _, err := l.Invoke(context.Background(), fixture(t, "s3-put.json")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.got(); len(got) != 1 {
+		t.Fatalf("handled %d times, want 1", len(got))
+	}
+	// A retryable outcome is not remembered: the retry runs the handler.
+	p.outcome = events.Retry(time.Second)
+	if _, err := l.Invoke(context.Background(), fixture(t, "eventbridge-scheduled.json")); !errors.Is(err, ErrRetry) {
+		t.Fatalf("retry: %v", err)
+	}
+	p.outcome = events.Ack()
+	if _, err := l.Invoke(context.Background(), fixture(t, "eventbridge-scheduled.json")); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.got(); len(got) != 3 {
+		t.Fatalf("handled %d times, want 3 (object once, tick twice)", len(got))
+	}
+}
+
+func TestLambdaHandlerPanicIsRetried(t *testing.T) {
+	reg := &Registry{}
+	reg.Register(Registration{Name: "boom", New: func(ctx context.Context, env Env) (*Function, error) {
+		return &Function{Tick: time.Minute, Handler: func(ctx context.Context, e events.Event) events.Outcome { panic("kaboom") }}, nil
+	}})
+	l, err := NewLambda(context.Background(), LambdaOptions{Config: &Config{HTTPMaxBodyBytes: DefaultMaxBodyBytes}, Handler: "boom",
+		DLI: testDLI(t), Registry: reg, Logger: slog.New(slog.DiscardHandler), Console: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Invoke(context.Background(), fixture(t, "eventbridge-scheduled.json")); !errors.Is(err, ErrRetry) {
+		t.Fatalf("panic: %v", err)
+	}
+}
