@@ -29,7 +29,11 @@ func (c *Config) NATSOptions(name string, logger *slog.Logger) []nats.Option {
 		nats.ReconnectBufSize(-1),
 		nats.Timeout(5 * time.Second),
 		nats.DrainTimeout(10 * time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if err == nil || nc.IsClosed() || nc.IsDraining() {
+				logger.Debug("nats connection closed")
+				return
+			}
 			logger.Warn("nats disconnected", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

@@ -276,7 +276,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	// The whole shutdown fits in ShutdownTimeout: HTTP gets a third, the
 	// consumers' in-flight handlers two thirds, and the NATS drain what is
 	// left (at least a second).
-	log.Info("shutting down", "timeout", o.ShutdownTimeout)
+	log.Info("shutting down", "timeout", o.ShutdownTimeout.String())
 	end := time.Now().Add(o.ShutdownTimeout)
 	done := make(chan struct{})
 	go func() {
