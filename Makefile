@@ -4,7 +4,7 @@ BIN     ?= bin/dlibot
 PKGS    ?= ./...
 BENCHTIME ?= 1s
 
-.PHONY: build test dev bench lint fmt vet clean
+.PHONY: build test dev bench lint fmt vet clean chaos fuzz
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/dlibot
@@ -17,6 +17,18 @@ dev: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+# chaos: the long form of the chaos harness (docs/reliability.md); the short
+# form runs in `make test`. The results table is written to CHAOS_REPORT.
+CHAOS_REPORT ?= bin/chaos-report.md
+chaos: build
+	DLIBOT_BIN=$(CURDIR)/$(BIN) CHAOS_FULL=1 CHAOS_REPORT=$(CURDIR)/$(CHAOS_REPORT) \
+		$(GO) test -count=1 -v -timeout 30m -run TestChaos ./chaos
+
+# fuzz: every `go test -fuzz` target in PKGS for FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) PKGS="$(PKGS)" sh chaos/fuzz.sh
 
 lint: fmt vet
 	$(GO) mod verify
