@@ -30,7 +30,7 @@ func (c *Config) NATSOptions(name string, logger *slog.Logger) []nats.Option {
 		nats.Timeout(5 * time.Second),
 		nats.DrainTimeout(10 * time.Second),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
-			if err == nil || nc.IsClosed() || nc.IsDraining() {
+			if nc.IsClosed() || nc.IsDraining() {
 				logger.Debug("nats connection closed")
 				return
 			}
