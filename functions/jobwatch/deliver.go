@@ -107,6 +107,7 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 	if r.Ref == nil && !r.Muted && (r.State == StateNew || (r.State == StatePosting && now.After(r.Lease))) && !now.Before(r.RetryAt) {
 		ok := false
 		err := w.set(ctx, key, &r, func(x *Incident) bool {
+			ok = false // f may run again after a revision conflict
 			if x.Ref != nil || !(x.State == StateNew || (x.State == StatePosting && now.After(x.Lease))) {
 				return false
 			}
@@ -147,20 +148,26 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 
 	// Updates (flapping, a stuck job failing…): edit, note in the thread, event.
 	if r.UpdatesSent < r.Updates && r.Recovered.IsZero() {
+		n := r.Updates
+		ok, err := w.lease(ctx, key, &r, now, func(x *Incident) *time.Time { return &x.UpdLease }, func(x *Incident) bool { return x.UpdatesSent >= n })
+		if err != nil || !ok {
+			return err
+		}
 		if r.Ref != nil {
 			if err := w.n.Update(ctx, *r.Ref, w.rootMessage(&r, now)); err != nil {
+				w.release(ctx, key, func(x *Incident) *time.Time { return &x.UpdLease })
 				return w.slackErr(err, res)
 			}
 			if _, err := w.n.Reply(ctx, *r.Ref, w.updateReply(&r)); err != nil {
+				w.release(ctx, key, func(x *Incident) *time.Time { return &x.UpdLease })
 				return w.slackErr(err, res)
 			}
 			res.Posts += 2
 		}
-		n := r.Updates
 		if err := w.publish(ctx, key+"/updated/"+strconv.Itoa(n), events.TypeIncidentUpdated, now, r.event(r.UpdateNote)); err != nil {
 			return err
 		}
-		if err := w.set(ctx, key, &r, func(x *Incident) bool { x.UpdatesSent = n; return true }); err != nil {
+		if err := w.set(ctx, key, &r, func(x *Incident) bool { x.UpdatesSent, x.UpdLease = n, time.Time{}; return true }); err != nil {
 			return err
 		}
 	}
@@ -168,8 +175,13 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 	// Resolution: reply with the time to recover, edit the original, event.
 	if !r.Recovered.IsZero() && r.State != StateResolved {
 		if r.Ref != nil && r.ReplyRef == nil {
+			ok, err := w.lease(ctx, key, &r, now, func(x *Incident) *time.Time { return &x.ReplyLease }, func(x *Incident) bool { return x.ReplyRef != nil })
+			if err != nil || !ok {
+				return err
+			}
 			ref, err := w.n.Reply(ctx, *r.Ref, w.recoveryReply(&r))
 			if err != nil {
+				w.release(ctx, key, func(x *Incident) *time.Time { return &x.ReplyLease })
 				return w.slackErr(err, res)
 			}
 			res.Posts++
@@ -208,8 +220,10 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 		}
 		if now.Sub(last) >= w.cfg.Reminder {
 			claimed := false
+			prev := r.RemindedAt
 			if err := w.set(ctx, key, &r, func(x *Incident) bool {
-				if !x.RemindedAt.Equal(r.RemindedAt) {
+				claimed = false // f may run again after a revision conflict
+				if !x.RemindedAt.Equal(prev) {
 					return false
 				}
 				x.RemindedAt, claimed = now, true
@@ -242,6 +256,30 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 		}
 	}
 	return nil
+}
+
+// lease claims one non-idempotent step (a thread reply) for PostLease:
+// false when it is done or another replica holds it. A crash after the
+// claim delays the step by the lease; a crash after the reply but before it
+// is recorded repeats it (the documented window).
+func (w *Watcher) lease(ctx context.Context, key string, r *Incident, now time.Time, field func(*Incident) *time.Time, done func(*Incident) bool) (bool, error) {
+	ok := false
+	err := w.set(ctx, key, r, func(x *Incident) bool {
+		ok = false // f may run again after a revision conflict
+		if done(x) || now.Before(*field(x)) {
+			return false
+		}
+		*field(x) = now.Add(w.cfg.PostLease)
+		ok = true
+		return true
+	})
+	return ok, err
+}
+
+// release gives a step's lease back after a failed Slack call, so the next
+// poll retries at once (best effort: on error the lease just expires).
+func (w *Watcher) release(ctx context.Context, key string, field func(*Incident) *time.Time) {
+	_, _ = w.st.updateIncident(ctx, key, func(x *Incident) bool { *field(x) = time.Time{}; return true })
 }
 
 // set applies f to the record under a revision check and refreshes r.

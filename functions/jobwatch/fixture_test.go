@@ -58,7 +58,8 @@ func newFixture(t testing.TB, tweak func(*Config)) *fixture {
 	}
 	sl := slacktest.Start(t)
 	n, err := notify.NewSlack(notify.Config{Token: sl.Token(), APIURL: sl.URL(), Channel: testChannel},
-		notify.WithChannelInterval(0), notify.WithMaxRetries(0), notify.WithMaxWait(time.Millisecond))
+		notify.WithChannelInterval(0), notify.WithMaxRetries(0), notify.WithMaxWait(time.Millisecond),
+		notify.WithClock(emuClock{emu.Clock()}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,3 +186,10 @@ func (s *statusMap) FlinkJobs(ctx context.Context, q dli.FlinkJobQuery) iter.Seq
 		}
 	}
 }
+
+// emuClock makes the notifier judge Retry-After by the emulator's clock.
+type emuClock struct{ c *dlitest.Clock }
+
+func (e emuClock) Now() time.Time { return e.c.Now() }
+
+func (e emuClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }

@@ -165,6 +165,10 @@ type Incident struct {
 	Updates     int    `json:"updates,omitempty"`
 	UpdatesSent int    `json:"updates_sent,omitempty"`
 	UpdateNote  string `json:"update_note,omitempty"`
+	// UpdLease and ReplyLease hold the update and recovery thread replies
+	// for the replica doing them.
+	UpdLease   time.Time `json:"upd_lease,omitzero"`
+	ReplyLease time.Time `json:"reply_lease,omitzero"`
 	// RemindedAt is the last reminder.
 	RemindedAt time.Time `json:"reminded_at,omitzero"`
 	// Recovered is when the recovery was detected; RecoveredLate marks it
