@@ -117,23 +117,14 @@ func CompileWeekly(req []int, cfg Config) (*Schedule, error) {
 					r[h] = max(r[h], req[d*24+h])
 				}
 			}
-			seen := map[string]bool{}
-			for k := 0; k <= K; k++ {
-				c := cfg
-				c.MaxChanges = k
-				if k == 0 {
-					c.MaxChanges = -1
+			all, err := compileAll(r, cfg)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range all {
+				if d != nil {
+					opts[ti] = append(opts[ti], daily{d.Levels, len(d.Changes)})
 				}
-				s, err := Compile(r, c)
-				if err != nil {
-					return nil, err
-				}
-				key := fmt.Sprint(s.Levels)
-				if seen[key] {
-					continue
-				}
-				seen[key] = true
-				opts[ti] = append(opts[ti], daily{s.Levels, len(s.Changes)})
 			}
 		}
 		// Every combination within the budget.

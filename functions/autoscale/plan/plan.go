@@ -218,6 +218,26 @@ const inf = int64(1) << 62
 // Compile returns the cheapest legal schedule covering req (one requirement
 // per slot, in CUs) under cfg.
 func Compile(req []int, cfg Config) (*Schedule, error) {
+	all, err := compileAll(req, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var best *Schedule
+	for _, s := range all {
+		if s != nil && (best == nil || s.CUMinutes < best.CUMinutes) {
+			best = s // ascending k: ties keep fewer changes
+		}
+	}
+	if best == nil {
+		// Cannot happen: the constant schedule at max(V) is always legal.
+		return nil, errors.New("plan: no legal schedule (internal error)")
+	}
+	return best, nil
+}
+
+// compileAll returns, for every k ≤ MaxChanges, the cheapest legal covering
+// schedule with exactly k changes (nil when there is none).
+func compileAll(req []int, cfg Config) ([]*Schedule, error) {
 	cfg, err := cfg.Normalize()
 	if err != nil {
 		return nil, err
@@ -232,7 +252,7 @@ func Compile(req []int, cfg Config) (*Schedule, error) {
 	spacing := int64(cfg.MinSpacing / time.Minute)
 	K := cfg.maxChanges()
 
-	s := &Schedule{Required: make([]int, T), Levels: make([]int, T), CycleMinutes: T * cfg.SlotMinutes}
+	s := &Schedule{Required: make([]int, T), CycleMinutes: T * cfg.SlotMinutes}
 	levelSet := map[int]bool{cfg.MinCU: true}
 	top := 0
 	for h, r := range req {
@@ -285,7 +305,10 @@ func Compile(req []int, cfg Config) (*Schedule, error) {
 		k      int
 		levels []int
 	}
-	best := result{cost: inf}
+	bestK := make([]result, K+1)
+	for k := range bestK {
+		bestK[k].cost = inf
+	}
 	cur := make([]int64, nS)
 	next := make([]int64, nS)
 	parent := make([][]int32, T)
@@ -400,7 +423,7 @@ func Compile(req []int, cfg Config) (*Schedule, error) {
 		for k := 0; k <= K; k++ {
 			j := idx(topLi, k, d0, u0)
 			c := cur[j]
-			if c >= inf || c > best.cost || (c == best.cost && k >= best.k) {
+			if c >= bestK[k].cost {
 				continue
 			}
 			levels := make([]int, T)
@@ -409,19 +432,24 @@ func Compile(req []int, cfg Config) (*Schedule, error) {
 				levels[h] = V[st/((K+1)*capD*2)]
 				st = int(parent[h][st])
 			}
-			best = result{cost: c, k: k, levels: levels}
+			bestK[k] = result{cost: c, k: k, levels: levels}
 		}
 	}
-	if best.cost >= inf {
-		// Cannot happen: the constant schedule at max(V) is always legal.
-		return nil, errors.New("plan: no legal schedule (internal error)")
+	out := make([]*Schedule, K+1)
+	for k, b := range bestK {
+		if b.cost >= inf {
+			continue
+		}
+		sk := *s
+		sk.Levels = make([]int, T)
+		for i, l := range b.levels {
+			sk.Levels[(i+rot)%T] = l
+		}
+		sk.CUMinutes = b.cost
+		sk.Changes = changesOf(sk.Levels, cfg)
+		out[k] = &sk
 	}
-	for i, l := range best.levels {
-		s.Levels[(i+rot)%T] = l
-	}
-	s.CUMinutes = best.cost
-	s.Changes = changesOf(s.Levels, cfg)
-	return s, nil
+	return out, nil
 }
 
 // normU normalises the direction stored with distance d: beyond the cap the

@@ -234,9 +234,11 @@ func (h *hpa) Observe(now time.Time, m Metrics, ok bool, cur int) (Action, bool)
 // need as plans).
 type seasonalPolicy struct{}
 
-func (seasonalPolicy) Name() string    { return "seasonal-naive" }
-func (seasonalPolicy) Param() string   { return "multiplier" }
-func (seasonalPolicy) Grid() []float64 { return []float64{0.8, 0.9, 1, 1.1, 1.2, 1.35, 1.5, 1.75, 2} }
+func (seasonalPolicy) Name() string  { return "seasonal-naive" }
+func (seasonalPolicy) Param() string { return "multiplier" }
+func (seasonalPolicy) Grid() []float64 {
+	return []float64{0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.35, 1.5, 1.75, 2}
+}
 func (seasonalPolicy) Controller(e *Env, from, to time.Time, mult float64, _ bool) (Controller, int, error) {
 	cfg, err := e.Plan.Normalize()
 	if err != nil {
@@ -291,7 +293,7 @@ func (c compiledPolicy) Name() string {
 }
 func (compiledPolicy) Param() string { return "quantile" }
 func (compiledPolicy) Grid() []float64 {
-	return []float64{0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1}
+	return []float64{0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 1}
 }
 
 // Schedule compiles the plan dlibot would hold for the week starting at ws,
