@@ -82,6 +82,7 @@ environment; see 'dlibot config check'.`
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := hostFlagSet("serve", "dlibot serve [flags] [function…]", serveHelp, stdout)
 	httpAddr := fs.String("http", "", "listen address (overrides HTTP_ADDR, default :8080)")
+	ingestOnly := fs.Bool("ingest-only", false, "run no function: only receive events into JetStream (no DLI configuration needed)")
 	if err := parseHostFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -92,5 +93,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *httpAddr != "" {
 		cfg.HTTPAddr = *httpAddr
 	}
-	return host.Run(ctx, host.Options{Config: cfg, Functions: fs.Args(), Mode: host.ModeService, Logger: cfg.NewLogger(stderr), Console: stdout})
+	if *ingestOnly && fs.NArg() > 0 {
+		return errors.New("--ingest-only runs no function; do not name any")
+	}
+	return host.Run(ctx, host.Options{Config: cfg, Functions: fs.Args(), IngestOnly: *ingestOnly, Mode: host.ModeService,
+		Logger: cfg.NewLogger(stderr), Console: stdout})
 }

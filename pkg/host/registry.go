@@ -238,12 +238,8 @@ func (g *Registry) Owners() map[string]string {
 	return out
 }
 
-// Build builds the named functions (all registered ones when names is
-// empty) for env, validating each.
+// Build builds the named functions for env, validating each.
 func (g *Registry) Build(ctx context.Context, env Env, names []string) ([]*Function, error) {
-	if len(names) == 0 {
-		names = g.Names()
-	}
 	seen := map[string]bool{}
 	var fns []*Function
 	for _, n := range names {

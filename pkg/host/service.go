@@ -35,6 +35,9 @@ type Options struct {
 	Registry *Registry
 	// Functions names the functions to run; empty runs every registered one.
 	Functions []string
+	// IngestOnly runs no function: the replica only stores what it
+	// receives over HTTP (and needs no DLI configuration).
+	IngestOnly bool
 	// Mode is ModeService or ModeDev; default ModeService.
 	Mode Mode
 	// Logger is the process logger; default JSON on stderr at LOG_LEVEL.
@@ -96,7 +99,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	log := o.Logger
 
 	names := o.Functions
-	if len(names) == 0 {
+	switch {
+	case o.IngestOnly && len(names) > 0:
+		return errors.New("host: IngestOnly with functions named")
+	case o.IngestOnly:
+		names = nil
+	case len(names) == 0:
 		names = o.Registry.Names()
 	}
 	for _, n := range names {
