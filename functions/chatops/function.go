@@ -122,4 +122,3 @@ func NewFunction(ctx context.Context, env host.Env) (*host.Function, error) {
 		Try:       &host.Try{Slack: "/dli queues"},
 	}, nil
 }
-
