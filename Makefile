@@ -41,3 +41,28 @@ vet:
 
 clean:
 	rm -rf bin .dlibot
+
+# --- Lambda (template.yaml; docs/deploy.md) ---------------------------------
+# `sam build` runs build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod:
+# makefile); every function ships the same bootstrap, the Handler picks the
+# function. Config files in deploy/lambda/ (rules, policy) ship next to it.
+ARTIFACTS_DIR ?= bin/lambda
+LAMBDA_GOARCH ?= arm64
+LAMBDA_FUNCTIONS := ChatopsFunction JobwatchFunction AutoscaleFunction ObsimportFunction
+
+.PHONY: bootstrap e2e docs $(addprefix build-,$(LAMBDA_FUNCTIONS))
+
+bootstrap:
+	mkdir -p $(ARTIFACTS_DIR)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./cmd/dlibot
+	@for f in deploy/lambda/*.yaml; do [ -f "$$f" ] && cp "$$f" $(ARTIFACTS_DIR)/ || true; done
+
+$(addprefix build-,$(LAMBDA_FUNCTIONS)): bootstrap
+
+# The bootstrap under the Lambda Runtime Interface Emulator (also part of `make test`).
+e2e:
+	$(GO) test -count=1 -v -timeout 5m ./e2e/
+
+# Regenerate docs/config.md from the configuration structs.
+docs:
+	$(GO) test -count=1 -run '^TestConfigDoc$$' ./cmd/dlibot -update
