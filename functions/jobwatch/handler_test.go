@@ -1,0 +1,101 @@
+package jobwatch
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dlibot/dlibot/pkg/dli/dlitest"
+	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/events/eventstest"
+	"github.com/dlibot/dlibot/pkg/notify"
+)
+
+// failingNotifier fails every call while mode is set: 1 retryable, 2 permanent.
+type failingNotifier struct {
+	notify.Notifier
+	mode atomic.Int32
+}
+
+func (n *failingNotifier) err() error {
+	switch n.mode.Load() {
+	case 1:
+		return &notify.Error{Op: "post", Kind: notify.ErrUnavailable, Retryable: true, Code: "http_503"}
+	case 2:
+		return &notify.Error{Op: "post", Kind: notify.ErrChannelNotFound, Code: "channel_not_found"}
+	}
+	return nil
+}
+
+func (n *failingNotifier) Post(ctx context.Context, m notify.Message) (notify.Ref, error) {
+	if err := n.err(); err != nil {
+		return notify.Ref{}, err
+	}
+	return n.Notifier.Post(ctx, m)
+}
+
+func (n *failingNotifier) Reply(ctx context.Context, p notify.Ref, m notify.Message) (notify.Ref, error) {
+	if err := n.err(); err != nil {
+		return notify.Ref{}, err
+	}
+	return n.Notifier.Reply(ctx, p, m)
+}
+
+func tickEvent(t testing.TB, period time.Time) events.Event {
+	id := events.TickID(Name, period)
+	e, err := events.NewEvent(id, events.SourceTick, events.TypeTick, events.Tick{Function: Name, PeriodStart: period})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestConformance(t *testing.T) {
+	eventstest.Conformance(t, func(t *testing.T) eventstest.Setup {
+		f := newFixture(t, nil)
+		fn := &failingNotifier{Notifier: f.n}
+		f.w.n = fn
+		f.poll(nil) // baseline: nothing failed, nothing posted
+		handler := func(ctx context.Context, e events.Event) events.Outcome {
+			out := f.w.Handle(ctx, e)
+			if out.Kind() == events.KindRetry && out.After() > 100*time.Millisecond {
+				// The wait passes on the emulator's clock; the real one
+				// only waits 100ms to keep the check fast.
+				f.emu.Advance(out.After())
+				return events.Retry(100 * time.Millisecond)
+			}
+			return out
+		}
+		var n atomic.Int32
+		return eventstest.Setup{
+			Handler: handler,
+			Event: func(i int) (string, events.Event) {
+				// Each tick finds one new failed job: one alert.
+				k := n.Add(1)
+				f.emu.Advance(f.cfg.Interval)
+				f.flink("conformance_"+itoa(int(k)), dlitest.FlinkJobSubmitFail)
+				return events.TickSubject(Name), tickEvent(t, f.emu.Clock().Now().Truncate(f.cfg.Interval))
+			},
+			Effects:       func() int { return len(f.posts()) },
+			FailRetryable: func() func() { fn.mode.Store(1); return func() { fn.mode.Store(0) } },
+			FailPermanent: func() func() { fn.mode.Store(2); return func() { fn.mode.Store(0) } },
+			BadEvent: func(i int) (string, events.Event) {
+				e, _ := events.NewEvent("bad-"+itoa(i), events.SourceTick, events.TypeTick, map[string]string{"function": "autoscale"})
+				return events.TickSubject(Name), e
+			},
+			WantDropReason: "channel not found",
+		}
+	})
+}
+
+func TestHandleRejectsOtherEvents(t *testing.T) {
+	f := newFixture(t, nil)
+	e, _ := events.NewEvent("x", "/test", events.TypeObjectCreated, map[string]string{"bucket": "b"})
+	if out := f.w.Handle(context.Background(), e); out.Kind() != events.KindDrop {
+		t.Errorf("outcome %v, want drop", out)
+	}
+	if out := f.w.Handle(context.Background(), tickEvent(t, t0)); out.Kind() != events.KindAck {
+		t.Errorf("tick outcome %v, want ack", out)
+	}
+}
