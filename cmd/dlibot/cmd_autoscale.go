@@ -131,6 +131,7 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Pooled, "pooled", false, "dlibot's model pools all weeks' samples of an hour (default: median over weeks of each week's quantile, so one-off bursts do not count)")
 	fs.Float64Var(&o.HalfLifeWeeks, "half-life", 2, "dlibot's model: age in weeks at which a week weighs half")
 	fs.IntVar(&o.ModelWeeks, "model-weeks", 4, "dlibot's model: weeks of history")
+	fs.BoolVar(&o.EqualWait, "equal-wait", false, "table: also show what reactive and seasonal-naive cost when re-tuned on the evaluation weeks to dlibot's P95 wait")
 	fs.BoolVar(&o.NoReassert, "no-reassert", false, "dlibot: do not spend leftover plans on firings that re-assert the planned level")
 	fs.DurationVar(&jitter, "plan-jitter", 5*time.Minute, "plans start within ± this of their time")
 	fs.DurationVar(&outDelay, "scale-out-delay", 10*time.Minute, "time until new CUs are usable")
@@ -165,14 +166,18 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "trace %s: %d jobs from %s; tuned on %d week(s), evaluated on %d; target P95 wait %v\n\n",
 		tracePath, len(jobs), rep.Start.Format(time.DateOnly), rep.TrainWeeks, rep.EvalWeeks, o.TargetP95Wait)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tcu_hours\tvs_peak\twait_p50_s\twait_p95_s\twait_p99_s\tchanges/wk\tplans/wk\tviolations\tparam\ttrain_p95_s\t")
+	fmt.Fprintln(tw, "policy\tcu_hours\tvs_peak\twait_p50_s\twait_p95_s\twait_p99_s\tchanges/wk\tplan_firings/wk\tplans\tviolations\tparam\ttrain_p95_s\t")
 	peak := 0.0
 	for _, r := range rep.Results {
 		if r.Policy == "static-peak" {
 			peak = r.CUHours
 		}
 	}
-	for _, r := range rep.Results {
+	rows := rep.Results
+	if len(rep.EqualWait) > 0 {
+		rows = append(append([]sim.PolicyResult(nil), rows...), rep.EqualWait...)
+	}
+	for _, r := range rows {
 		vs := "-"
 		if peak > 0 {
 			vs = fmt.Sprintf("%+.1f%%", 100*(r.CUHours-peak)/peak)
@@ -185,8 +190,8 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 		if !r.TrainMeetsTarget {
 			miss = " (miss)"
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%.0f\t%.0f\t%.0f\t%.1f\t%.1f\t%d\t%s\t%.0f%s\t\n", r.Policy, r.CUHours, vs,
-			r.WaitP50, r.WaitP95, r.WaitP99, r.ChangesPerWeek, r.PlansPerWeek, r.Violations, param, r.TrainWaitP95, miss)
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%.0f\t%.0f\t%.0f\t%.1f\t%.1f\t%d\t%d\t%s\t%.0f%s\t\n", r.Policy, r.CUHours, vs,
+			r.WaitP50, r.WaitP95, r.WaitP99, r.ChangesPerWeek, r.PlansPerWeek, r.Plans, r.Violations, param, r.TrainWaitP95, miss)
 	}
 	return tw.Flush()
 }

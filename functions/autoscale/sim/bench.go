@@ -37,6 +37,8 @@ type BenchOptions struct {
 	Net NetConfig
 	// ModelWeeks is how many past weeks dlibot learns from. Default 4.
 	ModelWeeks int
+	// EqualWait adds Report.EqualWait (needs dlibot among Policies).
+	EqualWait bool
 	// HalfLifeWeeks is the model's decay half-life in weeks. Default 2.
 	HalfLifeWeeks float64
 	// Pooled makes dlibot's model pool all weeks' samples of an hour; by
@@ -84,6 +86,11 @@ type Report struct {
 	TrainWeeks int            `json:"train_weeks"`
 	EvalWeeks  int            `json:"eval_weeks"`
 	Results    []PolicyResult `json:"results"`
+	// EqualWait holds, when BenchOptions.EqualWait is set, each tunable
+	// baseline re-tuned on the evaluation weeks themselves (an oracle, in
+	// its favour) to the cheapest parameter whose evaluation P95 wait is no
+	// worse than dlibot's: the CU-hours it needs at equal P95 wait.
+	EqualWait []PolicyResult `json:"equal_wait,omitempty"`
 }
 
 // NewEnv prepares the environment for jobs (sorted by submit time).
@@ -178,6 +185,29 @@ func Bench(jobs []trace.Job, o BenchOptions) (*Report, error) {
 		}
 		rep.Results = append(rep.Results, *row)
 	}
+	if o.EqualWait {
+		var ref *PolicyResult
+		for i := range rep.Results {
+			if rep.Results[i].Policy == "dlibot" {
+				ref = &rep.Results[i]
+			}
+		}
+		if ref == nil {
+			return nil, errors.New("sim: the equal-wait comparison needs the dlibot policy")
+		}
+		for _, name := range []string{"reactive", "seasonal-naive"} {
+			p, _ := LookupPolicy(name)
+			eo := o
+			eo.WaitCostPerJobMinute = 0
+			eo.TargetP95Wait = time.Duration(ref.WaitP95 * float64(time.Second))
+			row, err := benchPolicyOn(e, p, eo, trainEnd, evalEnd, trainEnd, evalEnd, false)
+			if err != nil {
+				return nil, err
+			}
+			row.Policy = name + "@dlibot-p95"
+			rep.EqualWait = append(rep.EqualWait, *row)
+		}
+	}
 	return rep, nil
 }
 
@@ -206,6 +236,24 @@ func (o BenchOptions) better(a, b *Result) bool {
 }
 
 func benchPolicy(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd time.Time) (*PolicyResult, error) {
+	tuneFrom, tuneTo, tuning := e.Start, trainEnd, true
+	switch p.Name() {
+	case "seasonal-naive", "dlibot":
+		// Out of sample, like the evaluation: week 0 has no history, so
+		// with two or more training weeks tuning starts at week 1 and each
+		// week learns only from the weeks before it.
+		if trainEnd.Sub(e.Start) >= 2*demand.Week {
+			tuneFrom, tuning = e.Start.Add(demand.Week), false
+		}
+	case "hindsight":
+		tuneFrom, tuneTo, tuning = trainEnd, evalEnd, false // the oracle tunes on what it is judged on
+	}
+	return benchPolicyOn(e, p, o, trainEnd, evalEnd, tuneFrom, tuneTo, tuning)
+}
+
+// benchPolicyOn tunes p on [tuneFrom, tuneTo) and evaluates it on
+// [trainEnd, evalEnd).
+func benchPolicyOn(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd, tuneFrom, tuneTo time.Time, tuning bool) (*PolicyResult, error) {
 	run := func(from, to time.Time, v float64, tuning bool) (*outcome, error) {
 		ctl, viol, err := p.Controller(e, from, to, v, tuning)
 		if err != nil {
@@ -222,18 +270,6 @@ func benchPolicy(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd time.Time) 
 		return o, nil
 	}
 	row := &PolicyResult{Policy: p.Name(), Param: p.Param()}
-	tuneFrom, tuneTo, tuning := e.Start, trainEnd, true
-	switch p.Name() {
-	case "seasonal-naive", "dlibot":
-		// Out of sample, like the evaluation: week 0 has no history, so
-		// with two or more training weeks tuning starts at week 1 and each
-		// week learns only from the weeks before it.
-		if trainEnd.Sub(e.Start) >= 2*demand.Week {
-			tuneFrom, tuning = e.Start.Add(demand.Week), false
-		}
-	case "hindsight":
-		tuneFrom, tuneTo, tuning = trainEnd, evalEnd, false // the oracle tunes on what it is judged on
-	}
 	value := math.NaN()
 	var train *outcome
 	if grid := p.Grid(); len(grid) > 0 {

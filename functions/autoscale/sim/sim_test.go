@@ -201,7 +201,7 @@ func TestBenchTuningMeetsTargetOnTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Bench(g.Jobs, BenchOptions{TrainWeeks: 2, Sim: Options{Seed: 1}})
+	rep, err := Bench(g.Jobs, BenchOptions{TrainWeeks: 2, Sim: Options{Seed: 1}, EqualWait: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +223,14 @@ func TestBenchTuningMeetsTargetOnTraining(t *testing.T) {
 	for _, n := range []string{"dlibot", "hindsight"} {
 		if byName[n].Violations != 0 || byName[n].Plans > 12 || byName[n].Plans == 0 {
 			t.Errorf("%s: %d violations, %d plans", n, byName[n].Violations, byName[n].Plans)
+		}
+	}
+	if len(rep.EqualWait) != 2 {
+		t.Fatalf("equal-wait rows: %+v", rep.EqualWait)
+	}
+	for _, r := range rep.EqualWait {
+		if r.TrainMeetsTarget && r.WaitP95 > byName["dlibot"].WaitP95 {
+			t.Errorf("%s: P95 %v worse than dlibot's %v", r.Policy, r.WaitP95, byName["dlibot"].WaitP95)
 		}
 	}
 	if byName["static-peak"].CUHours <= byName["dlibot"].CUHours {
