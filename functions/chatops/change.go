@@ -91,7 +91,7 @@ func (s *Service) prepare(ctx context.Context, cmd *command.Command, role *polic
 				{Label: "Cost delta", Value: "≈ " + s.costDelta(delta)}},
 			dryRun: fmt.Sprintf("POST /v1.0/{project_id}/queues/%s/action {\"action\":%q,\"cu_count\":%d}", q.Name, dir, abs(delta))}
 		if dur > 0 {
-			c.fields = append(c.fields, blockkit.Field{Label: "Reverts", Value: fmt.Sprintf("to %d CU after %s", q.CUs, dur)})
+			c.fields = append(c.fields, blockkit.Field{Label: "Reverts", Value: fmt.Sprintf("to %d CU after %s", q.CUs, shortDuration(dur))})
 		}
 		return c, nil
 	case "plan add":
@@ -197,6 +197,18 @@ func (s *Service) prepare(ctx context.Context, cmd *command.Command, role *polic
 			summary: fmt.Sprintf("run a statement that writes, on queue *%s*:\n```%s```", blockkit.Escape(queue), blockkit.Escape(blockkit.Clip(cmd.Args[0], 2500)))}, nil
 	}
 	return fail(fmt.Sprintf("`%s` changes nothing.", cmd.Name()))
+}
+
+// shortDuration prints 2h0m0s as 2h and 1h30m0s as 1h30m.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func abs(n int) int {

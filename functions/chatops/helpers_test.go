@@ -43,6 +43,10 @@ const (
 	chanTeam   = "C0TEAM"
 )
 
+// testStart is the emulator's and the service's clock at the start of a
+// test (Slack timestamps are signed and checked against the service clock).
+var testStart = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+
 // clock is a settable clock shared by the service; it starts at the wall
 // clock (Slack timestamps are checked against it).
 type clock struct {
@@ -111,7 +115,7 @@ type envOpts struct {
 // noNATS), the Slack fake, and a Service on them.
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	emu := dlitest.NewServer(t, dlitest.Options{Seed: "demo", Start: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)})
+	emu := dlitest.NewServer(t, dlitest.Options{Seed: "demo", Start: testStart})
 	eo := emu.Options()
 	client, err := dli.New(dli.Config{AK: eo.AK, SK: eo.SK, ProjectID: eo.ProjectID, Endpoint: emu.URL, Timeout: 5 * time.Second, MaxAttempts: 1})
 	if err != nil {
@@ -136,7 +140,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.cfg != nil {
 		o.cfg(cfg)
 	}
-	ck := &clock{t: time.Now()}
+	ck := &clock{t: testStart}
 	aud := &audits{}
 	opts := Options{Config: cfg, Policy: pol, DLI: client, Secrets: []string{testSecret, testSecretPrev}, Notifier: n,
 		Publish: aud.publish, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: ck.Now}
