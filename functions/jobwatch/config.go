@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -140,9 +141,22 @@ func LoadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	var c Config
 	err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: envconfig.PrefixLookuper("JOBWATCH_", nonEmpty{l})})
 	if err != nil {
-		return c, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+		return c, fmt.Errorf("%w: %s", ErrInvalidConfig, nameVariable(err.Error()))
 	}
 	return c, c.validate()
+}
+
+// nameVariable rewrites envconfig's "Field: …" error to name the variable.
+func nameVariable(msg string) string {
+	t := reflect.TypeOf(Config{})
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if tag != "" && strings.HasPrefix(msg, f.Name+":") {
+			return "JOBWATCH_" + tag + strings.TrimPrefix(msg, f.Name)
+		}
+	}
+	return msg
 }
 
 // nonEmpty treats a variable set to "" as unset.
