@@ -1,0 +1,95 @@
+package obsimport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dlibot/dlibot/functions/obsimport/obsevent"
+	"github.com/dlibot/dlibot/functions/obsimport/rules"
+	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/host"
+)
+
+// Registration plugs obsimport into the host: cmd/dlibot registers it.
+func Registration() host.Registration {
+	return host.Registration{
+		Name:   Name,
+		Routes: []string{"POST " + WebhookPath},
+		New:    NewFunction,
+		Config: CheckConfig,
+	}
+}
+
+// tryBody is the example notification `dlibot dev` prints.
+const tryBody = `{"Records":[{"eventVersion":"3.0","eventSource":"OBS","eventRegion":"eu-de","eventTime":"2026-11-26T08:15:00.000Z","eventName":"ObjectCreated:Put","obs":{"Version":"1.0","bucket":{"name":"raw-data","bucket":"raw-data"},"object":{"key":"landing%2Fevents%2Fdt%3D2026-11-26%2Fpart-0001.csv","eTag":"0cc175b9c0f1b6a831c399e269772661","size":1024,"versionId":"null","sequencer":"1"}}}]}`
+
+// NewFunction builds obsimport for a host from OBSIMPORT_* and the rules
+// file; bad configuration stops the start with a message naming the
+// variable, file and line.
+func NewFunction(ctx context.Context, env host.Env) (*host.Function, error) {
+	cfg, err := LoadConfig(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	set, err := rules.Load(cfg.Rules)
+	if err != nil {
+		return nil, fmt.Errorf("OBSIMPORT_RULES: %w", err)
+	}
+	if env.JS == nil {
+		return nil, errors.New("obsimport keeps its ledger in NATS KV and needs NATS_URL")
+	}
+	if env.DLI == nil {
+		return nil, errors.New("obsimport needs DLI credentials (HUAWEICLOUD_SDK_AK/SK/PROJECT_ID, DLI_REGION or DLI_ENDPOINT)")
+	}
+	o := Options{
+		Config: cfg, RuleSet: set, KV: env.JS, DLI: env.DLI, Notifier: env.Notifier, Publish: env.Publish,
+		Logger: env.Logger, Background: env.Mode != host.ModeLambda,
+	}
+	if env.Metrics != nil {
+		o.Registerer = env.Metrics.Registry
+	}
+	im, err := New(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	im.Start()
+	var store func(ctx context.Context, subject string, e events.Event) error
+	if env.Mode == host.ModeLambda {
+		// A Lambda handles its events directly (no stream hop).
+		store = func(ctx context.Context, subject string, e events.Event) error {
+			out := im.Handle(ctx, e)
+			if out.Kind() == events.KindRetry {
+				return fmt.Errorf("%w: %s", host.ErrRetry, e.ID())
+			}
+			return nil
+		}
+	} else {
+		in := &host.Ingester{JS: env.JS, Conn: env.NATS, Metrics: env.Metrics, Logger: env.Logger}
+		store = func(ctx context.Context, subject string, e events.Event) error {
+			_, err := in.Store(ctx, subject, e)
+			return err
+		}
+	}
+	wh := &Webhook{
+		Store: store, Verify: cfg.SMNVerify, Confirm: cfg.SMNConfirm, Logger: env.Logger,
+		SMN:     &obsevent.SMNVerifier{CertHosts: cfg.SMNHosts, TopicURNs: cfg.SMNTopics},
+		Counted: func(result string) { im.m.objects.WithLabelValues(result).Inc() },
+	}
+	fn := &host.Function{
+		Name:      Name,
+		Subjects:  []string{events.SubjectsObs},
+		Handler:   im.Handle,
+		Routes:    []host.Route{{Method: "POST", Path: WebhookPath, Handler: wh}},
+		NeedsNATS: true,
+		Close:     im.Close,
+		Try:       &host.Try{Post: &host.TryPost{Path: WebhookPath, ContentType: "application/json", Body: tryBody}},
+	}
+	if env.Mode == host.ModeLambda {
+		// No background workers in Lambda: a schedule advances the queues
+		// and follows running jobs.
+		fn.Tick = max(cfg.SweepInterval, time.Minute)
+	}
+	return fn, nil
+}

@@ -1,0 +1,671 @@
+// Package obsimport is the dlibot function that imports every object that
+// lands in OBS into its DLI table exactly once.
+//
+// Object events (OBS, SMN, FunctionGraph, S3, EventGrid or dlibot's own
+// object.created, decoded by package obsevent) are matched against the
+// rules file (package rules) and recorded in a ledger in the JetStream KV
+// bucket dlibot_obsimport, keyed by bucket/key with the object's ETag or
+// version: pending → submitted(job id) → loaded | failed, every transition
+// revision-checked. Accepted files wait in a per-table queue in the same
+// bucket; one import per table runs at a time (a create-only lock record),
+// and files arriving meanwhile go together in the next job. The lock
+// records the intent (batch id, files, data path) before the submit, so
+// after a crash the job already submitted is looked up in DLI's job list
+// (by tag for the SQL backend, by statement for the import API) before
+// anything is submitted again. docs/obsimport.md describes the remaining
+// window.
+package obsimport
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dlibot/dlibot/functions/obsimport/rules"
+	"github.com/dlibot/dlibot/pkg/dli"
+	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/notify"
+)
+
+// Name is the function's name.
+const Name = "obsimport"
+
+// Options builds an [Importer].
+type Options struct {
+	// Config is the configuration (LoadConfig); Rules must be loaded
+	// already into RuleSet.
+	Config Config
+	// RuleSet are the validated rules. Required.
+	RuleSet *rules.Set
+	// KV opens the dlibot_obsimport bucket. Required.
+	KV jetstream.KeyValueManager
+	// KVStorage is the bucket's storage; default file.
+	KVStorage jetstream.StorageType
+	// DLI submits and follows imports. Required.
+	DLI DLI
+	// Notifier posts failures and re-upload alerts; nil posts nothing.
+	Notifier notify.Notifier
+	// Publish emits import.* events on dlibot.out.obsimport.import; nil
+	// emits none.
+	Publish func(ctx context.Context, subject string, e events.Event) error
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the dlibot_obsimport_* series; nil registers
+	// none.
+	Registerer prometheus.Registerer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Background runs per-table workers and a sweeper (service and dev);
+	// without it (Lambda, deterministic tests) the handler advances a
+	// table's queue inline and ticks (Sweep) do the rest.
+	Background bool
+}
+
+// Importer is obsimport's engine. It is safe for concurrent use.
+type Importer struct {
+	cfg     Config
+	rules   *rules.Set
+	l       *ledger
+	dli     DLI
+	be      backend
+	notify  notify.Notifier
+	publish func(ctx context.Context, subject string, e events.Event) error
+	log     *slog.Logger
+	m       *metrics
+	now     func() time.Time
+	bg      bool
+
+	mu       sync.Mutex
+	tables   map[string]*sync.Mutex
+	workers  map[string]chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	kickHook func(th string) // tests
+}
+
+// New opens the ledger and returns an Importer. With Background, call
+// Start.
+func New(ctx context.Context, o Options) (*Importer, error) {
+	if o.RuleSet == nil || o.KV == nil || o.DLI == nil {
+		return nil, errors.New("obsimport: Options.RuleSet, KV and DLI are required")
+	}
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.KVStorage == 0 && o.KVStorage != jetstream.FileStorage {
+		o.KVStorage = jetstream.FileStorage
+	}
+	l, err := openLedger(ctx, o.KV, o.Config.KVReplicas, o.KVStorage)
+	if err != nil {
+		return nil, err
+	}
+	im := &Importer{cfg: o.Config, rules: o.RuleSet, l: l, dli: o.DLI, notify: o.Notifier, publish: o.Publish,
+		log: o.Logger, m: newMetrics(o.Registerer), now: o.Now, bg: o.Background,
+		tables: map[string]*sync.Mutex{}, workers: map[string]chan struct{}{}}
+	switch o.Config.Backend {
+	case BackendSQL:
+		im.be = &sqlBackend{dli: o.DLI, queue: o.Config.Queue, skew: o.Config.ClockSkew}
+	default:
+		im.be = &importBackend{dli: o.DLI, queue: o.Config.Queue, skew: o.Config.ClockSkew}
+	}
+	im.ctx, im.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	return im, nil
+}
+
+// Start runs the sweeper (and, on demand, per-table workers) until Close.
+// It sweeps once at once, picking up work a crash left behind.
+func (im *Importer) Start() {
+	if !im.bg {
+		return
+	}
+	im.wg.Add(1)
+	go func() {
+		defer im.wg.Done()
+		t := time.NewTicker(im.cfg.SweepInterval)
+		defer t.Stop()
+		for {
+			im.kickAll(im.ctx)
+			select {
+			case <-im.ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Close stops the background work and waits for it (bounded by ctx).
+func (im *Importer) Close(ctx context.Context) error {
+	im.cancel()
+	done := make(chan struct{})
+	go func() { im.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// tablesWithWork lists the table hashes that have a lock or queued files.
+func (im *Importer) tablesWithWork(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range []string{"t.*", "q.*.*"} {
+		keys, err := im.l.keys(ctx, f, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			parts := strings.Split(k, ".")
+			if len(parts) >= 2 && !seen[parts[1]] {
+				seen[parts[1]] = true
+				out = append(out, parts[1])
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (im *Importer) kickAll(ctx context.Context) {
+	ths, err := im.tablesWithWork(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			im.log.Warn("sweep: listing tables", "err", err)
+		}
+		return
+	}
+	for _, th := range ths {
+		im.kick(th)
+	}
+}
+
+// Sweep advances every table with work once (as far as it can without
+// waiting): submits what is queued, checks running jobs, finalises ended
+// ones, recovers interrupted submissions. Ticks and tests call it.
+func (im *Importer) Sweep(ctx context.Context) error {
+	ths, err := im.tablesWithWork(ctx)
+	if err != nil {
+		return err
+	}
+	for _, th := range ths {
+		im.runTable(ctx, th)
+	}
+	return nil
+}
+
+// kick asks for th's queue to be advanced.
+func (im *Importer) kick(th string) {
+	if im.kickHook != nil {
+		im.kickHook(th)
+	}
+	if !im.bg {
+		return
+	}
+	im.mu.Lock()
+	ch := im.workers[th]
+	if ch == nil {
+		if im.ctx.Err() != nil {
+			im.mu.Unlock()
+			return
+		}
+		ch = make(chan struct{}, 1)
+		im.workers[th] = ch
+		im.wg.Add(1)
+		go im.worker(th, ch)
+	}
+	im.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (im *Importer) worker(th string, ch chan struct{}) {
+	defer im.wg.Done()
+	for {
+		wait := im.runTable(im.ctx, th)
+		var timer <-chan time.Time
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			timer = t.C
+			defer t.Stop()
+		}
+		select {
+		case <-im.ctx.Done():
+			return
+		case <-ch:
+		case <-timer:
+		}
+	}
+}
+
+func (im *Importer) tableMu(th string) *sync.Mutex {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	mu := im.tables[th]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		im.tables[th] = mu
+	}
+	return mu
+}
+
+// runTable steps th until it has to wait; it returns how long (0: idle
+// until kicked).
+func (im *Importer) runTable(ctx context.Context, th string) time.Duration {
+	mu := im.tableMu(th)
+	mu.Lock()
+	defer mu.Unlock()
+	for range 1000 {
+		if ctx.Err() != nil {
+			return 0
+		}
+		wait, again, err := im.step(ctx, th)
+		if err != nil {
+			if ctx.Err() == nil {
+				im.log.Warn("advancing table queue", "table_key", th, "err", err)
+			}
+			return im.cfg.PollInterval
+		}
+		if !again {
+			return wait
+		}
+	}
+	return im.cfg.PollInterval
+}
+
+// step makes one move on table th. again asks for another step at once.
+func (im *Importer) step(ctx context.Context, th string) (wait time.Duration, again bool, err error) {
+	b, rev, err := getJSON[Batch](ctx, im.l, lockKey(th))
+	if err != nil {
+		return 0, false, err
+	}
+	if b == nil {
+		return im.startBatch(ctx, th)
+	}
+	switch b.State {
+	case BatchSubmitting:
+		age := im.now().Sub(b.IntentAt)
+		if age < im.cfg.RecoverAfter {
+			return im.cfg.RecoverAfter - age, false, nil
+		}
+		return im.recoverBatch(ctx, th, b, rev)
+	case BatchSubmitted:
+		return im.follow(ctx, th, b, rev)
+	default:
+		return im.finalize(ctx, th, b, rev)
+	}
+}
+
+func newBatchID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "obsimport-" + hex.EncodeToString(b[:])
+}
+
+type queued struct {
+	key  string
+	rev  uint64
+	item QueueItem
+}
+
+// startBatch takes the oldest group of queued files of th into a new batch
+// and submits it.
+func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, bool, error) {
+	limit := im.cfg.BatchMax * 4
+	if limit > 4096 {
+		limit = 4096
+	}
+	keys, err := im.l.keys(ctx, "q."+th+".*", limit)
+	if err != nil || len(keys) == 0 {
+		return 0, false, err
+	}
+	var items []queued
+	for _, k := range keys {
+		it, rev, err := getJSON[QueueItem](ctx, im.l, k)
+		if err != nil {
+			return 0, false, err
+		}
+		if it != nil {
+			items = append(items, queued{k, rev, *it})
+		}
+	}
+	if len(items) == 0 {
+		return 0, true, nil
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].item.Enqueued.Before(items[j].item.Enqueued) })
+	group := items[0].item.Group
+	oldest := items[0].item.Enqueued
+	var pick []queued
+	for _, q := range items {
+		if q.item.Group == group {
+			pick = append(pick, q)
+		}
+	}
+	max := im.cfg.BatchMax
+	if !im.cfg.BatchGlob {
+		max = 1
+	}
+	if age := im.now().Sub(oldest); im.cfg.BatchWindow > 0 && age < im.cfg.BatchWindow && len(pick) < max {
+		return im.cfg.BatchWindow - age, false, nil
+	}
+	b := &Batch{ID: newBatchID(), Backend: im.be.name(), State: BatchSubmitting, FirstEnqueued: oldest}
+	for _, q := range pick {
+		if len(b.Files) >= max {
+			break
+		}
+		e, _, err := getJSON[Entry](ctx, im.l, q.item.File)
+		if err != nil {
+			return 0, false, err
+		}
+		if e == nil || e.State != StatePending || e.Content != q.item.Content {
+			// Stale: already imported, or replaced by newer content whose
+			// own item supersedes this one.
+			if _, err := im.l.deleteAt(ctx, q.key, q.rev); err != nil {
+				return 0, false, err
+			}
+			continue
+		}
+		if e.Spec.Folder && len(b.Files) > 0 {
+			break
+		}
+		if len(b.Files) == 0 {
+			b.Database, b.Table, b.Bucket, b.Spec = e.Database, e.Table, e.Bucket, e.Spec
+		}
+		b.Files = append(b.Files, q.item.File)
+		b.Contents = append(b.Contents, e.Content)
+		b.Paths = append(b.Paths, e.Path)
+		for _, j := range e.PrevJobs {
+			b.PrevJobs = appendBounded(b.PrevJobs, j)
+		}
+		if e.Spec.Folder {
+			break
+		}
+	}
+	if len(b.Files) == 0 {
+		return 0, true, nil
+	}
+	b.DataPath = DataPath(b.Bucket, b.Paths)
+	b.IntentAt = im.now()
+	rev, ok, err := im.l.create(ctx, lockKey(th), b)
+	if err != nil || !ok {
+		return 0, !ok && err == nil, err
+	}
+	return im.submit(ctx, th, b, rev)
+}
+
+// submitOutcome classifies a submit error.
+type submitOutcome int
+
+const (
+	submitRetry     submitOutcome = iota // nothing happened in DLI: try later
+	submitAmbiguous                      // may have created a job: look it up later
+	submitRejected                       // DLI refused the import for good
+)
+
+func classifySubmit(err error) submitOutcome {
+	var de *dli.Error
+	if !errors.As(err, &de) {
+		if errors.Is(err, errUnsafePath) {
+			return submitRejected
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return submitAmbiguous
+		}
+		return submitRejected
+	}
+	switch {
+	case de.Ambiguous:
+		return submitAmbiguous
+	case dli.Retryable(err):
+		return submitRetry
+	case strings.Contains(strings.ToLower(de.Message), "concurrent"):
+		return submitRetry // another import holds the table
+	case errors.Is(err, dli.ErrAuth), errors.Is(err, dli.ErrQuota), errors.Is(err, dli.ErrThrottled):
+		return submitRetry
+	case de.Status == 0 && de.Err != nil:
+		return submitAmbiguous
+	}
+	return submitRejected
+}
+
+// submit sends b (whose lock is at rev) to DLI.
+func (im *Importer) submit(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
+	b.Attempts++
+	jobID, err := im.be.submit(ctx, b)
+	if err != nil {
+		switch classifySubmit(err) {
+		case submitRetry:
+			im.m.jobs.WithLabelValues(b.Backend, "retried").Inc()
+			im.log.Warn("import not accepted now; retrying later", "table", b.TableID(), "batch", b.ID, "err", err)
+			if _, err := im.l.deleteAt(ctx, lockKey(th), rev); err != nil {
+				return 0, false, err
+			}
+			return im.cfg.PollInterval, false, nil
+		case submitAmbiguous:
+			im.log.Warn("import submission outcome unknown; will look it up in DLI's job list", "table", b.TableID(), "batch", b.ID, "err", err)
+			return im.cfg.RecoverAfter, false, nil
+		}
+		im.m.jobs.WithLabelValues(b.Backend, "rejected").Inc()
+		b.State, b.Status, b.Message = BatchDone, string(dli.SQLFailed), "submission rejected: "+err.Error()
+		nrev, ok, uerr := im.l.update(ctx, lockKey(th), b, rev)
+		if uerr != nil || !ok {
+			return 0, !ok && uerr == nil, uerr
+		}
+		return im.finalize(ctx, th, b, nrev)
+	}
+	return im.recorded(ctx, th, b, rev, jobID, "submitted")
+}
+
+// recorded stores the job id of b and marks its files submitted.
+func (im *Importer) recorded(ctx context.Context, th string, b *Batch, rev uint64, jobID, how string) (time.Duration, bool, error) {
+	now := im.now()
+	b.State, b.JobID, b.Submitted = BatchSubmitted, jobID, now
+	_, ok, err := im.l.update(ctx, lockKey(th), b, rev)
+	if err != nil {
+		return 0, false, err
+	}
+	if !ok {
+		im.log.Warn("table lock changed while recording the job id", "table", b.TableID(), "batch", b.ID, "job_id", jobID)
+		return 0, true, nil
+	}
+	im.m.jobs.WithLabelValues(b.Backend, how).Inc()
+	im.m.batchFiles.Observe(float64(len(b.Files)))
+	im.log.Info("import submitted", "table", b.TableID(), "batch", b.ID, "job_id", jobID, "files", len(b.Files), "data_path", b.DataPath, "how", how)
+	for i, f := range b.Files {
+		e, err := im.updateEntry(ctx, f, func(e *Entry) bool {
+			if e.Content != b.Contents[i] || e.State != StatePending {
+				return false
+			}
+			e.State, e.Batch, e.JobID, e.Updated = StateSubmitted, b.ID, jobID, now
+			return true
+		})
+		if err != nil {
+			return 0, false, err
+		}
+		if e != nil {
+			im.m.submitLatency.Observe(now.Sub(e.Received).Seconds())
+			im.emit(ctx, events.TypeImportSubmitted, b, e, i)
+		}
+	}
+	return im.cfg.PollInterval, false, nil
+}
+
+// updateEntry applies change to the entry at key with a revision check,
+// retrying on conflicts; it returns the entry as stored (nil when change
+// declined or the entry is gone).
+func (im *Importer) updateEntry(ctx context.Context, key string, change func(*Entry) bool) (*Entry, error) {
+	for range 20 {
+		e, rev, err := getJSON[Entry](ctx, im.l, key)
+		if err != nil || e == nil {
+			return nil, err
+		}
+		if !change(e) {
+			return nil, nil
+		}
+		_, ok, err := im.l.update(ctx, key, e, rev)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return e, nil
+		}
+	}
+	return nil, fmt.Errorf("obsimport: %s changed 20 times in a row", key)
+}
+
+// recoverBatch handles a submission interrupted before its job id was
+// recorded: the job is looked up in DLI and adopted, or the batch is
+// submitted again.
+func (im *Importer) recoverBatch(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
+	jobID, err := im.be.find(ctx, b)
+	if err != nil {
+		return 0, false, fmt.Errorf("looking up interrupted batch %s: %w", b.ID, err)
+	}
+	if jobID != "" {
+		im.log.Info("interrupted submission found in DLI; adopting its job", "batch", b.ID, "job_id", jobID)
+		return im.recorded(ctx, th, b, rev, jobID, "recovered")
+	}
+	im.log.Warn("interrupted submission not in DLI's job list; submitting again", "batch", b.ID, "table", b.TableID())
+	b.IntentAt = im.now()
+	nrev, ok, err := im.l.update(ctx, lockKey(th), b, rev)
+	if err != nil || !ok {
+		return 0, !ok && err == nil, err
+	}
+	im.m.jobs.WithLabelValues(b.Backend, "resubmitted").Inc()
+	return im.submit(ctx, th, b, nrev)
+}
+
+// follow checks the job of b; when it has ended, finalises the batch.
+func (im *Importer) follow(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
+	job, err := im.dli.SQLJobStatus(ctx, b.JobID)
+	if errors.Is(err, dli.ErrNotFound) {
+		job = dli.SQLJob{Status: dli.SQLFailed, Message: "DLI does not know job " + b.JobID}
+	} else if err != nil {
+		im.log.Warn("checking import job", "job_id", b.JobID, "err", err)
+		return im.cfg.PollInterval, false, nil
+	}
+	if !job.Status.Terminal() {
+		return im.cfg.PollInterval, false, nil
+	}
+	b.State, b.Status, b.Message = BatchDone, string(job.Status), job.Message
+	b.Rows, b.BadRows, b.Duration = job.InputRowCount, job.BadRowCount, job.Duration
+	nrev, ok, err := im.l.update(ctx, lockKey(th), b, rev)
+	if err != nil || !ok {
+		return 0, !ok && err == nil, err
+	}
+	return im.finalize(ctx, th, b, nrev)
+}
+
+// finalize records b's outcome in its files' entries, emits the events,
+// posts a failure to Slack, clears the queue items and releases the lock.
+// It is idempotent: a crash midway repeats it.
+func (im *Importer) finalize(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
+	ok := b.Status == string(dli.SQLFinished)
+	now := im.now()
+	for i, f := range b.Files {
+		var requeue *Entry
+		e, err := im.updateEntry(ctx, f, func(e *Entry) bool {
+			if e.Content != b.Contents[i] || (e.Batch != b.ID && e.State != StatePending) {
+				return false
+			}
+			if e.Batch == b.ID && (e.State == StateLoaded || e.State == StateFailed) {
+				return false
+			}
+			e.Batch, e.JobID, e.Updated = b.ID, b.JobID, now
+			e.Rows, e.Error = b.Rows, ""
+			e.State = StateLoaded
+			if !ok {
+				e.State, e.Error = StateFailed, b.Message
+			}
+			e.PrevJobs = appendBounded(e.PrevJobs, b.JobID)
+			if e.Next != nil {
+				// A newer content arrived while this one was in flight.
+				e.Seen = appendBounded(e.Seen, e.Content)
+				e.Content, e.Size, e.EventTime = e.Next.Content, e.Next.Size, e.Next.EventTime
+				e.State, e.Batch, e.JobID, e.Error, e.Rows, e.Next = StatePending, "", "", "", 0, nil
+				cp := *e
+				requeue = &cp
+			}
+			return true
+		})
+		if err != nil {
+			return 0, false, err
+		}
+		if e != nil {
+			typ := events.TypeImportSucceeded
+			if !ok {
+				typ = events.TypeImportFailed
+			}
+			ev := *e
+			ev.Content = b.Contents[i]
+			im.emit(ctx, typ, b, &ev, i)
+		}
+		if requeue != nil {
+			if err := im.enqueue(ctx, requeue, true); err != nil {
+				return 0, false, err
+			}
+		}
+		qk := queueKey(th, f)
+		it, qrev, err := getJSON[QueueItem](ctx, im.l, qk)
+		if err != nil {
+			return 0, false, err
+		}
+		if it != nil && it.Content == b.Contents[i] {
+			if _, err := im.l.deleteAt(ctx, qk, qrev); err != nil {
+				return 0, false, err
+			}
+		}
+	}
+	if ok {
+		im.m.jobs.WithLabelValues(b.Backend, "succeeded").Inc()
+		im.log.Info("import finished", "table", b.TableID(), "batch", b.ID, "job_id", b.JobID, "files", len(b.Files), "rows", b.Rows)
+	} else {
+		im.m.jobs.WithLabelValues(b.Backend, "failed").Inc()
+		im.log.Warn("import failed", "table", b.TableID(), "batch", b.ID, "job_id", b.JobID, "files", len(b.Files), "message", b.Message)
+		if !b.Notified {
+			im.notifyFailure(ctx, b)
+			b.Notified = true
+			nrev, uok, err := im.l.update(ctx, lockKey(th), b, rev)
+			if err != nil || !uok {
+				return 0, !uok && err == nil, err
+			}
+			rev = nrev
+		}
+	}
+	if _, err := im.l.deleteAt(ctx, lockKey(th), rev); err != nil {
+		return 0, false, err
+	}
+	return 0, true, nil
+}
+
+// enqueue puts e's file in its table's queue (overwrite replaces an item
+// holding older content).
+func (im *Importer) enqueue(ctx context.Context, e *Entry, overwrite bool) error {
+	th := TableKey(e.Database, e.Table)
+	it := QueueItem{File: FileKey(e.Bucket, e.Key), Content: e.Content, Group: e.Spec.group(e.Bucket, e.Path), Enqueued: im.now()}
+	if overwrite {
+		return im.l.put(ctx, queueKey(th, it.File), it)
+	}
+	_, _, err := im.l.create(ctx, queueKey(th, it.File), it)
+	return err
+}

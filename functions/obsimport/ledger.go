@@ -1,0 +1,326 @@
+package obsimport
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Bucket is the JetStream KV bucket holding obsimport's state (contract):
+// the ledger (f.<object>), the per-table queues (q.<table>.<object>) and
+// the per-table import locks (t.<table>).
+const Bucket = "dlibot_obsimport"
+
+// State is a ledger entry's state.
+type State string
+
+// Ledger states: pending → submitted(job id) → loaded | failed. Skipped
+// records a re-upload ignored by policy.
+const (
+	StatePending   State = "pending"
+	StateSubmitted State = "submitted"
+	StateLoaded    State = "loaded"
+	StateFailed    State = "failed"
+)
+
+// Spec is how to import an object: everything DLI needs besides the path
+// and the table. Objects batch together only when their Specs are equal.
+type Spec struct {
+	Format          string            `json:"format"`
+	Header          bool              `json:"header,omitempty"`
+	Delimiter       string            `json:"delimiter,omitempty"`
+	Quote           string            `json:"quote,omitempty"`
+	Escape          string            `json:"escape,omitempty"`
+	DateFormat      string            `json:"date_format,omitempty"`
+	TimestampFormat string            `json:"timestamp_format,omitempty"`
+	BadRecordsPath  string            `json:"bad_records_path,omitempty"`
+	Queue           string            `json:"queue,omitempty"`
+	Overwrite       bool              `json:"overwrite,omitempty"`
+	Partition       map[string]string `json:"partition,omitempty"`
+	Conf            []string          `json:"conf,omitempty"`
+	// Folder marks a marker import: Path is a folder, never batched.
+	Folder bool `json:"folder,omitempty"`
+}
+
+// group is the batching key: equal Specs in one folder.
+func (s Spec) group(bucket, path string) string {
+	b, _ := json.Marshal(s)
+	dir := ""
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		dir = path[:i]
+	}
+	if s.Folder {
+		dir = "\x00" + path // never shared
+	}
+	return hash(bucket + "\x00" + string(b) + "\x00" + dir)
+}
+
+// Next is a newer content of an object that arrived while the current one
+// was in flight (reload policy); it is imported after.
+type Next struct {
+	Content   string    `json:"content"`
+	Size      int64     `json:"size"`
+	EventTime time.Time `json:"event_time"`
+}
+
+// Entry is the ledger record of one object (bucket/key; for a marker rule,
+// the marker object, whose Path is its folder).
+type Entry struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	// Path is what is imported, relative to the bucket.
+	Path string `json:"path"`
+	// Content is the content id (ETag, #version) being imported or
+	// imported last.
+	Content  string `json:"content"`
+	Size     int64  `json:"size"`
+	Rule     string `json:"rule"`
+	Database string `json:"database"`
+	Table    string `json:"table"`
+	Spec     Spec   `json:"spec"`
+	State    State  `json:"state"`
+	Batch    string `json:"batch,omitempty"`
+	JobID    string `json:"job_id,omitempty"`
+	Rows     int64  `json:"rows,omitempty"`
+	Error    string `json:"error,omitempty"`
+	// Seen are earlier content ids handled (imported or skipped), newest
+	// last, at most maxSeen: an old event arriving late is a duplicate.
+	Seen []string `json:"seen,omitempty"`
+	// PrevJobs are job ids of earlier imports of this object, so crash
+	// recovery never mistakes one for the current submission.
+	PrevJobs  []string  `json:"prev_jobs,omitempty"`
+	Next      *Next     `json:"next,omitempty"`
+	EventTime time.Time `json:"event_time"`
+	Received  time.Time `json:"received"`
+	Updated   time.Time `json:"updated"`
+}
+
+// TableID is "database.table".
+func (e *Entry) TableID() string { return e.Database + "." + e.Table }
+
+const maxSeen = 16
+
+func appendBounded(s []string, v string) []string {
+	if v == "" {
+		return s
+	}
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	s = append(s, v)
+	if len(s) > maxSeen {
+		s = s[len(s)-maxSeen:]
+	}
+	return s
+}
+
+// QueueItem is a file waiting for its table's next import.
+type QueueItem struct {
+	File     string    `json:"file"`
+	Content  string    `json:"content"`
+	Group    string    `json:"group"`
+	Enqueued time.Time `json:"enqueued"`
+}
+
+// Batch states.
+const (
+	// BatchSubmitting: the intent is recorded; the submit may or may not
+	// have reached DLI.
+	BatchSubmitting = "submitting"
+	// BatchSubmitted: DLI answered with JobID.
+	BatchSubmitted = "submitted"
+	// BatchDone: the job ended (Status); the files are being finalised.
+	BatchDone = "done"
+)
+
+// Batch is a table's import in flight: the lock that keeps one import per
+// table, and the intent recorded before submitting.
+type Batch struct {
+	ID       string    `json:"id"`
+	Database string    `json:"database"`
+	Table    string    `json:"table"`
+	Bucket   string    `json:"bucket"`
+	Files    []string  `json:"files"`
+	Contents []string  `json:"contents"`
+	Paths    []string  `json:"paths"`
+	DataPath string    `json:"data_path"`
+	Spec     Spec      `json:"spec"`
+	Backend  string    `json:"backend"`
+	State    string    `json:"state"`
+	JobID    string    `json:"job_id,omitempty"`
+	PrevJobs []string  `json:"prev_jobs,omitempty"`
+	IntentAt time.Time `json:"intent_at"`
+	Attempts int       `json:"attempts"`
+	// Submitted is when DLI answered.
+	Submitted time.Time `json:"submitted,omitzero"`
+	// FirstEnqueued is when the oldest file was queued (latency).
+	FirstEnqueued time.Time `json:"first_enqueued,omitzero"`
+	// Outcome, once State is done.
+	Status   string        `json:"status,omitempty"`
+	Message  string        `json:"message,omitempty"`
+	Rows     int64         `json:"rows,omitempty"`
+	BadRows  int64         `json:"bad_rows,omitempty"`
+	Duration time.Duration `json:"duration,omitempty"`
+	Notified bool          `json:"notified,omitempty"`
+}
+
+// TableID is "database.table".
+func (b *Batch) TableID() string { return b.Database + "." + b.Table }
+
+// hash is a KV-safe token for any string: 128 bits of SHA-256 in hex.
+func hash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:16])
+}
+
+// FileKey is the ledger key of bucket/key.
+func FileKey(bucket, key string) string { return "f." + hash(bucket+"\x00"+key) }
+
+// TableKey is the hash naming a table in lock and queue keys.
+func TableKey(database, table string) string {
+	return hash(strings.ToLower(database) + "." + strings.ToLower(table))
+}
+
+func lockKey(th string) string { return "t." + th }
+
+func queueKey(th, file string) string { return "q." + th + "." + strings.TrimPrefix(file, "f.") }
+
+// ledger wraps the KV bucket with typed, revision-checked access.
+type ledger struct {
+	kv jetstream.KeyValue
+}
+
+// OpenLedger creates (or opens) the obsimport KV bucket.
+func openLedger(ctx context.Context, js jetstream.KeyValueManager, replicas int, storage jetstream.StorageType) (*ledger, error) {
+	if replicas <= 0 {
+		replicas = 1
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: Bucket, Description: "obsimport ledger, queues and table locks", History: 1,
+		Replicas: replicas, Storage: storage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("obsimport: open KV bucket %s: %w", Bucket, err)
+	}
+	return &ledger{kv: kv}, nil
+}
+
+func getJSON[T any](ctx context.Context, l *ledger, key string) (*T, uint64, error) {
+	e, err := l.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("obsimport: read %s: %w", key, err)
+	}
+	var v T
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		return nil, 0, fmt.Errorf("obsimport: decode %s: %w", key, err)
+	}
+	return &v, e.Revision(), nil
+}
+
+// create stores v under key only if the key does not exist; ok is false
+// when it does.
+func (l *ledger) create(ctx context.Context, key string, v any) (rev uint64, ok bool, err error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, false, err
+	}
+	rev, err = l.kv.Create(ctx, key, b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("obsimport: create %s: %w", key, err)
+	}
+	return rev, true, nil
+}
+
+// update stores v under key if its revision is still rev; ok is false
+// when someone else changed it first.
+func (l *ledger) update(ctx context.Context, key string, v any, rev uint64) (uint64, bool, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, false, err
+	}
+	nrev, err := l.kv.Update(ctx, key, b, rev)
+	if isWrongRevision(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("obsimport: update %s: %w", key, err)
+	}
+	return nrev, true, nil
+}
+
+func (l *ledger) put(ctx context.Context, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := l.kv.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("obsimport: write %s: %w", key, err)
+	}
+	return nil
+}
+
+// deleteAt deletes key if its revision is still rev (0: unconditionally).
+func (l *ledger) deleteAt(ctx context.Context, key string, rev uint64) (bool, error) {
+	var opts []jetstream.KVDeleteOpt
+	if rev > 0 {
+		opts = append(opts, jetstream.LastRevision(rev))
+	}
+	err := l.kv.Delete(ctx, key, opts...)
+	if isWrongRevision(err) {
+		return false, nil
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, fmt.Errorf("obsimport: delete %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func isWrongRevision(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		return true
+	}
+	return strings.Contains(err.Error(), "wrong last sequence")
+}
+
+// keys lists the keys matching filter ("q.<th>.*", "t.*"); none is not an
+// error.
+func (l *ledger) keys(ctx context.Context, filter string, limit int) ([]string, error) {
+	lister, err := l.kv.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("obsimport: list %s: %w", filter, err)
+	}
+	defer func() { _ = lister.Stop() }()
+	var out []string
+	for k := range lister.Keys() {
+		out = append(out, k)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
