@@ -89,7 +89,7 @@ func (s *Service) prepare(ctx context.Context, cmd *command.Command, role *polic
 				{Label: "Target", Value: fmt.Sprintf("%d CU (%s)", cu, s.cost(cu))},
 				{Label: "Delta", Value: signed(delta) + " CU"},
 				{Label: "Cost delta", Value: "≈ " + s.costDelta(delta)}},
-			dryRun: fmt.Sprintf("POST /v1.0/{project_id}/queues/%s/action {\"action\":%q,\"cu_count\":%d}", q.Name, dir, abs(delta))}
+			dryRun: fmt.Sprintf("PUT /v1.0/{project_id}/queues/%s/action {\"action\":%q,\"cu_count\":%d}", q.Name, dir, abs(delta))}
 		if dur > 0 {
 			c.fields = append(c.fields, blockkit.Field{Label: "Reverts", Value: fmt.Sprintf("to %d CU after %s", q.CUs, shortDuration(dur))})
 		}

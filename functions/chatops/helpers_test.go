@@ -103,6 +103,7 @@ type env struct {
 	clock *clock
 	aud   *audits
 	cfg   *Config
+	opts  Options // what the service was built with (to build a second one)
 }
 
 type envOpts struct {
@@ -160,7 +161,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		defer cancel()
 		_ = svc.Close(ctx)
 	})
-	return &env{svc: svc, emu: emu, slack: sl, clock: ck, aud: aud, cfg: cfg}
+	return &env{svc: svc, emu: emu, slack: sl, clock: ck, aud: aud, cfg: cfg, opts: opts}
 }
 
 type mapLookuper map[string]string
@@ -238,6 +239,29 @@ func (e *env) click(t testing.TB, user, action, value, responseName string) int 
 	return rec.Code
 }
 
+// dliCalls returns the emulator's requests that change something (not
+// GET).
+func (e *env) dliCalls(method, pathPart string) []string {
+	var out []string
+	for _, r := range e.emu.Requests() {
+		if r.Method == method && strings.Contains(r.Path, pathPart) {
+			out = append(out, r.Method+" "+r.Path+" "+r.Body)
+		}
+	}
+	return out
+}
+
+// mutations counts non-GET DLI requests.
+func (e *env) mutations() int {
+	n := 0
+	for _, r := range e.emu.Requests() {
+		if r.Method != http.MethodGet {
+			n++
+		}
+	}
+	return n
+}
+
 // confirmationID finds the value of the confirm/approve button in blocks.
 func confirmationID(t testing.TB, blocks []byte, action string) string {
 	t.Helper()
@@ -261,3 +285,5 @@ func confirmationID(t testing.TB, blocks []byte, action string) string {
 	t.Fatalf("no %s button in %s", action, blocks)
 	return ""
 }
+
+func dlitestDelay(ms int) dlitest.Fault { return dlitest.Fault{LatencyMS: ms, Count: 1} }
