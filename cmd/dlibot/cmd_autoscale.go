@@ -131,7 +131,7 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Pooled, "pooled", false, "dlibot's model pools all weeks' samples of an hour (default: median over weeks of each week's quantile, so one-off bursts do not count)")
 	fs.Float64Var(&o.HalfLifeWeeks, "half-life", 2, "dlibot's model: age in weeks at which a week weighs half")
 	fs.IntVar(&o.ModelWeeks, "model-weeks", 4, "dlibot's model: weeks of history")
-	fs.BoolVar(&o.EqualWait, "equal-wait", false, "table: also show what reactive and seasonal-naive cost when re-tuned on the evaluation weeks to dlibot's P95 wait")
+	fs.BoolVar(&o.EqualWait, "equal-wait", false, "also show (as extra rows) what reactive and seasonal-naive cost when re-tuned on the evaluation weeks to dlibot's P95 wait")
 	fs.BoolVar(&o.NoReassert, "no-reassert", false, "dlibot: do not spend leftover plans on firings that re-assert the planned level")
 	fs.DurationVar(&jitter, "plan-jitter", 5*time.Minute, "plans start within ± this of their time")
 	fs.DurationVar(&outDelay, "scale-out-delay", 10*time.Minute, "time until new CUs are usable")
@@ -161,7 +161,7 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep.Results)
+		return enc.Encode(append(rep.Results, rep.EqualWait...)) // EqualWait only with --equal-wait
 	}
 	fmt.Fprintf(stdout, "trace %s: %d jobs from %s; tuned on %d week(s), evaluated on %d; target P95 wait %v\n\n",
 		tracePath, len(jobs), rep.Start.Format(time.DateOnly), rep.TrainWeeks, rep.EvalWeeks, o.TargetP95Wait)
