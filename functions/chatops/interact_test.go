@@ -24,8 +24,8 @@ func TestDecodeInteraction(t *testing.T) {
 		t.Errorf("other types are acknowledged: %+v %v", c, err)
 	}
 	bad := []any{
-		map[string]any{"type": "block_actions", "actions": []map[string]string{{"action_id": "confirm", "value": "ab"}}},                                         // no user
-		map[string]any{"type": "block_actions", "user": map[string]string{"id": "U1"}},                                                                           // no action
+		map[string]any{"type": "block_actions", "actions": []map[string]string{{"action_id": "confirm", "value": "ab"}}},                                       // no user
+		map[string]any{"type": "block_actions", "user": map[string]string{"id": "U1"}},                                                                         // no action
 		map[string]any{"type": "block_actions", "user": map[string]string{"id": "U1"}, "actions": []map[string]string{{"action_id": "rm -rf", "value": "ab"}}}, // unknown action
 		map[string]any{"type": "block_actions", "user": map[string]string{"id": "U1"}, "actions": []map[string]string{{"action_id": "confirm", "value": "../x"}}},
 	}

@@ -24,8 +24,8 @@ func TestResponseURLAllowList(t *testing.T) {
 	defer srv.Close()
 	r := testResponder([]string{"hooks.slack.com", ".slack-gov.com"}, false, time.Now)
 	for _, u := range []string{
-		srv.URL + "/x", // loopback: not allowed
-		"http://hooks.slack.com/commands/1",   // http not allowed
+		srv.URL + "/x",                      // loopback: not allowed
+		"http://hooks.slack.com/commands/1", // http not allowed
 		"https://hooks.slack.com.evil.example/x",
 		"https://evil.example/hooks.slack.com",
 		"https://user@hooks.slack.com/x",
