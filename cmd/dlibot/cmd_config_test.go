@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,8 +44,53 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 	return code, out.String(), errb.String()
 }
 
+// withFunctionFiles adds the functions' configuration files (DESIGN.md's
+// examples) to env.
+func withFunctionFiles(t *testing.T, env map[string]string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	out := map[string]string{}
+	for k, v := range env {
+		out[k] = v
+	}
+	for name, f := range map[string]struct{ env, body string }{
+		"policy.yaml": {"CHATOPS_POLICY", `roles:
+  viewer:   {commands: [help, whoami, queues, queue, plans, "flink list", "flink show", "spark list",
+                        "spark show", "spark logs", jobs, "sql status", "sql result", sql]}
+  operator: {inherits: viewer, commands: [scale, "plan add", "plan rm", "flink stop", "flink start",
+                        "spark cancel", "sql cancel"], max_cu: 256}
+  admin:    {commands: ["*"]}
+grants:
+  - {user: U0123ABCD, role: admin}
+  - {group: S0456EFGH, role: operator}
+  - {channel: C0789IJKL, role: viewer}
+protected_queues: [prod]
+`},
+		"rules.yaml": {"OBSIMPORT_RULES", `rules:
+  - name: events
+    bucket: raw-data
+    key: "landing/events/dt={dt}/*.csv"
+    database: analytics
+    table: events
+    format: csv
+    csv: {header: true, delimiter: ",", quote: "\"", escape: "\\"}
+    partition: {dt: "{dt}"}
+    queue: etl
+    trigger: each
+    on_reupload: reload
+`},
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(f.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out[f.env] = p
+	}
+	return out
+}
+
 func TestConfigCheckRedactsSecrets(t *testing.T) {
-	code, out, errOut := runCLI(t, validEnv, "config", "check")
+	code, out, errOut := runCLI(t, withFunctionFiles(t, validEnv), "config", "check")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dlibot/dlibot/pkg/host"
 )
 
 type lockedBuffer struct {
@@ -71,7 +73,7 @@ func TestDevCommandBootsAndPrintsWorkingCommands(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err == nil {
 		b, err := exec.Command("sh", "-c", curlLine).Output()
 		if err != nil || !strings.Contains(string(b), "queues") {
-			t.Fatalf("%s: %v\n%s", curlLine, err, b)
+			t.Fatalf("%s: %v\n%s\n%s", curlLine, err, b, errOut.String())
 		}
 	} else {
 		resp, err := http.Get(strings.Fields(curlLine)[2])
@@ -85,12 +87,18 @@ func TestDevCommandBootsAndPrintsWorkingCommands(t *testing.T) {
 		t.Fatalf("readyz: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	// dlibot slack reads the generated secret from .dlibot; with no chatops
-	// registered dlibot answers 404 naming it (the request was well signed:
-	// a bad signature would not reach the 404).
+	// dlibot slack reads the generated secret from .dlibot and is answered
+	// by chatops; without chatops registered dlibot answers 404 naming it.
 	var sout, serr bytes.Buffer
-	err = runSlack(context.Background(), []string{"--url", httpURL, "--wait", "0", "/dli queues"}, &sout, &serr)
-	if err == nil || !strings.Contains(sout.String(), "chatops") {
+	err = runSlack(context.Background(), []string{"--url", httpURL, "--wait", "0", "/dli help"}, &sout, &serr)
+	if _, lookErr := host.DefaultRegistry.Lookup("chatops"); lookErr == nil {
+		if err != nil || !strings.Contains(sout.String(), "/dli") {
+			t.Fatalf("slack: %v %q %q", err, sout.String(), serr.String())
+		}
+		if !strings.Contains(banner, "slack --url "+httpURL) {
+			t.Fatalf("no dlibot slack command printed for chatops:\n%s", banner)
+		}
+	} else if err == nil || !strings.Contains(sout.String(), "chatops") {
 		t.Fatalf("slack: %v %q", err, sout.String())
 	}
 	if st, err := os.Stat(".dlibot/slack-signing-secret"); err != nil || st.Mode().Perm() != 0o600 {

@@ -248,6 +248,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		go func() {
 			defer wg.Done()
 			if err := c.Run(runCtx); err != nil {
+				log.Error("consumer stopped; shutting down", "consumer", c.Config().Durable(), "err", err)
 				errc <- err
 				stopAll()
 			}
