@@ -55,6 +55,8 @@ type meta struct {
 	SQLCursor time.Time `json:"sql_cursor,omitzero"`
 	// FailingSince is when polling DLI started failing (zero when fine).
 	FailingSince time.Time `json:"failing_since,omitzero"`
+	// Outages counts the self-watch messages (it numbers their keys).
+	Outages int `json:"outages,omitempty"`
 	// SelfWatch is the key of the open self-watch record.
 	SelfWatch string `json:"self_watch,omitempty"`
 	// Backoff is the throttling level: the poll period is Interval·2^Backoff.

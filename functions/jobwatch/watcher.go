@@ -136,7 +136,7 @@ func (w *Watcher) Poll(ctx context.Context) (*Result, error) {
 	}
 	pending := map[string]bool{}
 	// A redelivered tick just after a poll, or throttling, skips the listing.
-	recent := !m.LastAttempt.IsZero() && now.Sub(m.LastAttempt) < w.cfg.Interval/2 && now.After(m.LastAttempt) || now.Equal(m.LastAttempt)
+	recent := !m.LastAttempt.IsZero() && !now.Before(m.LastAttempt) && now.Sub(m.LastAttempt) < w.cfg.Interval/2
 	if now.Before(m.PollAfter) || recent {
 		for _, k := range m.Pending {
 			pending[k] = true
@@ -148,7 +148,7 @@ func (w *Watcher) Poll(ctx context.Context) (*Result, error) {
 		if err := w.poll(ctx, now, &m, res, pending); err != nil {
 			return nil, err
 		}
-		if err := w.saveMeta(ctx, &m, mrev, func(cur *meta) { *cur = m }); err != nil {
+		if err := w.saveMeta(ctx, &m, mrev, func(cur *meta) { *cur = mergeMeta(*cur, m) }); err != nil {
 			return nil, err
 		}
 	}
@@ -322,7 +322,10 @@ func (w *Watcher) poll(ctx context.Context, now time.Time, m *meta, res *Result,
 			m.FailingSince = now
 		}
 		if m.SelfWatch == "" && now.Sub(m.FailingSince) >= w.cfg.SelfWatchAfter {
-			rec := &Incident{Key: fmt.Sprintf("msg/selfwatch/%d", m.FailingSince.Unix()), Kind: "selfwatch",
+			// Numbered by outage, so replicas reading the same meta claim
+			// the same key and only one record (one message) exists.
+			m.Outages++
+			rec := &Incident{Key: fmt.Sprintf("msg/selfwatch/%d", m.Outages), Kind: "selfwatch",
 				FailedAt: m.FailingSince, Detected: now, State: StateNew, Channel: w.cfg.Channel}
 			if len(res.ListErrors) > 0 {
 				rec.Detail = res.ListErrors[0].Error()
@@ -338,6 +341,32 @@ func (w *Watcher) poll(ctx context.Context, now time.Time, m *meta, res *Result,
 		pending[k] = true
 	}
 	return nil
+}
+
+// mergeMeta combines this poll's meta (mine) with one another replica
+// stored meanwhile (cur): pending records are united, the outage state keeps
+// the earliest failure and the highest outage number.
+func mergeMeta(cur, mine meta) meta {
+	out := mine
+	for _, k := range cur.Pending {
+		if !slices.Contains(out.Pending, k) {
+			out.Pending = append(out.Pending, k)
+		}
+	}
+	out.Outages = max(cur.Outages, mine.Outages)
+	if !cur.FailingSince.IsZero() && !mine.FailingSince.IsZero() && cur.FailingSince.Before(mine.FailingSince) {
+		out.FailingSince = cur.FailingSince
+	}
+	if out.SelfWatch == "" && !mine.FailingSince.IsZero() {
+		out.SelfWatch = cur.SelfWatch
+	}
+	out.SummaryDone = cur.SummaryDone || mine.SummaryDone
+	for k, v := range cur.Baselined {
+		if v {
+			out.Baselined[k] = true
+		}
+	}
+	return out
 }
 
 func (w *Watcher) baselined(m *meta) bool {
