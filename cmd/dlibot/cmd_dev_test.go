@@ -104,6 +104,40 @@ func TestDevCommandBootsAndPrintsWorkingCommands(t *testing.T) {
 	if st, err := os.Stat(".dlibot/slack-signing-secret"); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("secret file %v %v", st, err)
 	}
+	// Every printed command works: curl lines through sh, dlibot lines
+	// in-process.
+	_, curlErr := exec.LookPath("curl")
+	inTry := false
+	for _, l := range strings.Split(banner, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "Try:":
+			inTry = true
+			continue
+		case !inTry || l == "" || strings.HasPrefix(l, "#"):
+			continue
+		}
+		t.Run(l[:min(len(l), 40)], func(t *testing.T) {
+			switch {
+			case strings.HasPrefix(l, "curl "):
+				if curlErr != nil {
+					t.Skip("no curl")
+				}
+				code, err := exec.Command("sh", "-c", l+" -o /dev/null -w '%{http_code}'").Output()
+				if err != nil || len(code) == 0 || code[0] != '2' {
+					t.Fatalf("%s: %s %v", l, code, err)
+				}
+			case strings.HasPrefix(l, "dlibot slack "):
+				args := shellSplit(t, strings.TrimPrefix(l, "dlibot slack "))
+				var o, e bytes.Buffer
+				if err := runSlack(context.Background(), append([]string{"--wait", "5s"}, args...), &o, &e); err != nil {
+					t.Fatalf("%s: %v %s %s", l, err, o.String(), e.String())
+				}
+			default:
+				t.Fatalf("unexpected command line %q", l)
+			}
+		})
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -113,4 +147,40 @@ func TestDevCommandBootsAndPrintsWorkingCommands(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("dev did not stop")
 	}
+}
+
+// shellSplit splits a command line with single-quoted words, as printed by
+// dlibot dev.
+func shellSplit(t *testing.T, line string) []string {
+	t.Helper()
+	var args []string
+	var cur strings.Builder
+	inQuote, have := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case inQuote && c == '\'':
+			inQuote = false
+		case inQuote:
+			cur.WriteByte(c)
+		case c == '\'':
+			inQuote, have = true, true
+		case c == ' ':
+			if have {
+				args = append(args, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteByte(c)
+			have = true
+		}
+	}
+	if inQuote {
+		t.Fatalf("unbalanced quote in %q", line)
+	}
+	if have {
+		args = append(args, cur.String())
+	}
+	return args
 }
