@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/dlibot/dlibot/pkg/dli/dlitest"
 	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/host"
 	"github.com/dlibot/dlibot/pkg/host/slacksig"
@@ -244,5 +245,62 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDevWithRealDLICredentials: with HUAWEICLOUD_SDK_AK set, dev uses that
+// DLI (here an emulator standing in for it) instead of starting its own, and
+// DLI calls show in /metrics.
+func TestDevWithRealDLICredentials(t *testing.T) {
+	real := dlitest.NewServer(t, dlitest.Options{ProjectID: "p-real", AK: "real-ak", SK: "real-sk", Seed: "demo"})
+	reg := &host.Registry{}
+	reg.Register(host.Registration{Name: "lister", New: func(ctx context.Context, env host.Env) (*host.Function, error) {
+		if _, err := env.DLI.ListQueues(ctx, ""); err != nil {
+			return nil, err
+		}
+		return &host.Function{}, nil
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Dir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Registry: reg, Stdout: out,
+			Logger: slog.New(slog.DiscardHandler), OnReady: func(i Info) { ready <- i },
+			Env: envconfig.MapLookuper(map[string]string{"HUAWEICLOUD_SDK_AK": "real-ak", "HUAWEICLOUD_SDK_SK": "real-sk",
+				"HUAWEICLOUD_SDK_PROJECT_ID": "p-real", "DLI_ENDPOINT": real.URL, "SLACK_SIGNING_SECRET": "given"})})
+	}()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("dev did not start")
+	}
+	if info.Emulator != "" || !strings.Contains(out.String(), "real DLI") || info.SecretFile != "" {
+		t.Fatalf("info %+v\n%s", info, out.String())
+	}
+	for _, c := range info.Commands {
+		if c.Name == "emulator" {
+			t.Fatal("emulator command printed with real DLI")
+		}
+	}
+	if strings.Contains(out.String(), "real-sk") {
+		t.Fatal("banner shows the SK")
+	}
+	resp, err := http.Get(info.HTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `dlibot_dli_calls_total{operation=`) {
+		t.Fatalf("no DLI call metrics:\n%s", b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
