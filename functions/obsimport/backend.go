@@ -173,7 +173,7 @@ func LoadDataSQL(dataPath, database, table string, s Spec) (string, error) {
 func globEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
-		if strings.ContainsRune(`\{}[]*?,^-!`, r) {
+		if strings.ContainsRune(`\{}[]*?,`, r) {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)

@@ -46,6 +46,13 @@ func (im *Importer) Handle(ctx context.Context, e events.Event) events.Outcome {
 	if err != nil {
 		return events.Drop(err.Error())
 	}
+	if im.faultHook != nil {
+		if err := im.faultHook(); errors.Is(err, errDropped) {
+			return events.Drop(err.Error())
+		} else if err != nil {
+			return events.Retry(retryDelay(ctx))
+		}
+	}
 	for _, ig := range res.Ignored {
 		im.m.objects.WithLabelValues("ignored_" + ig.Reason).Inc()
 		im.log.Debug("object event ignored", "reason", ig.Reason, "event_name", ig.EventName, "bucket", ig.Bucket, "key", ig.Key)
@@ -146,6 +153,7 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 			if !ok {
 				continue
 			}
+			im.at("recorded-entry")
 			return AcceptQueued, im.enqueue(ctx, &ne, false)
 		}
 		if content == "" || e.Content == content || contains(e.Seen, content) || (e.Next != nil && e.Next.Content == content) {

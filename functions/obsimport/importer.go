@@ -77,7 +77,8 @@ type Importer struct {
 	rules   *rules.Set
 	l       *ledger
 	dli     DLI
-	be      backend
+	imp     backend // the import API
+	sql     backend // LOAD DATA
 	notify  notify.Notifier
 	publish func(ctx context.Context, subject string, e events.Event) error
 	log     *slog.Logger
@@ -92,6 +93,21 @@ type Importer struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	kickHook func(th string) // tests
+	// crashAt, set by tests, is called at the named points of the import
+	// path; a test panics in it to simulate the process dying there.
+	crashAt func(point string)
+	// faultHook, set by tests, makes Handle fail: an error wrapping
+	// errDropped drops the event, any other asks for a retry.
+	faultHook func() error
+}
+
+// errDropped marks a faultHook error as permanent.
+var errDropped = errors.New("obsimport: dropped")
+
+func (im *Importer) at(point string) {
+	if im.crashAt != nil {
+		im.crashAt(point)
+	}
 }
 
 // New opens the ledger and returns an Importer. With Background, call
@@ -119,12 +135,8 @@ func New(ctx context.Context, o Options) (*Importer, error) {
 	im := &Importer{cfg: o.Config, rules: o.RuleSet, l: l, dli: o.DLI, notify: o.Notifier, publish: o.Publish,
 		log: o.Logger, m: newMetrics(o.Registerer), now: o.Now, bg: o.Background,
 		tables: map[string]*sync.Mutex{}, workers: map[string]chan struct{}{}}
-	switch o.Config.Backend {
-	case BackendSQL:
-		im.be = &sqlBackend{dli: o.DLI, queue: o.Config.Queue, skew: o.Config.ClockSkew}
-	default:
-		im.be = &importBackend{dli: o.DLI, queue: o.Config.Queue, skew: o.Config.ClockSkew}
-	}
+	im.imp = &importBackend{dli: o.DLI, queue: o.Config.Queue, skew: o.Config.ClockSkew}
+	im.sql = &sqlBackend{dli: o.DLI, queue: o.Config.Queue, skew: o.Config.ClockSkew}
 	im.ctx, im.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	return im, nil
 }
@@ -368,7 +380,7 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 	if age := im.now().Sub(oldest); im.cfg.BatchWindow > 0 && age < im.cfg.BatchWindow && len(pick) < max {
 		return im.cfg.BatchWindow - age, false, nil
 	}
-	b := &Batch{ID: newBatchID(), Backend: im.be.name(), State: BatchSubmitting, FirstEnqueued: oldest}
+	b := &Batch{ID: newBatchID(), State: BatchSubmitting, FirstEnqueued: oldest}
 	for _, q := range pick {
 		if len(b.Files) >= max {
 			break
@@ -405,12 +417,33 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 		return 0, true, nil
 	}
 	b.DataPath = DataPath(b.Bucket, b.Paths)
+	b.Backend = im.backendFor(b.Spec).name()
 	b.IntentAt = im.now()
 	rev, ok, err := im.l.create(ctx, lockKey(th), b)
 	if err != nil || !ok {
 		return 0, !ok && err == nil, err
 	}
+	im.at("intent")
 	return im.submit(ctx, th, b, rev)
+}
+
+// backendFor picks the backend of a new batch: OBSIMPORT_BACKEND, except
+// that non-CSV data goes through LOAD DATA even with the import backend —
+// pkg/dli's ImportData always sends with_column_header, which DLI accepts
+// for CSV only (reference 7.3.1).
+func (im *Importer) backendFor(s Spec) backend {
+	if im.cfg.Backend == BackendSQL || s.Format != "csv" {
+		return im.sql
+	}
+	return im.imp
+}
+
+// backendOf is the backend a batch was submitted with.
+func (im *Importer) backendOf(b *Batch) backend {
+	if b.Backend == BackendSQL {
+		return im.sql
+	}
+	return im.imp
 }
 
 // submitOutcome classifies a submit error.
@@ -451,7 +484,7 @@ func classifySubmit(err error) submitOutcome {
 // submit sends b (whose lock is at rev) to DLI.
 func (im *Importer) submit(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
 	b.Attempts++
-	jobID, err := im.be.submit(ctx, b)
+	jobID, err := im.backendOf(b).submit(ctx, b)
 	if err != nil {
 		switch classifySubmit(err) {
 		case submitRetry:
@@ -473,6 +506,7 @@ func (im *Importer) submit(ctx context.Context, th string, b *Batch, rev uint64)
 		}
 		return im.finalize(ctx, th, b, nrev)
 	}
+	im.at("submitted")
 	return im.recorded(ctx, th, b, rev, jobID, "submitted")
 }
 
@@ -488,6 +522,7 @@ func (im *Importer) recorded(ctx context.Context, th string, b *Batch, rev uint6
 		im.log.Warn("table lock changed while recording the job id", "table", b.TableID(), "batch", b.ID, "job_id", jobID)
 		return 0, true, nil
 	}
+	im.at("recorded")
 	im.m.jobs.WithLabelValues(b.Backend, how).Inc()
 	im.m.batchFiles.Observe(float64(len(b.Files)))
 	im.log.Info("import submitted", "table", b.TableID(), "batch", b.ID, "job_id", jobID, "files", len(b.Files), "data_path", b.DataPath, "how", how)
@@ -537,7 +572,7 @@ func (im *Importer) updateEntry(ctx context.Context, key string, change func(*En
 // recorded: the job is looked up in DLI and adopted, or the batch is
 // submitted again.
 func (im *Importer) recoverBatch(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
-	jobID, err := im.be.find(ctx, b)
+	jobID, err := im.backendOf(b).find(ctx, b)
 	if err != nil {
 		return 0, false, fmt.Errorf("looking up interrupted batch %s: %w", b.ID, err)
 	}
@@ -573,6 +608,7 @@ func (im *Importer) follow(ctx context.Context, th string, b *Batch, rev uint64)
 	if err != nil || !ok {
 		return 0, !ok && err == nil, err
 	}
+	im.at("ended")
 	return im.finalize(ctx, th, b, nrev)
 }
 
@@ -620,6 +656,7 @@ func (im *Importer) finalize(ctx context.Context, th string, b *Batch, rev uint6
 			ev.Content = b.Contents[i]
 			im.emit(ctx, typ, b, &ev, i)
 		}
+		im.at("finalize-entry")
 		if requeue != nil {
 			if err := im.enqueue(ctx, requeue, true); err != nil {
 				return 0, false, err
