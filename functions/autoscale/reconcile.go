@@ -32,6 +32,8 @@ const DefaultMaxPlans = 12
 
 // ReconcileResult says what Reconcile did, by plan name.
 type ReconcileResult struct {
+	// Created, Updated, Deleted and Unchanged name dlibot's plans by what
+	// happened to them.
 	Created, Updated, Deleted, Unchanged []string
 	// Foreign counts the queue's plans dlibot does not own (left alone).
 	Foreign int

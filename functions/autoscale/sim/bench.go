@@ -49,15 +49,26 @@ type BenchOptions struct {
 	NoReassert bool
 }
 
-// PolicyResult is one row of the benchmark (contract fields first).
+// PolicyResult is one row of the benchmark (contract fields first), over
+// the evaluation weeks.
 type PolicyResult struct {
-	Policy         string  `json:"policy"`
-	CUHours        float64 `json:"cu_hours"`
-	WaitP50        float64 `json:"wait_p50_s"`
-	WaitP95        float64 `json:"wait_p95_s"`
-	WaitP99        float64 `json:"wait_p99_s"`
+	// Policy is the policy's name.
+	Policy string `json:"policy"`
+	// CUHours is the billed CU-hours.
+	CUHours float64 `json:"cu_hours"`
+	// WaitP50, WaitP95 and WaitP99 are queue-wait percentiles in seconds
+	// (nearest rank; jobs still waiting after the drain count with their
+	// wait so far).
+	WaitP50 float64 `json:"wait_p50_s"`
+	WaitP95 float64 `json:"wait_p95_s"`
+	WaitP99 float64 `json:"wait_p99_s"`
+	// ChangesPerWeek counts changes of the queue's target size per week,
+	// scheduled and immediate.
 	ChangesPerWeek float64 `json:"changes_per_week"`
-	Violations     int     `json:"violations"`
+	// Violations counts breaches of DLI's constraints: non-16 steps and
+	// limits (every command), more plans than K and firings closer than the
+	// spacing (plan-based policies).
+	Violations int `json:"violations"`
 	// PlansPerWeek and ActionsPerWeek split ChangesPerWeek into scheduled
 	// CU changes (6.6 plans) and immediate scale actions (6.5).
 	PlansPerWeek   float64 `json:"plan_changes_per_week"`
@@ -75,17 +86,23 @@ type PolicyResult struct {
 	TrainCUHours     float64 `json:"train_cu_hours"`
 	TrainWaitP95     float64 `json:"train_wait_p95_s"`
 	TrainMeetsTarget bool    `json:"train_meets_target"`
-	Jobs             int     `json:"jobs"`
-	Rejected         int     `json:"rejected"`
-	Unfinished       int     `json:"unfinished"`
+	// Jobs, Rejected and Unfinished are the evaluation window's jobs, those
+	// larger than the queue's maximum, and those still waiting after the
+	// drain period.
+	Jobs       int `json:"jobs"`
+	Rejected   int `json:"rejected"`
+	Unfinished int `json:"unfinished"`
 }
 
 // Report is the benchmark's outcome.
 type Report struct {
-	Start      time.Time      `json:"start"`
-	TrainWeeks int            `json:"train_weeks"`
-	EvalWeeks  int            `json:"eval_weeks"`
-	Results    []PolicyResult `json:"results"`
+	// Start is the Monday 00:00 UTC the weeks are counted from.
+	Start time.Time `json:"start"`
+	// TrainWeeks and EvalWeeks split the trace's weeks.
+	TrainWeeks int `json:"train_weeks"`
+	EvalWeeks  int `json:"eval_weeks"`
+	// Results has one row per policy, in the order asked.
+	Results []PolicyResult `json:"results"`
 	// EqualWait holds, when BenchOptions.EqualWait is set, each tunable
 	// baseline re-tuned on the evaluation weeks themselves (an oracle, in
 	// its favour) to the cheapest parameter whose evaluation P95 wait is no

@@ -32,7 +32,8 @@ type Env struct {
 	Plan plan.Config
 	// Net configures dlibot's reactive safety net.
 	Net NetConfig
-	// ModelWeeks and HalfLifeWeeks configure dlibot's demand model.
+	// ModelWeeks (default 4) and HalfLifeWeeks (default 2) configure
+	// dlibot's demand model.
 	ModelWeeks    int
 	HalfLifeWeeks float64
 	// Pooled makes dlibot's model pool the samples of all weeks instead of

@@ -176,7 +176,9 @@ type Result struct {
 
 // SizePoint is the queue's billed size from At on.
 type SizePoint struct {
+	// At is when the size took effect.
 	At time.Time
+	// CU is the size.
 	CU int
 }
 
