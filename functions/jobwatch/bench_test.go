@@ -54,6 +54,7 @@ func BenchmarkPoll25k(b *testing.B) {
 	var latencies []time.Duration
 	var calls, budget, polls, opened int
 	var pollWall time.Duration
+	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -122,6 +123,15 @@ func BenchmarkPoll25k(b *testing.B) {
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap_MiB")
 	b.ReportMetric(rssMiB(), "rss_MiB")
 	b.ReportMetric(float64(posts-opened), "duplicates")
+	state := 0
+	for _, kind := range []string{KindFlink, KindSpark, KindSQL} {
+		for n := range shards {
+			if e, err := f.w.st.kv.Get(ctx, shardKey(kind, n)); err == nil {
+				state += len(e.Value())
+			}
+		}
+	}
+	b.ReportMetric(float64(state)/1024, "kv_state_KiB")
 }
 
 // rssMiB is the process's peak resident set (VmHWM) in MiB, 0 if unknown.
