@@ -77,7 +77,7 @@ func (in *Ingester) Store(ctx context.Context, subject string, e events.Event) (
 
 func (in *Ingester) count(typ, result string) {
 	if in != nil && in.Metrics != nil {
-		in.Metrics.Ingress.WithLabelValues(typ, result).Inc()
+		in.Metrics.Ingress.WithLabelValues(ingressTypeLabel(typ), result).Inc()
 	}
 }
 
@@ -174,7 +174,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	SetEventID(r.Context(), e.ID())
 	subject, err := InputSubject(e)
 	if err != nil {
-		s.opts.Metrics.Ingress.WithLabelValues(e.Type(), "malformed").Inc()
+		s.opts.Metrics.Ingress.WithLabelValues(ingressTypeLabel(e.Type()), "malformed").Inc()
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}

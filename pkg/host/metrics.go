@@ -2,6 +2,7 @@ package host
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,7 +110,7 @@ func (m *Metrics) ObserveDLI(operation, outcome string, d time.Duration) {
 
 // Received implements events.Observer: an event was handed to function.
 func (m *Metrics) Received(function, ceType string) {
-	m.EventsIn.WithLabelValues(function, ceType).Inc()
+	m.EventsIn.WithLabelValues(function, typeLabel(ceType)).Inc()
 }
 
 // Handled implements events.Observer: the handler finished with result.
@@ -118,7 +119,7 @@ func (m *Metrics) Handled(function, ceType string, result events.Result, took ti
 	switch result {
 	case events.ResultAck, events.ResultDuplicate:
 	default:
-		m.EventsFailed.WithLabelValues(function, ceType, string(result)).Inc()
+		m.EventsFailed.WithLabelValues(function, typeLabel(ceType), string(result)).Inc()
 	}
 }
 
@@ -128,3 +129,27 @@ func (m *Metrics) DeadLettered(function, ceType, reason string) {
 }
 
 var _ events.Observer = (*Metrics)(nil)
+
+// typeLabel bounds the cardinality of the "type" label: dlibot's own types
+// (dlibot.…, at most 64 bytes) are kept, anything else is "other".
+func typeLabel(t string) string {
+	if t == "" {
+		return "unknown"
+	}
+	if len(t) > 64 || !strings.HasPrefix(t, "dlibot.") {
+		return "other"
+	}
+	return t
+}
+
+// ingressTypeLabel keeps only the input event types (what POST /events
+// accepts); a sender cannot create series at will.
+func ingressTypeLabel(t string) string {
+	switch t {
+	case events.TypeObjectCreated, events.TypeMetricsSample, events.TypeTick:
+		return t
+	case "", "unknown":
+		return "unknown"
+	}
+	return "other"
+}

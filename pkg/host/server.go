@@ -319,7 +319,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			route = "other"
 		}
 		d := time.Since(start)
-		s.opts.Metrics.HTTPRequests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+		s.opts.Metrics.HTTPRequests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(sw.status)).Inc()
 		s.opts.Metrics.HTTPSeconds.WithLabelValues(route).Observe(d.Seconds())
 		attrs := []slog.Attr{
 			slog.String("request_id", ri.id),
@@ -340,4 +340,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		s.opts.Logger.LogAttrs(r.Context(), level, "http request", attrs...)
 	})
+}
+
+// methodLabel keeps the standard methods; anything else is "other", so
+// clients cannot mint label values.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -271,6 +272,11 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	f := newServerFixture(t, nil)
 	f.do(t, "POST", "/events", http.Header{"Content-Type": {events.ContentType}}, structuredObj)
 	f.do(t, "POST", "/events", http.Header{"Content-Type": {events.ContentType}}, "{")
+	for i := range 3 { // senders cannot mint label values
+		f.do(t, "POST", "/events", http.Header{"Content-Type": {events.ContentType}},
+			`{"specversion":"1.0","id":"x","source":"/x","type":"attacker.`+strconv.Itoa(i)+`"}`)
+	}
+	f.do(t, "BREW", "/events", nil, "") // methods are bounded too
 	f.m.ObserveDLI("ListQueues", "ok", 10*time.Millisecond)
 	f.m.Received("obsimport", events.TypeObjectCreated)
 	f.m.Handled("obsimport", events.TypeObjectCreated, events.ResultRetry, time.Millisecond)
@@ -281,15 +287,17 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	}
 	for _, want := range []string{
 		`dlibot_http_requests_total{code="202",method="POST",route="POST /events"} 1`,
-		`dlibot_http_requests_total{code="400",method="POST",route="POST /events"} 1`,
+		`dlibot_http_requests_total{code="400",method="POST",route="POST /events"} 4`,
 		`dlibot_ingress_events_total{result="stored",type="dlibot.obs.object.created"} 1`,
 		`dlibot_ingress_events_total{result="malformed",type="unknown"} 1`,
+		`dlibot_ingress_events_total{result="malformed",type="other"} 3`,
 		`dlibot_dli_calls_total{operation="ListQueues",outcome="ok"} 1`,
 		`dlibot_events_in_total{function="obsimport",type="dlibot.obs.object.created"} 1`,
 		`dlibot_events_failed_total{function="obsimport",outcome="retry",type="dlibot.obs.object.created"} 1`,
 		`dlibot_dlq_total{function="obsimport"} 1`,
 		`dlibot_handler_duration_seconds_count{function="obsimport"} 1`,
-		`dlibot_http_request_duration_seconds_count{route="POST /events"} 2`,
+		`dlibot_http_request_duration_seconds_count{route="POST /events"} 5`,
+		`dlibot_http_requests_total{code="405",method="other",route="other"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
