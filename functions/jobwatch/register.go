@@ -32,7 +32,13 @@ func Registration() host.Registration {
 		},
 		Config: func(ctx context.Context, l envconfig.Lookuper) (any, error) {
 			c, err := LoadConfig(ctx, l)
-			return c, err
+			return &prefixed{Config: c}, err
 		},
 	}
+}
+
+// prefixed shows Config's variables with their JOBWATCH_ prefix in
+// `dlibot config check`.
+type prefixed struct {
+	Config Config `env:",prefix=JOBWATCH_"`
 }
