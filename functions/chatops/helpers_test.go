@@ -287,3 +287,7 @@ func confirmationID(t testing.TB, blocks []byte, action string) string {
 }
 
 func dlitestDelay(ms int) dlitest.Fault { return dlitest.Fault{LatencyMS: ms, Count: 1} }
+
+func dliQuery(status string) dli.SQLJobQuery {
+	return dli.SQLJobQuery{PageSize: 100, Status: dli.SQLJobStatus(status)}
+}

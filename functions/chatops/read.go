@@ -279,6 +279,13 @@ func (s *Service) sparkLogs(ctx context.Context, req request, cmd *command.Comma
 	if err != nil {
 		return dliError("log of Spark job "+id, err)
 	}
+	if int64(len(lg.Lines)) < min(int64(n), lg.Total) {
+		// DLI's default window is the last 100 lines: ask for the last n
+		from := int(max(0, lg.Total-int64(n)))
+		if lg, err = s.dli.BatchLogs(ctx, id, dli.LogQuery{From: &from, Size: n}); err != nil {
+			return dliError("log of Spark job "+id, err)
+		}
+	}
 	lines := lg.Lines
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
