@@ -297,7 +297,7 @@ time,cu_demand (time RFC 3339 or Unix seconds) or Cloud Eye style JSON samples
 (an array, {"samples": [...]}, or one per line) with namespace SYS.DLI, metric_name
 (cu_demand, or queue_alloc_cu_num/queue_cu_num + queue_job_running_num +
 queue_job_launching_num), dimensions [{"name":"queue_name","value":Q}], value and
-timestamp (RFC 3339 or Unix ms). Hours of the week are in UTC.
+timestamp (RFC 3339 or Unix ms). Hours of the week and plan start times are in --tz.
 
 Flags:
 `
@@ -309,6 +309,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 		q, halfLife                                                    float64
 		weeks                                                          int
 		pooled, noReassert                                             bool
+		tz                                                             string
 		pf                                                             planFlags
 	)
 	fs.StringVar(&queue, "queue", "", "DLI queue name (required; selects Cloud Eye samples)")
@@ -323,6 +324,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&exclude, "exclude", "", "comma-separated days to ignore (YYYY-MM-DD): holidays, incidents")
 	fs.StringVar(&validFrom, "valid-from", "", "plans' validity start (RFC 3339 or YYYY-MM-DD; default none)")
 	fs.StringVar(&validTo, "valid-to", "", "plans' validity end (RFC 3339 or YYYY-MM-DD; default none)")
+	fs.StringVar(&tz, "tz", "UTC", "IANA time zone of the weekly cycle and of the plans' start times (DLI plans carry none)")
 	pf.register(fs)
 	if done, err := parseFlags(fs, args, stdout, planUsage); done || err != nil {
 		return err
@@ -337,9 +339,13 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	case format != "table" && format != "json":
 		return fmt.Errorf("plan: --format %q: want json or table", format)
 	}
-	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: halfLife, Recurring: !pooled}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return fmt.Errorf("plan: --tz %q: %v", tz, err)
+	}
+	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: halfLife, Recurring: !pooled, Location: loc}
 	for _, d := range splitList(exclude) {
-		t, err := time.Parse(time.DateOnly, d)
+		t, err := time.ParseInLocation(time.DateOnly, d, loc)
 		if err != nil {
 			return fmt.Errorf("plan: --exclude %q: want YYYY-MM-DD", d)
 		}
@@ -394,7 +400,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		err = chart.Render(cf, chart.Input{Title: "queue " + queue, Profile: prof, Quantile: q, Schedule: s})
+		err = chart.Render(cf, chart.Input{Title: "queue " + queue, Profile: prof, Quantile: q, Schedule: s, Zone: loc.String()})
 		if cerr := cf.Close(); err == nil {
 			err = cerr
 		}

@@ -173,6 +173,14 @@ func TestAutoscalePlan(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "plan_name") || !strings.Contains(out, "dlibot_") {
 		t.Fatalf("table: %s", out)
 	}
+	// Another time zone moves the plans; a bad one is an error.
+	sh, errs, code := runCmd(t, "autoscale", "plan", "--queue", "etl", "--metrics", filepath.Join(asTestdata, "metrics.csv"), "--tz", "Asia/Shanghai")
+	if code != 0 || sh == out {
+		t.Fatalf("--tz Asia/Shanghai: exit %d, same plans as UTC: %v\n%s", code, sh == out, errs)
+	}
+	if _, errs, code := runCmd(t, "autoscale", "plan", "--queue", "etl", "--metrics", filepath.Join(asTestdata, "metrics.csv"), "--tz", "Mars/Olympus"); code == 0 || !strings.Contains(errs, "--tz") {
+		t.Fatalf("bad --tz: exit %d %s", code, errs)
+	}
 	// Cloud Eye JSON input.
 	out, errs, code = runCmd(t, "autoscale", "plan", "--queue", "etl", "--metrics", filepath.Join(asTestdata, "cloudeye.json"), "--format", "json")
 	if code != 0 || !strings.Contains(out, `"plans"`) {

@@ -30,6 +30,8 @@ type Input struct {
 	Schedule *plan.Schedule
 	// Width and Height are the image size in pixels. Defaults 1400 × 520.
 	Width, Height int
+	// Zone names the time zone of the week on the x axis. Default "UTC".
+	Zone string
 }
 
 var (
@@ -128,7 +130,12 @@ func Render(w io.Writer, in Input) error {
 	x = legend(img, x, 20, qCol, fmt.Sprintf("p%g", in.Quantile*100))
 	legend(img, x, 20, planC, fmt.Sprintf("plan (%d changes, %.0f CU-h/week)", len(in.Schedule.Changes), in.Schedule.CUHours()))
 	text(img, 8, top-22, 2, "CU", black)
-	text(img, left+pw-textWidth("hour of week (UTC)", 2), H-18, 2, "hour of week (UTC)", black)
+	zone := in.Zone
+	if zone == "" {
+		zone = "UTC"
+	}
+	axis := "hour of week (" + zone + ")"
+	text(img, left+pw-textWidth(axis, 2), H-18, 2, axis, black)
 	return png.Encode(w, img)
 }
 

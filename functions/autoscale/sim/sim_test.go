@@ -259,3 +259,28 @@ func BenchmarkSimulate100kJobs4Weeks(b *testing.B) {
 		}
 	}
 }
+
+func TestWaitCostObjective(t *testing.T) {
+	p, _ := trace.LookupPreset("etl-nightly")
+	g, err := trace.Generate(p, trace.GenOptions{Weeks: 3, Seed: 2, Scale: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(cost float64) PolicyResult {
+		rep, err := Bench(g.Jobs, BenchOptions{Policies: []string{"dlibot"}, WaitCostPerJobMinute: cost})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Results[0]
+	}
+	cheap, dear := run(1e-9), run(1e6)
+	if cheap.TrainCUHours > dear.TrainCUHours {
+		t.Errorf("waiting almost free: %v CU-h on training, more than with waiting dear (%v)", cheap.TrainCUHours, dear.TrainCUHours)
+	}
+	if dear.TrainWaitP95 > cheap.TrainWaitP95 {
+		t.Errorf("waiting dear: training P95 %v s, worse than with waiting free (%v s)", dear.TrainWaitP95, cheap.TrainWaitP95)
+	}
+	if cheap.Value == dear.Value {
+		t.Errorf("both objectives chose quantile %v", cheap.Value)
+	}
+}
