@@ -187,7 +187,8 @@ func TestGracefulStopDrainTimeout(t *testing.T) {
 	_, js := natstest.StartJS(t)
 	cfg := baseConfig(&eventstest.Recorder{})
 	cfg.DrainTimeout = 50 * time.Millisecond
-	started := make(chan struct{}, 1)
+	cfg.Concurrency = 1 // the one slot is taken; more messages wait in the buffer
+	started := make(chan struct{}, 10)
 	c, err := events.NewConsumer(context.Background(), js, cfg, func(ctx context.Context, e events.Event) events.Outcome {
 		started <- struct{}{}
 		<-ctx.Done() // a handler that only stops when told to
@@ -199,7 +200,9 @@ func TestGracefulStopDrainTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	publish(t, js, tickEvent(t, 0))
+	for i := range 3 {
+		publish(t, js, tickEvent(t, i))
+	}
 	<-started
 	cancel()
 	select {
