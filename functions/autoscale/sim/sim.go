@@ -172,6 +172,9 @@ type Result struct {
 	// SizeTrace is the billed size after each change (time, CU), for charts
 	// and checks.
 	SizeTrace []SizePoint
+	// Starts holds each window job's start, in submit order (zero when the
+	// job was rejected or never started).
+	Starts []time.Time
 }
 
 // SizePoint is the queue's billed size from At on.
@@ -260,7 +263,7 @@ func Run(jobs []trace.Job, from, to time.Time, ctl Controller, o Options) (*Resu
 	end := to.Sub(from)
 	stop := end + o.Drain
 
-	res := &Result{Jobs: len(win)}
+	res := &Result{Jobs: len(win), Starts: make([]time.Time, len(win))}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5eed))
 	type cmd struct {
 		at   time.Duration
@@ -354,6 +357,7 @@ func Run(jobs []trace.Job, from, to time.Time, ctl Controller, o Options) (*Resu
 			inUse += j.CU
 			nRunning++
 			res.Waits = append(res.Waits, (now - j.Submit.Sub(from)).Seconds())
+			res.Starts[waiting[head-1]] = from.Add(now)
 			ends.push(running{now + j.Duration, j.CU})
 		}
 		if head > 4096 && head*2 > len(waiting) {

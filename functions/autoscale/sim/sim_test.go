@@ -2,6 +2,8 @@ package sim
 
 import (
 	"math"
+	"math/rand/v2"
+	"sort"
 	"reflect"
 	"testing"
 	"time"
@@ -282,5 +284,71 @@ func TestWaitCostObjective(t *testing.T) {
 	}
 	if cheap.Value == dear.Value {
 		t.Errorf("both objectives chose quantile %v", cheap.Value)
+	}
+}
+
+// TestRandomRunsInvariants checks, on random jobs and random plan and
+// immediate commands: every wait ≥ 0, FIFO start order, running CUs never
+// above the billed size, CU-hours = the integral of the size trace, every
+// job accounted for, and the same seed giving the same run.
+func TestRandomRunsInvariants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for run := 0; run < 40; run++ {
+		var jobs []trace.Job
+		for i, n := 0, 50+rng.IntN(300); i < n; i++ {
+			jobs = append(jobs, job(rng.Float64()*600, 1+rng.Float64()*30, 16*(1+rng.IntN(6))))
+		}
+		sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].Submit.Before(jobs[b].Submit) })
+		ctl := &fixed{initial: 16 * (1 + rng.IntN(8))}
+		for i, n := 0, rng.IntN(20); i < n; i++ {
+			ctl.cmds = append(ctl.cmds, Command{At: at(rng.Float64() * 600), TargetCU: 16 * (1 + rng.IntN(12)), Plan: rng.IntN(2) == 0})
+		}
+		sort.Slice(ctl.cmds, func(a, b int) bool { return ctl.cmds[a].At.Before(ctl.cmds[b].At) })
+		o := Options{MaxCU: 80, Seed: uint64(run)}
+		r, err := Run(jobs, t0, at(600), ctl, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, _ := Run(jobs, t0, at(600), ctl, o)
+		if !reflect.DeepEqual(r, r2) {
+			t.Fatalf("run %d: same seed, different result", run)
+		}
+		if got := integral(r, t0, at(600)); math.Abs(got-r.CUHours) > 1e-6 {
+			t.Fatalf("run %d: CU-hours %v, integral of sizes %v", run, r.CUHours, got)
+		}
+		if len(r.Waits)+r.Rejected != r.Jobs {
+			t.Fatalf("run %d: %d waits + %d rejected ≠ %d jobs", run, len(r.Waits), r.Rejected, r.Jobs)
+		}
+		for _, w := range r.Waits {
+			if w < 0 {
+				t.Fatalf("run %d: negative wait %v", run, w)
+			}
+		}
+		var last time.Time
+		for i, s := range r.Starts {
+			if s.IsZero() {
+				continue
+			}
+			if s.Before(jobs[i].Submit) || s.Before(last) {
+				t.Fatalf("run %d: job %d starts %v (submitted %v, previous start %v): not FIFO", run, i, s, jobs[i].Submit, last)
+			}
+			last = s
+			// CUs held at that instant never exceed the billed size.
+			held := 0
+			for k, s2 := range r.Starts {
+				if !s2.IsZero() && !s2.After(s) && s2.Add(jobs[k].Duration).After(s) {
+					held += jobs[k].CU
+				}
+			}
+			size := r.SizeTrace[0].CU
+			for _, p := range r.SizeTrace {
+				if !p.At.After(s) {
+					size = p.CU
+				}
+			}
+			if held > size {
+				t.Fatalf("run %d: %d CU running at %v on a %d-CU queue", run, held, s, size)
+			}
+		}
 	}
 }
