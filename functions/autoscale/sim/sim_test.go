@@ -3,8 +3,8 @@ package sim
 import (
 	"math"
 	"math/rand/v2"
-	"sort"
 	"reflect"
+	"sort"
 	"testing"
 	"time"
 
