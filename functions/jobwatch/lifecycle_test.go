@@ -22,7 +22,9 @@ func TestRecoveryRepliesInThreadAndEdits(t *testing.T) {
 	f.wantCounts(1, 1)
 	root := f.posts()[0]
 
-	f.emu.Advance(3 * time.Minute)
+	for range 6 { // 3 minutes, still failing
+		f.tick()
+	}
 	f.setFlink(id, dlitest.FlinkJobRunning, "")
 	f.tick() // healthy, but not for ResolveAfter yet
 	if n := len(f.events()[events.TypeIncidentResolved]); n != 0 {
@@ -341,4 +343,38 @@ func TestRoutesAndMutes(t *testing.T) {
 
 func itoa(i int) string {
 	return string(rune('0'+i/10)) + string(rune('0'+i%10))
+}
+
+func TestCatchUpAfterDowntimeReportsOnceMarkedLate(t *testing.T) {
+	f := newFixture(t, nil)
+	a := f.flink("recovers_while_down", dlitest.FlinkJobRunning)
+	b := f.flink("fails_while_down", dlitest.FlinkJobRunning)
+	f.poll(nil)
+	f.setFlink(a, dlitest.FlinkJobRunningException, "")
+	f.tick()
+	f.wantCounts(1, 1)
+	// jobwatch is down for an hour.
+	f.emu.Advance(20 * time.Minute)
+	f.setFlink(a, dlitest.FlinkJobRunning, "")
+	f.setFlink(b, dlitest.FlinkJobRunningException, "")
+	f.emu.Advance(40 * time.Minute)
+	res := f.poll(f.replica())
+	if !res.Late {
+		t.Fatal("catch-up poll not late")
+	}
+	for range 6 {
+		f.tick()
+	}
+	f.wantCounts(2, 2)
+	evs := f.events()
+	if !evs[events.TypeIncidentOpened][1].Late {
+		t.Error("failure while down not marked late")
+	}
+	if len(evs[events.TypeIncidentResolved]) != 1 {
+		t.Fatalf("resolved %d, want 1", len(evs[events.TypeIncidentResolved]))
+	}
+	th := f.slack.Thread(testChannel, f.posts()[0].TS)
+	if len(th) != 1 || !strings.Contains(th[0].Text, "Detected late") {
+		t.Errorf("late recovery reply %+v", th)
+	}
 }

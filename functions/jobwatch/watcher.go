@@ -157,7 +157,10 @@ func (w *Watcher) Poll(ctx context.Context) (*Result, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
+	for i, k := range keys {
+		if i%50 == 49 {
+			_ = events.InProgress(ctx)
+		}
 		if err := w.deliver(ctx, k, now, res); err != nil {
 			return nil, err
 		}
@@ -250,6 +253,7 @@ func (w *Watcher) poll(ctx context.Context, now time.Time, m *meta, res *Result,
 		if kind == KindSQL && sqlStart.IsZero() {
 			sqlStart = now.Add(-w.cfg.SQLLookback)
 		}
+		_ = events.InProgress(ctx) // a long poll must not be redelivered meanwhile
 		jobs, err := w.list(ctx, kind, sqlStart)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -589,15 +593,21 @@ func (d *detector) run(ctx context.Context, jobs []obs) (time.Time, error) {
 			}
 			switch {
 			case inc == nil || inc.State == StateResolved:
-				sr.Inc, sr.OK = "", 0
+				sr.Inc, sr.OK, sr.L = "", 0, false
 			case sr.OK > 0 && inc.Recovered.IsZero() && nowMS-sr.OK >= cfg.ResolveAfter.Milliseconds():
-				note := fmt.Sprintf("healthy again since %s", fmtTime(time.UnixMilli(sr.OK)))
+				at := time.UnixMilli(sr.OK).UTC()
+				note := fmt.Sprintf("healthy again since %s", fmtTime(at))
+				if sr.L {
+					at = d.now
+					note = fmt.Sprintf("found healthy at %s, after jobwatch was not polling since %s", fmtTime(d.now), fmtTime(d.m.LastPoll))
+				}
+				late := sr.L
 				if _, err := d.w.st.updateIncident(ctx, sr.Inc, func(r *Incident) bool {
 					if !r.Recovered.IsZero() {
 						return false
 					}
-					r.Recovered = time.UnixMilli(sr.OK).UTC()
-					r.RecoveredLate = d.late
+					r.Recovered = at
+					r.RecoveredLate = late
 					r.RecoveryNote = note
 					return true
 				}); err != nil {
@@ -657,13 +667,19 @@ func (d *detector) healthy(ctx context.Context, sr *subjRec, running bool) error
 		return nil
 	}
 	sr.OK = ms(d.now)
+	if d.late {
+		// Recovered at some point while jobwatch was not looking: resolve
+		// now, marked late, instead of waiting ResolveAfter.
+		sr.OK -= d.w.cfg.ResolveAfter.Milliseconds()
+		sr.L = true
+	}
 	return nil
 }
 
 // problem opens an incident for the subject, or updates its open one.
 func (d *detector) problem(ctx context.Context, o obs, sr *subjRec, kind string, failure bool) error {
 	cfg := &d.w.cfg
-	sr.OK = 0
+	sr.OK, sr.L = 0, false
 	if failure {
 		sr.Fails = append(sr.Fails, ms(d.now))
 	}
