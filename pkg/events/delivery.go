@@ -17,8 +17,9 @@ type Delivery struct {
 	Function string
 	// Subject is the NATS subject the event was published on.
 	Subject string
-	// Stream and StreamSeq locate the message in JetStream.
-	Stream    string
+	// Stream is the stream holding the message.
+	Stream string
+	// StreamSeq is the message's sequence in Stream.
 	StreamSeq uint64
 	// Attempt is the delivery count, 1 on the first delivery.
 	Attempt int

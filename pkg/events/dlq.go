@@ -25,9 +25,9 @@ const (
 	HeaderDLQDeliveries = "Dlibot-Dlq-Deliveries"
 	// HeaderDLQFunction is the function that gave up.
 	HeaderDLQFunction = "Dlibot-Dlq-Function"
-	// HeaderDLQStream and HeaderDLQSequence locate the original in
-	// JetStream.
-	HeaderDLQStream   = "Dlibot-Dlq-Stream"
+	// HeaderDLQStream is the stream holding the original.
+	HeaderDLQStream = "Dlibot-Dlq-Stream"
+	// HeaderDLQSequence is the original's stream sequence (decimal).
 	HeaderDLQSequence = "Dlibot-Dlq-Sequence"
 	// HeaderDLQTime is when the message was dead-lettered (RFC 3339).
 	HeaderDLQTime = "Dlibot-Dlq-Time"
@@ -53,7 +53,10 @@ func cleanReason(reason string) string {
 	return reason
 }
 
-// DeadLetter builds the DLQ copy of an original message.
+// DeadLetter builds the DLQ copy of an original message: subject
+// [DLQSubject](function), the original body and headers (without Nats-*
+// headers and earlier Dlibot-Dlq-* headers) plus the Dlibot-Dlq-* headers.
+// reason is flattened to one line of at most 1024 bytes.
 func DeadLetter(function, subject string, header nats.Header, body []byte, reason string, deliveries int, stream string, seq uint64, now time.Time) *nats.Msg {
 	m := nats.NewMsg(DLQSubject(function))
 	for k, vs := range header {
