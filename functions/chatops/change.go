@@ -303,7 +303,7 @@ func (s *Service) request(ctx context.Context, req request, cmd *command.Command
 	now := s.now()
 	p := &pending{ID: newID(), Stage: StageConfirm, Text: req.Text, User: req.User, UserName: req.UserName, Channel: req.Channel,
 		Team: req.Team, Role: role.Name, Created: now, Expires: now.Add(s.cfg.ConfirmTTL), Queue: ch.queue,
-		Protected: s.pol.Protected(ch.queue), FromCU: ch.fromCU, ResponseURL: req.ResponseURL, Summary: ch.summary}
+		Protected: s.pol.Protected(ch.queue), FromCU: ch.fromCU, ResponseURL: req.ResponseURL, Since: req.Received, Summary: ch.summary}
 	if err := s.st.putPending(ctx, p, s.cfg.ConfirmTTL); err != nil {
 		s.log.Error("chatops: storing confirmation failed", "err", err)
 		return errorReply("Could not store the confirmation (NATS KV); nothing was changed. Try again.")

@@ -112,7 +112,7 @@ func (s *Service) doScale(ctx context.Context, p *pending, cmd *command.Command)
 	if v := cmd.Flag("for"); v != "" {
 		d, _ := time.ParseDuration(v)
 		rv := &revert{ID: newID(), Queue: q.Name, ToCU: q.CUs, ExpectCU: cu, Due: s.now().Add(d), User: p.User,
-			Channel: p.Channel, ResponseURL: p.ResponseURL, Requested: p.Text}
+			Channel: p.Channel, ResponseURL: p.ResponseURL, Since: p.Since, Requested: p.Text}
 		if err := s.st.putRevert(ctx, rv); err != nil {
 			s.log.Error("chatops: storing the revert failed", "err", err, "queue", q.Name)
 			r := errorReply(msg + " But the automatic revert could NOT be stored: scale it back by hand.")
@@ -201,7 +201,7 @@ func (s *Service) checkWatch(ctx context.Context, w *sqlWatch) bool {
 		icon, extra = "❌", blockkit.Escape(blockkit.Clip(j.Message, 500))
 	}
 	text := fmt.Sprintf("%s <@%s> your SQL job `%s` ended: *%s* after %s. %s", icon, w.User, blockkit.Escape(w.JobID), j.Status, fmtDuration(j.Duration), extra)
-	s.tell(ctx, w.ResponseURL, w.Channel, reply{text: text, blocks: blockkit.Blocks(blockkit.Section(text))})
+	s.tell(ctx, w.ResponseURL, w.Channel, w.Submitted, reply{text: text, blocks: blockkit.Blocks(blockkit.Section(text))})
 	return true
 }
 
@@ -223,10 +223,10 @@ func (s *Service) claimWatch(ctx context.Context, w *sqlWatch) bool {
 	return s.st.claim(ctx, key, e.Revision()) == nil
 }
 
-// tell sends a final notice through the response_url while it is usable,
-// else to the channel with the bot token.
-func (s *Service) tell(ctx context.Context, responseURL, channel string, r reply) {
-	if responseURL != "" {
+// tell sends a final notice through the response_url while it is usable
+// (since is when it was handed out), else to the channel with the bot token.
+func (s *Service) tell(ctx context.Context, responseURL, channel string, since time.Time, r reply) {
+	if responseURL != "" && s.now().Sub(since) < s.cfg.ResponseWindow {
 		err := s.resp.post(ctx, responseURL, r.message(), true)
 		if err == nil {
 			return
@@ -316,7 +316,7 @@ func (s *Service) revertOne(ctx context.Context, rv *revert) {
 		a.Outcome, a.Reason = OutcomeError, fmt.Sprintf("queue has %d CU, expected %d", q.CUs, rv.ExpectCU)
 		text := fmt.Sprintf("⚠️ <@%s> not reverting queue *%s* to %d CU: it has %d CU now, not the %d CU set by `%s`. Someone changed it since; leaving it alone.",
 			rv.User, blockkit.Escape(rv.Queue), rv.ToCU, q.CUs, rv.ExpectCU, blockkit.Escape(rv.Requested))
-		s.tell(ctx, rv.ResponseURL, rv.Channel, reply{text: text, blocks: blockkit.Blocks(blockkit.Section(text))})
+		s.tell(ctx, rv.ResponseURL, rv.Channel, rv.Since, reply{text: text, blocks: blockkit.Blocks(blockkit.Section(text))})
 		return
 	}
 	if err == nil {
@@ -339,10 +339,10 @@ func (s *Service) revertOne(ctx context.Context, rv *revert) {
 			}
 		}
 		text := fmt.Sprintf("⚠️ <@%s> reverting queue *%s* to %d CU failed: %s. Scale it back by hand.", rv.User, blockkit.Escape(rv.Queue), rv.ToCU, blockkit.Escape(err.Error()))
-		s.tell(ctx, rv.ResponseURL, rv.Channel, reply{text: text, blocks: blockkit.Blocks(blockkit.Section(text))})
+		s.tell(ctx, rv.ResponseURL, rv.Channel, rv.Since, reply{text: text, blocks: blockkit.Blocks(blockkit.Section(text))})
 		return
 	}
 	a.Outcome = OutcomeOK
 	text := fmt.Sprintf("↩️ <@%s> queue *%s* reverted to %d CU (the `--for` of `%s` is up).", rv.User, blockkit.Escape(rv.Queue), rv.ToCU, blockkit.Escape(rv.Requested))
-	s.tell(ctx, rv.ResponseURL, rv.Channel, reply{text: text, blocks: blockkit.Blocks(blockkit.Section(text))})
+	s.tell(ctx, rv.ResponseURL, rv.Channel, rv.Since, reply{text: text, blocks: blockkit.Blocks(blockkit.Section(text))})
 }

@@ -3,6 +3,7 @@ package chatops
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dlibot/dlibot/functions/chatops/command"
 )
@@ -12,7 +13,7 @@ import (
 // exactly when the role does not list it, and a denied command makes no
 // DLI call.
 func TestRoleCommandMatrix(t *testing.T) {
-	e := newEnv(t, envOpts{noNATS: true})
+	e := newEnv(t, envOpts{noNATS: true, cfg: func(c *Config) { c.SQLPoll = time.Hour }})
 	samples := map[string]string{
 		"help": "help", "whoami": "whoami", "queues": "queues", "queue": "queue etl", "scale": "scale etl 128",
 		"plans": "plans etl", "plan add": "plan add etl x 32 01:00 mon", "plan rm": "plan rm etl 5",

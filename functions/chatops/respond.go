@@ -48,8 +48,9 @@ type responder struct {
 	window    time.Duration
 	now       func() time.Time
 
-	mu   sync.Mutex
-	uses map[string]*use
+	mu     sync.Mutex
+	uses   map[string]*use
+	pruned time.Time
 }
 
 type use struct {
@@ -91,31 +92,29 @@ func (r *responder) allowed(raw string) error {
 	return ErrResponseURL
 }
 
-// start registers a response_url at the time its command arrived, so the
-// window counts from then.
-func (r *responder) start(raw string, at time.Time) {
-	if raw == "" {
+// prune forgets URLs whose window is over, at most once a minute (the map
+// only holds URLs that were used: most commands answer inline).
+func (r *responder) prune(now time.Time) {
+	if now.Sub(r.pruned) < time.Minute {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := r.now()
-	for k, u := range r.uses { // forget expired URLs
-		if now.Sub(u.first) > r.window {
+	r.pruned = now
+	for k, u := range r.uses {
+		if now.Sub(u.first) > 2*r.window { // kept a while to refuse late uses
 			delete(r.uses, k)
 		}
-	}
-	if _, ok := r.uses[raw]; !ok {
-		r.uses[raw] = &use{first: at}
 	}
 }
 
 // reserve takes one use of raw; a non-final message may not take the last
-// one.
+// one. The window counts from the first use (the command itself is a bit
+// older; Slack refuses a late post, and callers then fall back to the
+// channel).
 func (r *responder) reserve(raw string, final bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
+	r.prune(now)
 	u, ok := r.uses[raw]
 	if !ok {
 		u = &use{first: now}

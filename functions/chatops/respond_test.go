@@ -73,7 +73,6 @@ func TestResponseBudget(t *testing.T) {
 	ck := &clock{t: testStart}
 	r := testResponder([]string{"127.0.0.1"}, true, ck.Now)
 	u := sl.ResponseURL("b")
-	r.start(u, ck.Now())
 	ctx := context.Background()
 	for i := range 4 {
 		if err := r.post(ctx, u, message{Text: "progress"}, false); err != nil {
@@ -93,7 +92,9 @@ func TestResponseBudget(t *testing.T) {
 		t.Errorf("fake got %d posts", n)
 	}
 	u2 := sl.ResponseURL("late")
-	r.start(u2, ck.Now())
+	if err := r.post(ctx, u2, message{Text: "first"}, false); err != nil {
+		t.Fatal(err)
+	}
 	ck.Advance(31 * time.Minute)
 	if err := r.post(ctx, u2, message{Text: "late"}, true); !errors.Is(err, ErrResponseBudget) {
 		t.Errorf("after 30 min: %v", err)

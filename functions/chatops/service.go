@@ -239,7 +239,6 @@ func (s *Service) ServeCommand(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "missing user_id"})
 		return
 	}
-	s.resp.start(req.ResponseURL, req.Received)
 	rep := s.handle(r.Context(), req)
 	writeJSON(w, http.StatusOK, rep.message())
 }
@@ -263,7 +262,6 @@ func (s *Service) ServeInteraction(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	s.resp.start(c.ResponseURL, s.now())
 	s.click(r.Context(), c)
 	w.WriteHeader(http.StatusOK)
 }

@@ -59,7 +59,9 @@ type pending struct {
 	// target of --for).
 	FromCU      int    `json:"from_cu,omitempty"`
 	ResponseURL string `json:"response_url,omitempty"`
-	Summary     string `json:"summary"`
+	// Since is when the command arrived (its response_url's window starts).
+	Since   time.Time `json:"since"`
+	Summary string    `json:"summary"`
 }
 
 // revert is a scheduled scale-back (`scale --for`), stored under
@@ -73,6 +75,7 @@ type revert struct {
 	User        string    `json:"user"`
 	Channel     string    `json:"channel"`
 	ResponseURL string    `json:"response_url,omitempty"`
+	Since       time.Time `json:"since"`
 	Requested   string    `json:"requested"`
 }
 
