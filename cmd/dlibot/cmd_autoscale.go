@@ -395,6 +395,15 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// What the plan limit costs: the same requirement with 4 more plans.
+	limitCost := 0.0
+	if pc.MaxChanges > 0 {
+		more := pc
+		more.MaxChanges += 4
+		if s2, err := plan.CompileWeekly(s.Required, more); err == nil {
+			limitCost = s.CUHours() - s2.CUHours()
+		}
+	}
 	if chartPath != "" {
 		cf, err := os.Create(chartPath)
 		if err != nil {
@@ -419,6 +428,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			Queue        string         `json:"queue"`
+			LimitCost    float64        `json:"plan_limit_cost_cu_hours_per_week"`
 			Quantile     float64        `json:"quantile"`
 			Samples      int            `json:"samples"`
 			From         time.Time      `json:"from"`
@@ -430,10 +440,10 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 			Plans        []plan.DLIPlan `json:"plans"`
 			RequiredCU   []int          `json:"required_cu"`
 			ScheduledCUs []int          `json:"scheduled_cu"`
-		}{queue, q, prof.Used, first, last, empty, s.CUHours(), s.Capped, s.Changes, plans, s.Required, s.Levels})
+		}{queue, limitCost, q, prof.Used, first, last, empty, s.CUHours(), s.Capped, s.Changes, plans, s.Required, s.Levels})
 	}
-	fmt.Fprintf(stdout, "queue %s: %d samples, %s – %s; p%g of each hour's demand; %d change(s), %.1f CU-hours/week\n",
-		queue, prof.Used, first.Format(time.DateOnly), last.Format(time.DateOnly), q*100, len(s.Changes), s.CUHours())
+	fmt.Fprintf(stdout, "queue %s: %d samples, %s – %s; p%g of each hour's demand; %d plan(s) firing %d time(s) a week; %.1f CU-hours/week\n",
+		queue, prof.Used, first.Format(time.DateOnly), last.Format(time.DateOnly), q*100, len(plans), len(s.Changes), s.CUHours())
 	if len(s.Changes) == 0 {
 		fmt.Fprintf(stdout, "constant size %d CU: no scheduled change needed\n", s.Levels[0])
 	}
@@ -442,6 +452,9 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(s.Capped) > 0 {
 		fmt.Fprintf(stdout, "warning: %d hour(s) need more than --max-cu %d; capped\n", len(s.Capped), pf.maxCU)
+	}
+	if limitCost > 0.05 {
+		fmt.Fprintf(stdout, "binding: the %d-plan limit costs %.1f CU-hours/week (4 more plans would save that)\n", pf.maxChanges, limitCost)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "plan_name\trepeat_day\tstart\ttarget_cu")

@@ -133,6 +133,9 @@ func LookupPreset(name string) (Preset, error) {
 	return p, nil
 }
 
+// MaxGeneratedJobs bounds the size of a generated trace.
+const MaxGeneratedJobs = 20_000_000
+
 // GenOptions configures Generate.
 type GenOptions struct {
 	// Weeks is the length of the trace in weeks (≥ 1).
@@ -236,6 +239,9 @@ func Generate(p Preset, o GenOptions) (*Generated, error) {
 				continue
 			}
 			n := poisson(rng, lam)
+			if len(g.Jobs)+n > MaxGeneratedJobs {
+				return nil, fmt.Errorf("trace: more than %d jobs; use fewer weeks or a smaller scale", MaxGeneratedJobs)
+			}
 			for k := 0; k < n; k++ {
 				sub := g.Start.Add(time.Duration(m)*time.Minute + time.Duration(rng.IntN(60))*time.Second)
 				durMin := c.medianMin * math.Exp(c.sigma*rng.NormFloat64())
