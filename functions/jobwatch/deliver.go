@@ -154,11 +154,11 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 			return err
 		}
 		if r.Ref != nil {
-			if err := w.n.Update(ctx, *r.Ref, w.rootMessage(&r, now)); err != nil {
-				w.release(ctx, key, func(x *Incident) *time.Time { return &x.UpdLease })
-				return w.slackErr(err, res)
+			err := w.n.Update(ctx, *r.Ref, w.rootMessage(&r, now))
+			if err == nil {
+				_, err = w.n.Reply(ctx, *r.Ref, w.updateReply(&r))
 			}
-			if _, err := w.n.Reply(ctx, *r.Ref, w.updateReply(&r)); err != nil {
+			if err != nil && !w.gone(key, err) {
 				w.release(ctx, key, func(x *Incident) *time.Time { return &x.UpdLease })
 				return w.slackErr(err, res)
 			}
@@ -180,6 +180,9 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 				return err
 			}
 			ref, err := w.n.Reply(ctx, *r.Ref, w.recoveryReply(&r))
+			if err != nil && w.gone(key, err) {
+				ref, err = notify.Ref{}, nil // nothing to reply to any more
+			}
 			if err != nil {
 				w.release(ctx, key, func(x *Incident) *time.Time { return &x.ReplyLease })
 				return w.slackErr(err, res)
@@ -190,7 +193,7 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 			}
 		}
 		if r.Ref != nil && !r.Edited {
-			if err := w.n.Update(ctx, *r.Ref, w.resolvedMessage(&r)); err != nil {
+			if err := w.n.Update(ctx, *r.Ref, w.resolvedMessage(&r)); err != nil && !w.gone(key, err) {
 				return w.slackErr(err, res)
 			}
 			res.Posts++
@@ -232,7 +235,7 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 				return err
 			}
 			if claimed {
-				if _, err := w.n.Reply(ctx, *r.Ref, w.reminderReply(&r, now)); err != nil {
+				if _, err := w.n.Reply(ctx, *r.Ref, w.reminderReply(&r, now)); err != nil && !w.gone(key, err) {
 					return w.slackErr(err, res)
 				}
 				res.Posts++
@@ -280,6 +283,17 @@ func (w *Watcher) lease(ctx context.Context, key string, r *Incident, now time.T
 // poll retries at once (best effort: on error the lease just expires).
 func (w *Watcher) release(ctx context.Context, key string, field func(*Incident) *time.Time) {
 	_, _ = w.st.updateIncident(ctx, key, func(x *Incident) bool { *field(x) = time.Time{}; return true })
+}
+
+// gone reports (and logs) an error saying the alert message cannot be
+// touched any more (deleted, not editable, channel archived): the step is
+// skipped instead of failing every tick.
+func (w *Watcher) gone(key string, err error) bool {
+	if errors.Is(err, notify.ErrMessageNotFound) || errors.Is(err, notify.ErrCantUpdate) || errors.Is(err, notify.ErrChannelArchived) {
+		w.log.Warn("jobwatch: the alert message is gone; skipping the Slack step", "incident", key, "err", err)
+		return true
+	}
+	return false
 }
 
 // set applies f to the record under a revision check and refreshes r.

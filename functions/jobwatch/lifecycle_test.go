@@ -378,3 +378,21 @@ func TestCatchUpAfterDowntimeReportsOnceMarkedLate(t *testing.T) {
 		t.Errorf("late recovery reply %+v", th)
 	}
 }
+
+func TestDeletedAlertMessageDoesNotBlockResolution(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.ResolveAfter = 0 })
+	id := f.flink("orders", dlitest.FlinkJobRunning)
+	f.poll(nil)
+	f.setFlink(id, dlitest.FlinkJobRunningException, "")
+	f.tick()
+	f.slack.Fail("chat.postMessage", 1, slacktest.SlackError("message_not_found"))
+	f.slack.Fail("chat.update", 1, slacktest.SlackError("message_not_found"))
+	f.setFlink(id, dlitest.FlinkJobRunning, "")
+	res := f.tick()
+	if res.SlackPermanent != nil {
+		t.Errorf("a deleted message made the tick fail: %v", res.SlackPermanent)
+	}
+	if n := len(f.events()[events.TypeIncidentResolved]); n != 1 {
+		t.Errorf("resolved = %d, want 1", n)
+	}
+}
