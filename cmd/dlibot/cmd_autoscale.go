@@ -81,8 +81,8 @@ type planFlags struct {
 	spacing, lead, downDelay time.Duration
 }
 
-func (p *planFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&p.minCU, "min-cu", 16, "lowest queue size in CUs (multiple of 16)")
+func (p *planFlags) register(fs *flag.FlagSet, minCU int) {
+	fs.IntVar(&p.minCU, "min-cu", minCU, "lowest queue size in CUs (multiple of 16)")
 	fs.IntVar(&p.maxCU, "max-cu", 512, "highest queue size in CUs (multiple of 16)")
 	fs.IntVar(&p.maxChanges, "max-changes", 12, "most scheduled CU changes (plans) per week")
 	fs.DurationVar(&p.spacing, "min-spacing", 2*time.Hour, "least time between two scheduled changes")
@@ -136,7 +136,7 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&jitter, "plan-jitter", 5*time.Minute, "plans start within ± this of their time")
 	fs.DurationVar(&outDelay, "scale-out-delay", 10*time.Minute, "time until new CUs are usable")
 	fs.DurationVar(&metricDly, "metric-delay", 5*time.Minute, "age of the newest metrics sample a policy sees")
-	pf.register(fs)
+	pf.register(fs, 16)
 	if done, err := parseFlags(fs, args, stdout, simulateUsage); done || err != nil {
 		return err
 	}
@@ -325,7 +325,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&validFrom, "valid-from", "", "plans' validity start (RFC 3339 or YYYY-MM-DD; default none)")
 	fs.StringVar(&validTo, "valid-to", "", "plans' validity end (RFC 3339 or YYYY-MM-DD; default none)")
 	fs.StringVar(&tz, "tz", "UTC", "IANA time zone of the weekly cycle and of the plans' start times (DLI plans carry none)")
-	pf.register(fs)
+	pf.register(fs, 64) // DLI: queues with scheduled CU changes hold at least 64 CUs
 	if done, err := parseFlags(fs, args, stdout, planUsage); done || err != nil {
 		return err
 	}
