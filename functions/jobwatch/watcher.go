@@ -262,7 +262,7 @@ func (w *Watcher) poll(ctx context.Context, now time.Time, m *meta, res *Result,
 			allOK = false
 			throttled = throttled || errors.Is(err, dli.ErrThrottled)
 			res.ListErrors = append(res.ListErrors, fmt.Errorf("%s: %w", kind, err))
-			w.log.Warn("jobwatch: listing failed", "kind", kind, "err", err)
+			w.log.Warn("jobwatch poll failed: listing", "kind", kind, "err", err)
 			continue
 		}
 		res.Jobs += len(jobs)
