@@ -1,0 +1,415 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/dlibot/dlibot/pkg/dli/dlitest"
+	"github.com/dlibot/dlibot/pkg/events/natstest"
+	"github.com/dlibot/dlibot/pkg/host/slacksig"
+	"github.com/dlibot/dlibot/pkg/notify/slacktest"
+)
+
+// The DLI emulator's credentials and project, passed to the bootstrap as
+// the SDK's variables.
+const (
+	projectID     = "0123456789abcdef0123456789abcdef"
+	dliAK         = "E2EAKEXAMPLE"
+	dliSK         = "e2e-secret-key-example"
+	signingSecret = "e2e-slack-signing-secret"
+	e2eQueue      = "e2e_etl"
+	slackUser     = "U0E2EVIEW"
+)
+
+var (
+	buildOnce             sync.Once
+	bootstrapPath, rieBin string
+	buildErr              error
+	buildDir              string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// programs builds the bootstrap (this tree) and the pinned RIE once per
+// test binary.
+func programs(t *testing.T) (bootstrap, rie string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the bootstrap and the RIE; skipped with -short")
+	}
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "dlibot-e2e-")
+		if buildErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+		defer cancel()
+		var wg sync.WaitGroup
+		var rieErr error
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rieBin, rieErr = BuildRIE(ctx, buildDir)
+		}()
+		bootstrapPath, buildErr = BuildBootstrap(ctx, "..", buildDir)
+		wg.Wait()
+		if buildErr == nil {
+			buildErr = rieErr
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build: %v", buildErr)
+	}
+	return bootstrapPath, rieBin
+}
+
+// world is what a function talks to: the DLI emulator, the Slack fake and
+// an embedded NATS server, all on random loopback ports.
+type world struct {
+	dli   *dlitest.Server
+	slack *slacktest.Server
+	nats  *natstest.Server
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{
+		dli:   dlitest.NewServer(t, dlitest.Options{ProjectID: projectID, AK: dliAK, SK: dliSK, RealTime: true}),
+		slack: slacktest.Start(t),
+		nats:  natstest.Start(t),
+	}
+	if err := w.dli.AddQueue(dlitest.QueueSpec{Name: e2eQueue, Type: "sql", CUCount: 16}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// env is the Lambda environment a template deployment would give the
+// function, pointed at the world.
+func (w *world) env(extra ...string) []string {
+	return append([]string{
+		"NATS_URL=" + w.nats.URL(),
+		"DLI_ENDPOINT=" + w.dli.URL,
+		"DLI_REGION=ap-southeast-1",
+		"HUAWEICLOUD_SDK_PROJECT_ID=" + projectID,
+		"HUAWEICLOUD_SDK_AK=" + dliAK,
+		"HUAWEICLOUD_SDK_SK=" + dliSK,
+		"SLACK_BOT_TOKEN=" + w.slack.Token(),
+		"SLACK_API_URL=" + w.slack.URL(),
+		"SLACK_CHANNEL=#dlibot",
+		"LOG_LEVEL=info",
+	}, extra...)
+}
+
+// startFunction runs handler under the RIE and makes a first invocation
+// with payload. A function not registered in cmd/dlibot yet fails its init
+// with "unknown Lambda handler"; the test is then skipped, naming it.
+func startFunction(t *testing.T, handler string, env []string, payload []byte) (*RIE, int, []byte) {
+	t.Helper()
+	bs, rieBin := programs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	r, err := Start(ctx, Options{RIE: rieBin, Bootstrap: bs, Handler: handler, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.Stop()
+		if t.Failed() {
+			t.Logf("RIE and bootstrap output:\n%s", r.Output())
+		}
+	})
+	status, body, err := r.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatalf("invoke %s: %v", handler, err)
+	}
+	if strings.Contains(r.Output(), `unknown Lambda handler "`+handler+`"`) {
+		t.Skipf("function %s is not registered in cmd/dlibot yet: the bootstrap refuses Handler %q (%s)",
+			handler, handler, lastLine(r.Output(), "unknown Lambda handler"))
+	}
+	return r, status, body
+}
+
+func lastLine(out, substr string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, substr) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+func invoke(t *testing.T, r *RIE, payload []byte) (int, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	status, body, err := r.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, body
+}
+
+// slashCommand is an API Gateway HTTP API (payload 2.0) request carrying a
+// Slack slash command, body base64-encoded as API Gateway sends form posts,
+// signed with secret.
+func slashCommand(t *testing.T, text, secret string, now time.Time) []byte {
+	t.Helper()
+	form := url.Values{
+		"token": {"legacy"}, "team_id": {"T0E2E"}, "team_domain": {"e2e"},
+		"channel_id": {"C0E2E"}, "channel_name": {"ops"},
+		"user_id": {slackUser}, "user_name": {"e2e"},
+		"command": {"/dli"}, "text": {text},
+		"response_url": {"https://hooks.slack.com/commands/T0E2E/1/e2e"},
+		"trigger_id":   {"1.2.e2e"},
+	}
+	body := []byte(form.Encode())
+	h := http.Header{}
+	slacksig.SetHeaders(h, secret, now, body)
+	req := awsevents.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: "POST /slack/commands", RawPath: "/slack/commands",
+		Headers: map[string]string{
+			"content-type":              "application/x-www-form-urlencoded",
+			"host":                      "e2e.execute-api.eu-west-1.amazonaws.com",
+			"user-agent":                "Slackbot 1.0 (+https://api.slack.com/robots)",
+			"x-slack-request-timestamp": h.Get(slacksig.HeaderTimestamp),
+			"x-slack-signature":         h.Get(slacksig.HeaderSignature),
+		},
+		RequestContext: awsevents.APIGatewayV2HTTPRequestContext{
+			AccountID: "123456789012", APIID: "e2e", DomainName: "e2e.execute-api.eu-west-1.amazonaws.com",
+			RequestID: "e2e-" + now.Format("150405.000000000"), RouteKey: "POST /slack/commands", Stage: "$default",
+			HTTP: awsevents.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method: "POST", Path: "/slack/commands", Protocol: "HTTP/1.1", SourceIP: "3.4.5.6",
+				UserAgent: "Slackbot 1.0 (+https://api.slack.com/robots)",
+			},
+		},
+		Body:            base64.StdEncoding.EncodeToString(body),
+		IsBase64Encoded: true,
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func apiResponse(t *testing.T, status int, body []byte) awsevents.APIGatewayV2HTTPResponse {
+	t.Helper()
+	if status != http.StatusOK {
+		t.Fatalf("RIE answered %d: %s", status, body)
+	}
+	var resp awsevents.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(body, &resp); err != nil {
+		t.Fatalf("not an API Gateway v2 response: %v: %s", err, body)
+	}
+	return resp
+}
+
+func writePolicy(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "chatops-policy.yaml")
+	pol := "roles:\n  viewer: {commands: [help, whoami, queues, queue]}\ngrants:\n  - {user: " + slackUser + ", role: viewer}\n"
+	if err := os.WriteFile(p, []byte(pol), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestChatopsSlashCommand: a signed `/dli queues` through API Gateway v2 →
+// 200 with the DLI emulator's queues; a bad signature → 401 (same warm
+// function).
+func TestChatopsSlashCommand(t *testing.T) {
+	w := newWorld(t)
+	env := w.env("SLACK_SIGNING_SECRET="+signingSecret, "CHATOPS_POLICY="+writePolicy(t))
+	r, status, body := startFunction(t, "chatops", env, slashCommand(t, "queues", signingSecret, time.Now()))
+	resp := apiResponse(t, status, body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/dli queues: status %d, body %s", resp.StatusCode, resp.Body)
+	}
+	if !strings.Contains(resp.Body, e2eQueue) {
+		t.Errorf("/dli queues answer does not list the emulator's queue %q: %s", e2eQueue, resp.Body)
+	}
+	var listed bool
+	for _, rq := range w.dli.Requests() {
+		listed = listed || (rq.Method == http.MethodGet && strings.HasSuffix(rq.Path, "/queues") && rq.AuthOK)
+	}
+	if !listed {
+		t.Errorf("no signed GET .../queues reached the DLI emulator: %+v", w.dli.Requests())
+	}
+	if d, ok := InitDuration(r.Output()); ok {
+		t.Logf("chatops init duration %v", d)
+	} else {
+		t.Errorf("no Init Duration in the RIE's REPORT line:\n%s", r.Output())
+	}
+
+	status, body = invoke(t, r, slashCommand(t, "queues", "not-the-secret", time.Now()))
+	bad := apiResponse(t, status, body)
+	if bad.StatusCode != http.StatusUnauthorized {
+		t.Errorf("bad signature: status %d, want 401; body %s", bad.StatusCode, bad.Body)
+	}
+	if strings.Contains(r.Output(), signingSecret) || strings.Contains(r.Output(), dliSK) {
+		t.Error("a secret appears in the function's output")
+	}
+}
+
+func scheduledEvent(t *testing.T, rule string, at time.Time) []byte {
+	t.Helper()
+	b, err := json.Marshal(awsevents.EventBridgeEvent{
+		Version: "0", ID: "e2e-" + at.Format("150405.000000000"), DetailType: "Scheduled Event",
+		Source: "aws.events", AccountID: "123456789012", Time: at.UTC(), Region: "eu-west-1",
+		Resources: []string{"arn:aws:events:eu-west-1:123456789012:rule/" + rule},
+		Detail:    json.RawMessage("{}"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// dliRequests returns the emulator's recorded requests matching keep.
+func dliRequests(w *world, keep func(dlitest.RequestRecord) bool) []dlitest.RequestRecord {
+	var out []dlitest.RequestRecord
+	for _, r := range w.dli.Requests() {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestJobwatchScheduledPoll: an EventBridge scheduled event → jobwatch polls
+// DLI's job lists (visible in the emulator's request log).
+func TestJobwatchScheduledPoll(t *testing.T) {
+	w := newWorld(t)
+	_, status, body := startFunction(t, "jobwatch", w.env(), scheduledEvent(t, "dlibot-jobwatch-tick", time.Now()))
+	if status != http.StatusOK {
+		t.Fatalf("tick: RIE answered %d: %s", status, body)
+	}
+	if strings.Contains(string(body), "errorMessage") {
+		t.Fatalf("tick failed: %s", body)
+	}
+	polls := dliRequests(w, func(r dlitest.RequestRecord) bool {
+		return r.Method == http.MethodGet && r.AuthOK &&
+			(strings.Contains(r.Path, "/streaming/jobs") || strings.Contains(r.Path, "/batches") || strings.HasSuffix(r.Path, "/jobs"))
+	})
+	if len(polls) == 0 {
+		t.Fatalf("the tick polled no DLI job list; requests: %+v", w.dli.Requests())
+	}
+	t.Logf("jobwatch tick polled %d job lists, e.g. %s %s", len(polls), polls[0].Method, polls[0].Path)
+}
+
+func s3Put(t *testing.T, bucket, key string, at time.Time) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"Records": []any{map[string]any{
+		"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
+		"eventTime": at.UTC().Format(time.RFC3339Nano), "eventName": "ObjectCreated:Put",
+		"s3": map[string]any{
+			"s3SchemaVersion": "1.0", "configurationId": "dlibot-obsimport",
+			"bucket": map[string]any{"name": bucket, "arn": "arn:aws:s3:::" + bucket},
+			"object": map[string]any{"key": url.QueryEscape(key), "size": 1024,
+				"eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0A1B2C3D4E5F678901"},
+		},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestObsimportS3Notification: an S3 object-created notification → an
+// import at the DLI emulator (on the invocation, or at the latest on the
+// next scheduled tick, which is how Lambda drives obsimport's queues).
+func TestObsimportS3Notification(t *testing.T) {
+	w := newWorld(t)
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rules, []byte(`rules:
+  - name: events
+    bucket: raw-data
+    key: "landing/events/dt={dt}/*.csv"
+    database: analytics
+    table: events
+    partition: {dt: "{dt}"}
+    queue: `+e2eQueue+`
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const key = "landing/events/dt=2026-11-26/part 1.csv"
+	r, status, body := startFunction(t, "obsimport", w.env("OBSIMPORT_RULES="+rules), s3Put(t, "raw-data", key, time.Now()))
+	if status != http.StatusOK || strings.Contains(string(body), "errorMessage") {
+		t.Fatalf("S3 notification: RIE answered %d: %s", status, body)
+	}
+	imports := func() []dlitest.RequestRecord {
+		return dliRequests(w, func(r dlitest.RequestRecord) bool {
+			return r.Method == http.MethodPost && r.AuthOK &&
+				(strings.HasSuffix(r.Path, "/jobs/import-table") || strings.HasSuffix(r.Path, "/jobs/submit-job"))
+		})
+	}
+	if len(imports()) == 0 {
+		status, body = invoke(t, r, scheduledEvent(t, "dlibot-obsimport-tick", time.Now()))
+		if status != http.StatusOK || strings.Contains(string(body), "errorMessage") {
+			t.Fatalf("tick: RIE answered %d: %s", status, body)
+		}
+	}
+	got := imports()
+	if len(got) == 0 {
+		t.Fatalf("no import reached the DLI emulator; requests: %+v", w.dli.Requests())
+	}
+	if !strings.Contains(got[0].Body, "raw-data") || !strings.Contains(got[0].Body, "dt=2026-11-26") {
+		t.Errorf("import does not name the object: %s", got[0].Body)
+	}
+}
+
+// TestAutoscaleScheduledTick: an EventBridge scheduled event → autoscale
+// reads DLI (its queues and plans).
+func TestAutoscaleScheduledTick(t *testing.T) {
+	w := newWorld(t)
+	_, status, body := startFunction(t, "autoscale", w.env(), scheduledEvent(t, "dlibot-autoscale-tick", time.Now()))
+	if status != http.StatusOK || strings.Contains(string(body), "errorMessage") {
+		t.Fatalf("tick: RIE answered %d: %s", status, body)
+	}
+	if n := len(dliRequests(w, func(r dlitest.RequestRecord) bool { return r.AuthOK })); n == 0 {
+		t.Fatalf("the autoscale tick made no DLI request")
+	}
+}
+
+// TestUnknownHandlerFailsInit: a Handler naming no function fails the
+// Lambda init with a message naming it (what a typo in template.yaml does).
+func TestUnknownHandlerFailsInit(t *testing.T) {
+	bs, rieBin := programs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := Start(ctx, Options{RIE: rieBin, Bootstrap: bs, Handler: "nosuch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	status, body, err := r.Invoke(ctx, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status == http.StatusOK {
+		t.Errorf("invoke with an unknown handler answered 200: %s", body)
+	}
+	if !strings.Contains(r.Output(), `unknown Lambda handler "nosuch"`) {
+		t.Errorf("init failure does not name the handler:\n%s", r.Output())
+	}
+}
