@@ -109,6 +109,15 @@ seconds) through a job-level simulation of a DLI queue under each policy. Tunabl
 policies pick, on the training weeks, the cheapest parameter meeting the wait target,
 then run on the remaining weeks. Policies: ` + "static-peak, static-p95, reactive, seasonal-naive, dlibot, hindsight" + `.
 
+The queue runs jobs strictly FIFO on its usable CUs; a job needing more than --max-cu
+is rejected (counted, not in the waits). Plans start within ±--plan-jitter (seeded),
+scale-outs are billed at once and usable after --scale-out-delay, scale-ins never cut
+running jobs. Billing is the integral of the queue size. dlibot turns the wait target
+into per-hour CUs as the q-quantile of each hour's demand (running + waiting CUs) in
+its weekly model, q being the cheapest value whose simulated P95 wait on the training
+weeks meets the target; it holds at most --max-changes DLI plans (one plan may repeat
+on several days) plus a reactive net that scales out on a sustained backlog.
+
 Flags:
 `
 
@@ -233,13 +242,23 @@ func readTrace(path string) ([]trace.Job, error) {
 	return jobs, nil
 }
 
-const genTraceUsage = `Usage: dlibot autoscale gen-trace --preset P --weeks N --seed S [--scale F] [--out FILE]
+var genTraceUsage = `Usage: dlibot autoscale gen-trace --preset P --weeks N --seed S [--scale F] [--out FILE]
 
 Writes a synthetic job trace (CSV submit_time,duration_s,cu) starting on a Monday:
 weekly seasonality, trend, bursts and holidays, reproducible from the seed.
+Presets: ` + presetList() + `
 
 Flags:
 `
+
+func presetList() string {
+	var b strings.Builder
+	for _, n := range trace.Presets() {
+		p, _ := trace.LookupPreset(n)
+		fmt.Fprintf(&b, "\n  %-15s %s", n, p.Summary)
+	}
+	return b.String()
+}
 
 func autoscaleGenTrace(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gen-trace", flag.ContinueOnError)
