@@ -93,7 +93,10 @@ func (s *Service) readVerified(r *http.Request) ([]byte, error) {
 	if len(s.secrets) == 0 {
 		return nil, &verifyError{http.StatusServiceUnavailable, errors.New("SLACK_SIGNING_SECRET is not configured")}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBodyBytes+1))
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, &verifyError{http.StatusRequestEntityTooLarge, errors.New("request body too large")}
+	}
+	body, err := readBody(r.Body, r.ContentLength, s.cfg.MaxBodyBytes)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -118,4 +121,22 @@ func (s *Service) readVerified(r *http.Request) ([]byte, error) {
 		return nil, &verifyError{http.StatusUnauthorized, ErrReplayed}
 	}
 	return body, nil
+}
+
+// readBody reads at most max+1 bytes, in one allocation when the length is
+// known.
+func readBody(rd io.Reader, length, max int64) ([]byte, error) {
+	if length > 0 && length <= max {
+		buf := make([]byte, length, length+1)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		// anything past the declared length makes the body too large
+		var one [1]byte
+		if n, _ := rd.Read(one[:]); n > 0 {
+			return append(buf, one[0]), nil
+		}
+		return buf, nil
+	}
+	return io.ReadAll(io.LimitReader(rd, max+1))
 }

@@ -176,3 +176,24 @@ func TestMemReplayBounded(t *testing.T) {
 		t.Error("expired key still seen")
 	}
 }
+
+func TestReadBody(t *testing.T) {
+	for _, c := range []struct {
+		body   string
+		length int64
+		want   int // -1: error
+	}{
+		{"abcd", 4, 4}, {"abcd", -1, 4}, {"abcdef", 4, 5}, {"ab", 4, -1}, {strings.Repeat("x", 20), -1, 11},
+	} {
+		b, err := readBody(strings.NewReader(c.body), c.length, 10)
+		if c.want < 0 {
+			if err == nil {
+				t.Errorf("%q/%d: no error", c.body, c.length)
+			}
+			continue
+		}
+		if err != nil || len(b) != c.want {
+			t.Errorf("%q/%d: %d bytes, %v; want %d", c.body, c.length, len(b), err, c.want)
+		}
+	}
+}
