@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -54,6 +55,14 @@ type Config struct {
 	// DrainTimeout bounds the wait for in-flight handlers when Run's context
 	// is cancelled; then their contexts are cancelled too. Default 25s.
 	DrainTimeout time.Duration
+	// Convert, if set, turns a message that is not a CloudEvent into
+	// events, e.g. obsimport converting a raw OBS/S3 notification published
+	// on dlibot.in.obs.* (the contract allows those). The events are
+	// validated and handled in turn, each behind its own dedup claim; the
+	// first that does not succeed decides the message's fate (a retry then
+	// skips the events already handled). A message neither decodable nor
+	// convertible goes to the DLQ as malformed. Optional.
+	Convert func(subject string, header nats.Header, body []byte) ([]Event, error)
 	// Streams sizes the streams (and the dedup bucket's replicas and
 	// storage) created at start.
 	Streams StreamOptions
@@ -302,6 +311,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return runErr
 }
 
+// step is how handling one event ended.
+type step struct {
+	typ  string
+	res  Result // ResultAck, ResultDuplicate, ResultRetry, ResultPanic or ResultDrop
+	out  Outcome
+	why  string // for retries: the cause
+	took time.Duration
+}
+
 // handle settles one message.
 func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	md, err := msg.Metadata()
@@ -316,17 +334,39 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		StreamSeq: md.Sequence.Stream, Attempt: attempt, MaxDeliver: c.cfg.MaxDeliver,
 		Published: md.Timestamp,
 	}
+	var evs []Event
 	e, err := Decode(msg.Headers(), msg.Data())
-	if err != nil {
+	switch {
+	case err == nil:
+		evs = []Event{e}
+	case c.cfg.Convert != nil:
+		var cerr error
+		evs, cerr = c.cfg.Convert(msg.Subject(), msg.Headers(), msg.Data())
+		if cerr == nil && len(evs) == 0 {
+			cerr = errors.New("converted to no events")
+		}
+		for i := range evs {
+			if cerr == nil {
+				if verr := Validate(evs[i]); verr != nil {
+					cerr = fmt.Errorf("converted event %d: %w", i, verr)
+				}
+			}
+		}
+		if cerr != nil {
+			c.cfg.Observer.Received(c.cfg.Function, "")
+			c.deadLetter(ctx, msg, d, "", ResultMalformed, "malformed: "+err.Error()+"; not convertible either: "+cerr.Error(), 0)
+			return
+		}
+	default:
 		c.cfg.Observer.Received(c.cfg.Function, "")
 		c.deadLetter(ctx, msg, d, "", ResultMalformed, "malformed: "+err.Error(), 0)
 		return
 	}
-	typ := e.Type()
-	c.cfg.Observer.Received(c.cfg.Function, typ)
-	log := c.log.With("ce_id", e.ID(), "ce_type", typ, "ce_source", e.Source(), "subject", d.Subject, "delivery", attempt)
+	for _, e := range evs {
+		c.cfg.Observer.Received(c.cfg.Function, e.Type())
+	}
 	if attempt > c.cfg.MaxDeliver {
-		c.deadLetter(ctx, msg, d, typ, ResultExhausted, ReasonMaxDeliveries+" (the last delivery was not settled within AckWait)", 0)
+		c.deadLetter(ctx, msg, d, evs[0].Type(), ResultExhausted, ReasonMaxDeliveries+" (the last delivery was not settled within AckWait)", 0)
 		return
 	}
 
@@ -336,15 +376,44 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 		return nil
 	})
+	// Events converted from one message are handled in turn; the first that
+	// does not succeed decides. Dedup makes the retry of a partly handled
+	// message skip the events already done.
+	var st step
+	for i, e := range evs {
+		st = c.step(ctx, d, e)
+		if st.res != ResultAck && st.res != ResultDuplicate {
+			break
+		}
+		if i < len(evs)-1 {
+			c.cfg.Observer.Handled(c.cfg.Function, st.typ, st.res, st.took)
+		}
+	}
+	switch st.res {
+	case ResultAck, ResultDuplicate:
+		if err := msg.Ack(); err != nil {
+			c.log.Warn("ack failed", "subject", d.Subject, "err", err)
+		}
+		c.cfg.Observer.Handled(c.cfg.Function, st.typ, st.res, st.took)
+	case ResultRetry, ResultPanic:
+		c.retry(ctx, msg, d, st.typ, st.res, st.out.After(), st.why, st.took)
+	default:
+		c.deadLetter(ctx, msg, d, st.typ, ResultDrop, st.out.Reason(), st.took)
+	}
+}
+
+// step runs the handler on one event behind the dedup claim.
+func (c *Consumer) step(ctx context.Context, d Delivery, e Event) step {
+	st := step{typ: e.Type()}
+	log := c.log.With("ce_id", e.ID(), "ce_type", st.typ, "ce_source", e.Source(), "subject", d.Subject, "delivery", d.Attempt)
 	var panicked string
-	var took time.Duration
 	run := func(ctx context.Context, e Event) Outcome {
 		start := c.now()
-		defer func() { took = c.now().Sub(start) }()
+		defer func() { st.took = c.now().Sub(start) }()
 		out, p := c.call(ctx, e, log)
 		if p != "" {
 			panicked = p
-			return Retry(c.cfg.Backoff(attempt))
+			return Retry(c.cfg.Backoff(d.Attempt))
 		}
 		return out
 	}
@@ -353,39 +422,34 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		out = run(ctx, e)
 	} else {
 		var ran bool
+		var err error
 		out, ran, err = c.dedup.Handle(ctx, e, run)
 		switch {
 		case err != nil && !ran:
 			log.Warn("dedup unavailable; retrying the message", "err", err)
-			c.retry(ctx, msg, d, typ, ResultRetry, c.cfg.Backoff(attempt), "dedup unavailable: "+err.Error(), 0)
-			return
+			return step{typ: st.typ, res: ResultRetry, out: Retry(c.cfg.Backoff(d.Attempt)), why: "dedup unavailable: " + err.Error()}
 		case err != nil:
 			log.Warn("handled, but the dedup claim was not completed", "err", err)
 		case !ran && out.Kind() == KindAck:
 			log.Debug("duplicate event; acked without handling")
-			_ = msg.Ack()
-			c.cfg.Observer.Handled(c.cfg.Function, typ, ResultDuplicate, 0)
-			return
+			return step{typ: st.typ, res: ResultDuplicate, out: out}
 		case !ran:
 			log.Debug("event claimed by another delivery; retrying after its lease", "wait", out.After())
-			c.retry(ctx, msg, d, typ, ResultRetry, out.After(), "claimed by another delivery", 0)
-			return
+			return step{typ: st.typ, res: ResultRetry, out: out, why: "claimed by another delivery"}
 		}
 	}
-
+	st.out = out
 	switch {
 	case panicked != "":
-		c.retry(ctx, msg, d, typ, ResultPanic, out.After(), panicked, took)
+		st.res, st.why = ResultPanic, panicked
 	case out.Kind() == KindAck:
-		if err := msg.Ack(); err != nil {
-			log.Warn("ack failed", "err", err)
-		}
-		c.cfg.Observer.Handled(c.cfg.Function, typ, ResultAck, took)
+		st.res = ResultAck
 	case out.Kind() == KindRetry:
-		c.retry(ctx, msg, d, typ, ResultRetry, out.After(), "handler asked to retry", took)
+		st.res, st.why = ResultRetry, "handler asked to retry"
 	default:
-		c.deadLetter(ctx, msg, d, typ, ResultDrop, out.Reason(), took)
+		st.res = ResultDrop
 	}
+	return st
 }
 
 // call runs the handler, turning a panic into a description.
