@@ -38,20 +38,28 @@ func Registration() host.Registration {
 	}
 }
 
+// Settings is chatops' configuration as `dlibot config check` lists it
+// (CHATOPS_* names).
+type Settings struct {
+	// Config holds the CHATOPS_* variables.
+	Config Config `env:",prefix=CHATOPS_"`
+}
+
 // CheckConfig reads and validates CHATOPS_* and the policy file, for
-// `dlibot config check`.
+// `dlibot config check`. It always returns a *Settings (defaults where a
+// variable did not parse).
 func CheckConfig(ctx context.Context, l envconfig.Lookuper) (any, error) {
 	cfg, err := LoadConfig(ctx, l)
 	if err != nil {
-		return nil, err
+		return &Settings{}, err
 	}
 	if cfg.Policy == "" {
-		return cfg, errors.New("CHATOPS_POLICY: required (the policy YAML); only `dlibot dev` runs without it")
+		return &Settings{Config: *cfg}, errors.New("CHATOPS_POLICY: required (the policy YAML); only `dlibot dev` runs without it")
 	}
 	if _, err := policy.Load(cfg.Policy); err != nil {
-		return cfg, err
+		return &Settings{Config: *cfg}, err
 	}
-	return cfg, nil
+	return &Settings{Config: *cfg}, nil
 }
 
 // NewFunction builds chatops for a host: the two Slack routes and a tick

@@ -71,6 +71,16 @@ func TestNewFunction(t *testing.T) {
 	if _, err := CheckConfig(context.Background(), mapLookuper{"CHATOPS_POLICY": bad}); err == nil {
 		t.Error("config check passed a bad policy")
 	}
+	for _, l := range []mapLookuper{{"CHATOPS_TICK": "often"}, {}, {"CHATOPS_POLICY": "testdata/policy.yaml"}} {
+		c, err := CheckConfig(context.Background(), l)
+		settings := host.Settings(c)
+		if len(settings) < 15 || settings[0].Name != "CHATOPS_ACK_BUDGET" {
+			t.Errorf("%v: settings %v", l, settings)
+		}
+		if (err == nil) != (l["CHATOPS_POLICY"] != "") {
+			t.Errorf("%v: err %v", l, err)
+		}
+	}
 	// dev without a policy: the dev user is admin, read-only without NATS
 	t.Setenv("CHATOPS_POLICY", "")
 	f, err := NewFunction(context.Background(), hostEnv(t, host.ModeDev))
