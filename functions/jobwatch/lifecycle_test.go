@@ -396,3 +396,29 @@ func TestDeletedAlertMessageDoesNotBlockResolution(t *testing.T) {
 		t.Errorf("resolved = %d, want 1", n)
 	}
 }
+
+// With the job states lost (shards deleted), a new failure still alerts: the
+// old, resolved claim of episode 1 is skipped, not mistaken for this one.
+func TestLostStateStillAlertsNewEpisode(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.ResolveAfter = 0 })
+	id := f.flink("orders", dlitest.FlinkJobRunning)
+	f.poll(nil)
+	f.setFlink(id, dlitest.FlinkJobRunningException, "")
+	f.tick()
+	f.setFlink(id, dlitest.FlinkJobRunning, "")
+	f.tick()
+	f.tick()
+	if n := len(f.events()[events.TypeIncidentResolved]); n != 1 {
+		t.Fatalf("resolved %d", n)
+	}
+	for n := range shards {
+		_ = f.w.st.kv.Delete(context.Background(), shardKey(KindFlink, n))
+	}
+	f.tick() // the running job is seen anew
+	f.setFlink(id, dlitest.FlinkJobRunningException, "")
+	f.tick()
+	f.wantCounts(2, 2)
+	if k := f.events()[events.TypeIncidentOpened][1].Incident; !strings.HasSuffix(k, "/2") {
+		t.Errorf("key %q, want episode 2", k)
+	}
+}

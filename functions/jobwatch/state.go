@@ -111,6 +111,8 @@ type subjRec struct {
 	// OK is when the open incident's job was first seen healthy again
 	// (Unix ms; 0: not healthy).
 	OK int64 `json:"ok,omitempty"`
+	// Seen is the last change of one of its jobs (Unix ms).
+	Seen int64 `json:"s,omitempty"`
 	// L: the recovery was found by a catch-up poll (late).
 	L bool `json:"l,omitempty"`
 }

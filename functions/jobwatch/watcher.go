@@ -434,6 +434,11 @@ func (w *Watcher) process(ctx context.Context, kind string, jobs []obs, now time
 	return oldest, nil
 }
 
+// subjectTTL is how long the history of a job identity (runtimes, episode
+// counter) is kept after its last change once DLI no longer lists any of its
+// runs.
+const subjectTTL = 14 * 24 * time.Hour
+
 // detector applies observations to one shard.
 type detector struct {
 	w     *Watcher
@@ -483,6 +488,9 @@ func (d *detector) run(ctx context.Context, jobs []obs) (time.Time, error) {
 		if sr == nil {
 			sr = &subjRec{}
 			d.sh.Subj[o.Subject] = sr
+		}
+		if changed {
+			sr.Seen = nowMS
 		}
 		if d.quiet {
 			// First sight: record, and summarise what is already broken.
@@ -616,7 +624,10 @@ func (d *detector) run(ctx context.Context, jobs []obs) (time.Time, error) {
 				d.res.Resolved = append(d.res.Resolved, sr.Inc)
 			}
 		}
-		if sr.Inc == "" && sr.Ep == 0 && len(sr.Fails) == 0 && len(sr.Runs) == 0 && !d.subjectHasJobs(name) {
+		// A subject with no job left, no open incident and no change for
+		// subjectTTL is forgotten (ad-hoc SQL statements would pile up).
+		idle := len(sr.Fails) == 0 && (sr.Ep == 0 && len(sr.Runs) == 0 || nowMS-sr.Seen > subjectTTL.Milliseconds())
+		if sr.Inc == "" && idle && !d.subjectHasJobs(name) {
 			delete(d.sh.Subj, name)
 		}
 	}
@@ -748,10 +759,27 @@ func (d *detector) problem(ctx context.Context, o obs, sr *subjRec, kind string,
 	if inc.JobKind != KindSpark || inc.Kind == IncidentStuck || inc.Kind == IncidentSlow || cfg.LogLines == 0 {
 		inc.LogDone = true
 	}
-	if _, err := d.w.st.put(ctx, key, inc, 0); err != nil && !errors.Is(err, errConflict) {
-		return err
-	} else if err == nil {
-		d.res.Opened = append(d.res.Opened, key)
+	for range 8 {
+		_, err := d.w.st.put(ctx, key, inc, 0)
+		if err == nil {
+			d.res.Opened = append(d.res.Opened, key)
+			break
+		}
+		if !errors.Is(err, errConflict) {
+			return err
+		}
+		// Claimed already: by another replica in this same episode (use
+		// it), or by an episode that has since recovered (forgotten
+		// state): take the next episode.
+		var old Incident
+		if _, found, err := d.w.st.get(ctx, key, &old); err != nil {
+			return err
+		} else if found && old.Recovered.IsZero() && old.State != StateResolved {
+			break
+		}
+		sr.Ep++
+		key = incidentKey(d.kind, keyToken(o.ID), sr.Ep)
+		inc.Key = key
 	}
 	sr.Inc = key
 	d.cache[key] = inc
