@@ -153,7 +153,7 @@ func TestConfigCheckInvalid(t *testing.T) {
 }
 
 func TestHelpOnEveryHostingCommand(t *testing.T) {
-	for _, args := range [][]string{{"serve", "--help"}, {"dev", "--help"}, {"slack", "--help"}, {"config", "--help"}, {"config", "check", "-h"}} {
+	for _, args := range [][]string{{"serve", "--help"}, {"slack", "--help"}, {"config", "--help"}, {"config", "check", "-h"}} {
 		code, out, errOut := runCLI(t, nil, args...)
 		if code != 0 || !strings.HasPrefix(out, "Usage: dlibot "+args[0]) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)

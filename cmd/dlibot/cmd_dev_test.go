@@ -1,3 +1,5 @@
+//go:build !lambda.norpc
+
 package main
 
 import (
@@ -7,29 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dlibot/dlibot/pkg/host"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestDevCommandBootsAndPrintsWorkingCommands runs `dlibot dev` in-process
 // on random ports in a temporary working directory and runs what it prints.
@@ -183,4 +167,11 @@ func shellSplit(t *testing.T, line string) []string {
 		args = append(args, cur.String())
 	}
 	return args
+}
+
+func TestDevHelp(t *testing.T) {
+	code, out, _ := runCLI(t, nil, "dev", "--help")
+	if code != 0 || !strings.HasPrefix(out, "Usage: dlibot dev") || !strings.Contains(out, "--nats-port") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
 }
