@@ -108,7 +108,7 @@ func (im *Importer) Accept(ctx context.Context, o obsevent.Object) (Accepted, er
 	case AcceptQueued, AcceptReuploadQueued, AcceptDuplicate:
 		th := TableKey(m.Database, m.Table)
 		im.kick(th)
-		if !im.bg && res != AcceptDuplicate {
+		if !im.bg && !im.intakeOnly && res != AcceptDuplicate {
 			im.runTable(ctx, th)
 		}
 	}
@@ -138,7 +138,30 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 		e.State, e.Batch, e.JobID, e.Rows, e.Error, e.Next = StatePending, "", "", 0, "", nil
 		e.EventTime, e.Received, e.Updated = o.EventTime, now, now
 	}
-	for range 20 {
+	for attempt := range 20 {
+		// Optimistically create first: a new object (the common case)
+		// costs one round trip less.
+		// The queue item is created alongside: should the entry already
+		// exist, the item is harmless (it names content the ledger has
+		// already handled, or the same content already queued) and the
+		// batch builder drops it as stale.
+		if attempt == 0 {
+			var ne Entry
+			fresh(&ne)
+			qerr := make(chan error, 1)
+			go func() { qerr <- im.enqueue(ctx, &ne, false) }()
+			_, ok, err := im.l.create(ctx, key, &ne)
+			if qe := <-qerr; err == nil {
+				err = qe
+			}
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				im.at("recorded-entry")
+				return AcceptQueued, nil
+			}
+		}
 		e, rev, err := getJSON[Entry](ctx, im.l, key)
 		if err != nil {
 			return "", err

@@ -145,15 +145,25 @@ func objectEvent(t testing.TB, key, etag string) events.Event {
 func (h *harness) drive(rounds int) {
 	h.t.Helper()
 	ctx := context.Background()
+	ths, err := h.im.tablesWithWork(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	for range rounds {
-		if err := h.im.Sweep(ctx); err != nil {
-			h.t.Fatal(err)
+		busy := false
+		for _, th := range ths {
+			h.im.runTable(ctx, th)
+			lock, _, err := getJSON[Batch](ctx, h.im.l, lockKey(th))
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			q, err := h.im.l.keys(ctx, "q."+th+".*", 1)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			busy = busy || lock != nil || len(q) > 0
 		}
-		ths, err := h.im.tablesWithWork(ctx)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		if len(ths) == 0 {
+		if !busy {
 			return
 		}
 		h.srv.Advance(6 * time.Second)

@@ -99,6 +99,9 @@ type Importer struct {
 	// faultHook, set by tests, makes Handle fail: an error wrapping
 	// errDropped drops the event, any other asks for a retry.
 	faultHook func() error
+	// intakeOnly, set by benchmarks, records and queues objects without
+	// advancing the queues.
+	intakeOnly bool
 }
 
 // errDropped marks a faultHook error as permanent.
@@ -229,7 +232,7 @@ func (im *Importer) kick(th string) {
 	if im.kickHook != nil {
 		im.kickHook(th)
 	}
-	if !im.bg {
+	if !im.bg || im.intakeOnly {
 		return
 	}
 	im.mu.Lock()
@@ -343,22 +346,25 @@ type queued struct {
 // startBatch takes the oldest group of queued files of th into a new batch
 // and submits it.
 func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, bool, error) {
-	limit := im.cfg.BatchMax * 4
-	if limit > 4096 {
-		limit = 4096
-	}
+	limit := min(im.cfg.BatchMax*2, 4096)
 	keys, err := im.l.keys(ctx, "q."+th+".*", limit)
 	if err != nil || len(keys) == 0 {
 		return 0, false, err
 	}
-	var items []queued
-	for _, k := range keys {
-		it, rev, err := getJSON[QueueItem](ctx, im.l, k)
-		if err != nil {
-			return 0, false, err
+	got := make([]*queued, len(keys))
+	if err := parallel(ctx, len(keys), func(i int) error {
+		it, rev, err := getJSON[QueueItem](ctx, im.l, keys[i])
+		if err == nil && it != nil {
+			got[i] = &queued{keys[i], rev, *it}
 		}
-		if it != nil {
-			items = append(items, queued{k, rev, *it})
+		return err
+	}); err != nil {
+		return 0, false, err
+	}
+	var items []queued
+	for _, q := range got {
+		if q != nil {
+			items = append(items, *q)
 		}
 	}
 	if len(items) == 0 {
@@ -381,14 +387,19 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 		return im.cfg.BatchWindow - age, false, nil
 	}
 	b := &Batch{ID: newBatchID(), State: BatchSubmitting, FirstEnqueued: oldest}
-	for _, q := range pick {
-		if len(b.Files) >= max {
-			break
-		}
-		e, _, err := getJSON[Entry](ctx, im.l, q.item.File)
-		if err != nil {
-			return 0, false, err
-		}
+	if len(pick) > max {
+		pick = pick[:max]
+	}
+	entries := make([]*Entry, len(pick))
+	if err := parallel(ctx, len(pick), func(i int) error {
+		e, _, err := getJSON[Entry](ctx, im.l, pick[i].item.File)
+		entries[i] = e
+		return err
+	}); err != nil {
+		return 0, false, err
+	}
+	for i, q := range pick {
+		e := entries[i]
 		if e == nil || e.State != StatePending || e.Content != q.item.Content {
 			// Stale: already imported, or replaced by newer content whose
 			// own item supersedes this one.
@@ -526,21 +537,22 @@ func (im *Importer) recorded(ctx context.Context, th string, b *Batch, rev uint6
 	im.m.jobs.WithLabelValues(b.Backend, how).Inc()
 	im.m.batchFiles.Observe(float64(len(b.Files)))
 	im.log.Info("import submitted", "table", b.TableID(), "batch", b.ID, "job_id", jobID, "files", len(b.Files), "data_path", b.DataPath, "how", how)
-	for i, f := range b.Files {
-		e, err := im.updateEntry(ctx, f, func(e *Entry) bool {
+	err = parallel(ctx, len(b.Files), func(i int) error {
+		e, err := im.updateEntry(ctx, b.Files[i], func(e *Entry) bool {
 			if e.Content != b.Contents[i] || e.State != StatePending {
 				return false
 			}
 			e.State, e.Batch, e.JobID, e.Updated = StateSubmitted, b.ID, jobID, now
 			return true
 		})
-		if err != nil {
-			return 0, false, err
-		}
-		if e != nil {
+		if err == nil && e != nil {
 			im.m.submitLatency.Observe(now.Sub(e.Received).Seconds())
 			im.emit(ctx, events.TypeImportSubmitted, b, e, i)
 		}
+		return err
+	})
+	if err != nil {
+		return 0, false, err
 	}
 	return im.cfg.PollInterval, false, nil
 }
@@ -618,7 +630,8 @@ func (im *Importer) follow(ctx context.Context, th string, b *Batch, rev uint64)
 func (im *Importer) finalize(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
 	ok := b.Status == string(dli.SQLFinished)
 	now := im.now()
-	for i, f := range b.Files {
+	err := parallel(ctx, len(b.Files), func(i int) error {
+		f := b.Files[i]
 		var requeue *Entry
 		e, err := im.updateEntry(ctx, f, func(e *Entry) bool {
 			if e.Content != b.Contents[i] || (e.Batch != b.ID && e.State != StatePending) {
@@ -645,7 +658,7 @@ func (im *Importer) finalize(ctx context.Context, th string, b *Batch, rev uint6
 			return true
 		})
 		if err != nil {
-			return 0, false, err
+			return err
 		}
 		if e != nil {
 			typ := events.TypeImportSucceeded
@@ -659,19 +672,23 @@ func (im *Importer) finalize(ctx context.Context, th string, b *Batch, rev uint6
 		im.at("finalize-entry")
 		if requeue != nil {
 			if err := im.enqueue(ctx, requeue, true); err != nil {
-				return 0, false, err
+				return err
 			}
 		}
 		qk := queueKey(th, f)
 		it, qrev, err := getJSON[QueueItem](ctx, im.l, qk)
 		if err != nil {
-			return 0, false, err
+			return err
 		}
 		if it != nil && it.Content == b.Contents[i] {
 			if _, err := im.l.deleteAt(ctx, qk, qrev); err != nil {
-				return 0, false, err
+				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
 	}
 	if ok {
 		im.m.jobs.WithLabelValues(b.Backend, "succeeded").Inc()
@@ -705,4 +722,51 @@ func (im *Importer) enqueue(ctx context.Context, e *Entry, overwrite bool) error
 	}
 	_, _, err := im.l.create(ctx, queueKey(th, it.File), it)
 	return err
+}
+
+// parallel runs f(0..n-1) with at most 16 calls in flight and returns the
+// first error. A panic in f (a test's simulated crash) is re-raised in the
+// caller.
+func parallel(ctx context.Context, n int, f func(i int) error) error {
+	if n == 1 {
+		return f(0)
+	}
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	var panicked any
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer func() {
+				if v := recover(); v != nil {
+					mu.Lock()
+					panicked = v
+					mu.Unlock()
+				}
+			}()
+			if err := f(i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
 }

@@ -289,8 +289,11 @@ func TestCrashAtRandomPoints(t *testing.T) {
 			points := []string{"recorded-entry", "intent", "submitted", "recorded", "ended", "finalize-entry"}
 			crashes := 0
 			perPoint := map[string]int{}
+			var mu sync.Mutex
 			arm := func(im *Importer) {
 				im.crashAt = func(p string) {
+					mu.Lock()
+					defer mu.Unlock()
 					if crashes < 12 && perPoint[p] < 2 && r.IntN(3) == 0 && contains(points, p) {
 						crashes++
 						perPoint[p]++
