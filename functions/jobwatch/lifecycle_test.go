@@ -3,11 +3,13 @@ package jobwatch
 import (
 	"context"
 	"errors"
+	"iter"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/dli/dlitest"
 	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/notify/slacktest"
@@ -420,5 +422,41 @@ func TestLostStateStillAlertsNewEpisode(t *testing.T) {
 	f.wantCounts(2, 2)
 	if k := f.events()[events.TypeIncidentOpened][1].Incident; !strings.HasSuffix(k, "/2") {
 		t.Errorf("key %q, want episode 2", k)
+	}
+}
+
+// hideFlink is a DLI whose Flink listing leaves out some jobs (deleted).
+type hideFlink struct {
+	DLI
+	hide map[int64]bool
+}
+
+func (h *hideFlink) FlinkJobs(ctx context.Context, q dli.FlinkJobQuery) iter.Seq2[dli.FlinkJob, error] {
+	return func(yield func(dli.FlinkJob, error) bool) {
+		for j, err := range h.DLI.FlinkJobs(ctx, q) {
+			if err == nil && h.hide[j.ID] {
+				continue
+			}
+			if !yield(j, err) {
+				return
+			}
+		}
+	}
+}
+
+func TestDeletedFlinkJobResolvesItsIncident(t *testing.T) {
+	f := newFixture(t, nil)
+	h := &hideFlink{DLI: f.dli, hide: map[int64]bool{}}
+	f.w.dli = h
+	id := f.flink("doomed", dlitest.FlinkJobRunning)
+	f.poll(nil)
+	f.setFlink(id, dlitest.FlinkJobRunningException, "")
+	f.tick()
+	h.hide[id] = true
+	f.tick()
+	f.tick()
+	res := f.events()[events.TypeIncidentResolved]
+	if len(res) != 1 || !strings.Contains(res[0].Note, "no longer listed") {
+		t.Fatalf("resolved events %+v", res)
 	}
 }

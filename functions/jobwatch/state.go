@@ -115,6 +115,8 @@ type subjRec struct {
 	Seen int64 `json:"s,omitempty"`
 	// L: the recovery was found by a catch-up poll (late).
 	L bool `json:"l,omitempty"`
+	// G: the (Flink) job is gone from DLI's listing.
+	G bool `json:"g,omitempty"`
 }
 
 // Incident is an incident record in KV (key inc/<kind>/<job id>/<episode>),

@@ -594,6 +594,10 @@ func (d *detector) run(ctx context.Context, jobs []obs) (time.Time, error) {
 		if len(sr.Fails) == 0 {
 			sr.Fails = nil
 		}
+		if d.kind == KindFlink && sr.Inc != "" && sr.OK == 0 && !d.subjectHasJobs(name) {
+			// The Flink job is gone from the (full) listing: deleted.
+			sr.OK, sr.G = nowMS-cfg.ResolveAfter.Milliseconds(), true
+		}
 		if sr.Inc != "" {
 			inc, err := d.incident(ctx, sr.Inc)
 			if err != nil {
@@ -601,11 +605,14 @@ func (d *detector) run(ctx context.Context, jobs []obs) (time.Time, error) {
 			}
 			switch {
 			case inc == nil || inc.State == StateResolved:
-				sr.Inc, sr.OK, sr.L = "", 0, false
+				sr.Inc, sr.OK, sr.L, sr.G = "", 0, false, false
 			case sr.OK > 0 && inc.Recovered.IsZero() && nowMS-sr.OK >= cfg.ResolveAfter.Milliseconds():
 				at := time.UnixMilli(sr.OK).UTC()
 				note := fmt.Sprintf("healthy again since %s", fmtTime(at))
-				if sr.L {
+				if sr.G {
+					at = d.now
+					note = "the job is no longer listed by DLI (deleted)"
+				} else if sr.L {
 					at = d.now
 					note = fmt.Sprintf("found healthy at %s, after jobwatch was not polling since %s", fmtTime(d.now), fmtTime(d.m.LastPoll))
 				}
@@ -690,7 +697,7 @@ func (d *detector) healthy(ctx context.Context, sr *subjRec, running bool) error
 // problem opens an incident for the subject, or updates its open one.
 func (d *detector) problem(ctx context.Context, o obs, sr *subjRec, kind string, failure bool) error {
 	cfg := &d.w.cfg
-	sr.OK, sr.L = 0, false
+	sr.OK, sr.L, sr.G = 0, false, false
 	if failure {
 		sr.Fails = append(sr.Fails, ms(d.now))
 	}
