@@ -179,6 +179,19 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 			im.at("recorded-entry")
 			return AcceptQueued, im.enqueue(ctx, &ne, false)
 		}
+		if o.EventName == ReplayEventName && e.State == StateFailed && (content == "" || content == e.Content) {
+			// An operator replays a file whose import failed: try again.
+			e.PrevJobs = appendBounded(e.PrevJobs, e.JobID)
+			e.State, e.Batch, e.JobID, e.Error, e.Updated = StatePending, "", "", "", now
+			_, ok, err := im.l.update(ctx, key, e, rev)
+			if err != nil {
+				return "", err
+			}
+			if !ok {
+				continue
+			}
+			return AcceptReuploadQueued, im.enqueue(ctx, e, true)
+		}
 		if content == "" || e.Content == content || contains(e.Seen, content) || (e.Next != nil && e.Next.Content == content) {
 			if e.State == StatePending && e.Content == content {
 				// Repair a crash between recording and queueing.

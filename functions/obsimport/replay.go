@@ -67,13 +67,18 @@ func ReadReplay(r io.Reader) ([]obsevent.Object, error) {
 		if strings.HasSuffix(key, "/") {
 			continue // folder
 		}
-		out = append(out, obsevent.Object{ObjectCreated: events.ObjectCreated{Bucket: bucket, Key: key, EventName: "Replay"}, Format: "replay"})
+		out = append(out, obsevent.Object{ObjectCreated: events.ObjectCreated{Bucket: bucket, Key: key}, Format: "replay"})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
+
+// ReplayEventName is the event name of replayed objects: a replayed
+// object whose import failed is imported again; otherwise the ledger
+// treats it like any other event.
+const ReplayEventName = "dlibot:Replay"
 
 // ReplayReport counts what Replay did.
 type ReplayReport struct {
@@ -86,19 +91,25 @@ type ReplayReport struct {
 
 // Replay publishes each object matching a rule as a normalised
 // object.created event on its dlibot.in.obs.<bucket> subject — the same
-// path live events take — so the consumer and the ledger keep it
-// idempotent. Objects matching no rule are counted, not published.
+// path live events take — so the ledger keeps it idempotent: objects
+// already recorded are duplicates, except that one whose import failed is
+// imported again. Objects matching no rule are counted, not published.
 func Replay(ctx context.Context, set *rules.Set, objs []obsevent.Object, store func(ctx context.Context, subject string, e events.Event) (duplicate bool, err error)) (ReplayReport, error) {
 	var rep ReplayReport
+	runID := newBatchID()
 	for _, o := range objs {
 		if m, err := set.Match(o.Bucket, o.Key); m == nil && !errors.Is(err, rules.ErrUnusable) {
 			rep.NoRule++
 			continue
 		}
+		o.EventName = ReplayEventName
 		e, err := o.Event()
 		if err != nil {
 			return rep, fmt.Errorf("%s/%s: %w", o.Bucket, o.Key, err)
 		}
+		// A fresh id per run: the consumer's dedup must not swallow a
+		// second replay; the ledger keeps it idempotent.
+		e.SetID(e.ID() + " replay " + runID)
 		dup, err := store(ctx, events.ObsSubject(o.Bucket), e)
 		if err != nil {
 			return rep, fmt.Errorf("%s/%s: %w", o.Bucket, o.Key, err)

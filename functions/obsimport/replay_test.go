@@ -44,9 +44,11 @@ func TestReadReplay(t *testing.T) {
 func TestReplayIsIdempotent(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
+	failing := "landing/events/dt=2026-11-26/FAIL.csv"
 	h.im.Handle(ctx, objectEvent(t, keyName(1), "e1"))
+	h.im.Handle(ctx, objectEvent(t, failing, "f1"))
 	h.drive(20)
-	objs, err := ReadReplay(strings.NewReader("raw-data/" + keyName(1) + "\nraw-data/" + keyName(2) + "\nraw-data/other/x.csv\n"))
+	objs, err := ReadReplay(strings.NewReader("raw-data/" + keyName(1) + "\nraw-data/" + keyName(2) + "\nraw-data/other/x.csv\nraw-data/" + failing + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,13 +58,13 @@ func TestReplayIsIdempotent(t *testing.T) {
 		}
 		return false, nil
 	})
-	if err != nil || rep.Published != 2 || rep.NoRule != 1 {
+	if err != nil || rep.Published != 3 || rep.NoRule != 1 {
 		t.Fatalf("report %+v, %v", rep, err)
 	}
 	h.drive(20)
 	counts := h.importCounts()
-	if counts[keyName(1)] != 1 || counts[keyName(2)] != 1 {
-		t.Errorf("import counts %v", counts)
+	if counts[keyName(1)] != 1 || counts[keyName(2)] != 1 || counts[failing] != 2 {
+		t.Errorf("import counts %v (a failed file is retried by a replay, nothing else twice)", counts)
 	}
 }
 
