@@ -460,3 +460,23 @@ func TestDeletedFlinkJobResolvesItsIncident(t *testing.T) {
 		t.Fatalf("resolved events %+v", res)
 	}
 }
+
+// One kind failing to list (say SQL permissions) does not make the other
+// kinds' findings late.
+func TestOneKindFailingDoesNotMarkOthersLate(t *testing.T) {
+	f := newFixture(t, nil)
+	id := f.flink("orders", dlitest.FlinkJobRunning)
+	f.poll(nil)
+	if err := f.emu.AddFault(dlitest.Fault{PathRegex: "^/v1.0/[^/]+/jobs$", Method: "GET", Status: 403, ErrorCode: "DLI.0013", ErrorMsg: "no permission"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		f.tick()
+	}
+	f.setFlink(id, dlitest.FlinkJobRunningException, "")
+	f.tick()
+	evs := f.events()[events.TypeIncidentOpened]
+	if len(evs) != 1 || evs[0].Late {
+		t.Fatalf("opened %+v, want one timely incident", evs)
+	}
+}

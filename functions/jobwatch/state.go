@@ -49,6 +49,8 @@ type meta struct {
 	SummaryDone bool `json:"summary_done,omitempty"`
 	// LastPoll is when the last poll in which every kind listed started.
 	LastPoll time.Time `json:"last_poll,omitzero"`
+	// Listed is when each kind was last listed successfully.
+	Listed map[string]time.Time `json:"listed,omitempty"`
 	// LastAttempt is when the last poll started (successful or not).
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	// SQLCursor is the start filter of the next SQL listing.

@@ -237,11 +237,6 @@ func (w *Watcher) referenced(ctx context.Context, pending map[string]bool) error
 
 func (w *Watcher) poll(ctx context.Context, now time.Time, m *meta, res *Result, pending map[string]bool) error {
 	res.Listed = true
-	late := !m.LastPoll.IsZero() && now.Sub(m.LastPoll) > w.cfg.lateAfter()
-	if m.FailingSince.IsZero() && m.LastPoll.IsZero() {
-		late = false
-	}
-	res.Late = late
 	m.LastAttempt = now
 	allOK := true
 	throttled := false
@@ -266,7 +261,16 @@ func (w *Watcher) poll(ctx context.Context, now time.Time, m *meta, res *Result,
 			continue
 		}
 		res.Jobs += len(jobs)
+		// Late: this kind was last listed long ago (jobwatch down, or DLI
+		// unreachable); what changed meanwhile is reported marked late.
+		last := m.Listed[kind]
+		late := !last.IsZero() && now.Sub(last) > w.cfg.lateAfter()
+		res.Late = res.Late || late
 		oldestActive, err := w.process(ctx, kind, jobs, now, m, late, res, pending)
+		if m.Listed == nil {
+			m.Listed = map[string]time.Time{}
+		}
+		m.Listed[kind] = now
 		if err != nil {
 			return err
 		}
@@ -365,6 +369,14 @@ func mergeMeta(cur, mine meta) meta {
 		out.SelfWatch = cur.SelfWatch
 	}
 	out.SummaryDone = cur.SummaryDone || mine.SummaryDone
+	for k, t := range cur.Listed {
+		if out.Listed == nil {
+			out.Listed = map[string]time.Time{}
+		}
+		if t.After(out.Listed[k]) {
+			out.Listed[k] = t
+		}
+	}
 	for k, v := range cur.Baselined {
 		if v {
 			out.Baselined[k] = true
@@ -614,7 +626,7 @@ func (d *detector) run(ctx context.Context, jobs []obs) (time.Time, error) {
 					note = "the job is no longer listed by DLI (deleted)"
 				} else if sr.L {
 					at = d.now
-					note = fmt.Sprintf("found healthy at %s, after jobwatch was not polling since %s", fmtTime(d.now), fmtTime(d.m.LastPoll))
+					note = fmt.Sprintf("found healthy at %s, after jobwatch was not polling since %s", fmtTime(d.now), fmtTime(d.m.Listed[d.kind]))
 				}
 				late := sr.L
 				if _, err := d.w.st.updateIncident(ctx, sr.Inc, func(r *Incident) bool {
