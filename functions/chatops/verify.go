@@ -19,6 +19,10 @@ import (
 // timestamp window, so a request is refused either as stale or as seen.
 const replayTTL = 2 * slacksig.MaxSkew
 
+// replayCheckTimeout bounds the KV round trip of the replay check, so a
+// slow NATS cannot push the answer past Slack's 3 seconds.
+const replayCheckTimeout = time.Second
+
 // ErrReplayed reports a request whose signature was already seen.
 var ErrReplayed = errors.New("chatops: request already received (replay)")
 
@@ -112,7 +116,9 @@ func (s *Service) readVerified(r *http.Request) ([]byte, error) {
 		return nil, &verifyError{http.StatusUnauthorized, err}
 	}
 	sum := sha256.Sum256([]byte(r.Header.Get(slacksig.HeaderSignature)))
-	seen, err := s.replay.Seen(r.Context(), hex.EncodeToString(sum[:16]), now)
+	rctx, cancel := context.WithTimeout(r.Context(), replayCheckTimeout)
+	defer cancel()
+	seen, err := s.replay.Seen(rctx, hex.EncodeToString(sum[:16]), now)
 	if err != nil {
 		// Cannot tell whether it is a replay: refuse, Slack's user retries.
 		return nil, &verifyError{http.StatusServiceUnavailable, errors.New("replay check unavailable")}

@@ -1,9 +1,11 @@
 package chatops
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -195,5 +197,25 @@ func TestReadBody(t *testing.T) {
 		if err != nil || len(b) != c.want {
 			t.Errorf("%q/%d: %d bytes, %v; want %d", c.body, c.length, len(b), err, c.want)
 		}
+	}
+}
+
+// failingReplay is a replay guard whose store is down.
+type failingReplay struct{}
+
+func (failingReplay) Seen(context.Context, string, time.Time) (bool, error) {
+	return false, errors.New("nats: timeout")
+}
+
+// TestReplayStoreDown: when the replay check cannot be made the request is
+// refused (503) and nothing runs.
+func TestReplayStoreDown(t *testing.T) {
+	e := newEnv(t, envOpts{noNATS: true})
+	e.svc.replay = failingReplay{}
+	e.emu.ClearRequests()
+	rec := httptest.NewRecorder()
+	e.svc.ServeCommand(rec, signedReq("/slack/commands", e.commandForm(uAdmin, "queues", "x").Encode(), testSecret, e.clock.Now()))
+	if rec.Code != http.StatusServiceUnavailable || len(e.emu.Requests()) != 0 {
+		t.Errorf("status %d, %d DLI calls", rec.Code, len(e.emu.Requests()))
 	}
 }
