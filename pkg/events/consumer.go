@@ -220,19 +220,13 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, h Hand
 // Config returns the consumer's configuration with defaults filled in.
 func (c *Consumer) Config() Config { return c.cfg }
 
-// Pull requests expire after pullExpiry; the server sends a heartbeat every
-// pullHeartbeat while one is open, and the client re-pulls when two are
-// missed. Short values bound the stall when a pull request goes missing
-// (observed in the benchmark as rare 30 s pauses with the 30 s default);
-// an idle consumer then costs one small request every 5 s.
-const (
-	pullExpiry    = 5 * time.Second
-	pullHeartbeat = time.Second
-)
+// pullHeartbeat is the idle heartbeat asked for on each fetch, so a fetch
+// whose request went missing is noticed within two heartbeats.
+const pullHeartbeat = time.Second
 
 // Run fetches and handles messages, at most Config.Concurrency at a time,
 // until ctx is cancelled; then it stops fetching, lets the handlers in
-// flight (and messages already fetched) finish — cancelling their contexts
+// flight finish — cancelling their contexts
 // after Config.DrainTimeout (a handler that ignores its context still holds
 // Run up) — flushes the acks and returns nil. It returns
 // an error, after the same drain, if consuming cannot start or stops on its
@@ -242,66 +236,69 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer cancelHandlers()
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var stopping bool
-	var lastErr error
-	// Consume (not Messages().Next): its subscription queues what the server
-	// sends without a fixed-size channel, so a status message arriving while
-	// every handler is busy cannot push a message out and stall the pull
-	// until the heartbeat check notices (seen as 30 s stalls in the
-	// benchmark with Messages). The callback blocks while Concurrency
-	// handlers run, which bounds what is fetched.
-	cc, err := c.cons.Consume(func(msg jetstream.Msg) {
-		sem <- struct{}{}
-		mu.Lock()
-		if stopping {
-			mu.Unlock()
-			<-sem
-			_ = msg.Nak() // not ours to handle any more; redelivered at once
-			return
-		}
-		wg.Add(1)
-		mu.Unlock()
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c.handle(hctx, msg)
-		}()
-	},
-		jetstream.PullMaxMessages(c.cfg.Concurrency),
-		jetstream.PullExpiry(pullExpiry),
-		jetstream.PullHeartbeat(pullHeartbeat),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			mu.Lock()
-			lastErr = err
-			mu.Unlock()
-			c.log.Warn("fetching messages", "err", err)
-		}))
-	if err != nil {
-		return fmt.Errorf("events: consume %s: %w", c.cfg.Durable(), err)
-	}
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case <-cc.Closed():
-		mu.Lock()
-		runErr = fmt.Errorf("events: consuming %s stopped: %w", c.cfg.Durable(), lastErr)
-		mu.Unlock()
+	// A fetch loop: ask for as many messages as there are free handler
+	// slots, dispatch each as it arrives, repeat. Nothing is fetched that
+	// cannot be handled at once, and no nats.go callback ever blocks.
+	// (Consume and Messages, which block the client's delivery path while
+	// every handler is busy, showed rare stalls of two heartbeat periods —
+	// 30 s with the defaults — in the benchmark.)
+fetching:
+	for {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break fetching
+		}
+		free := 1
+	more:
+		for free < c.cfg.Concurrency {
+			select {
+			case sem <- struct{}{}:
+				free++
+			default:
+				break more
+			}
+		}
+		batch, err := c.cons.Fetch(free, jetstream.FetchContext(ctx), jetstream.FetchHeartbeat(pullHeartbeat))
+		if err == nil {
+			n := 0
+			for msg := range batch.Messages() {
+				n++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					c.handle(hctx, msg)
+				}()
+			}
+			err = batch.Error()
+			free -= n
+		}
+		for range free {
+			<-sem
+		}
+		switch {
+		case err == nil, ctx.Err() != nil, errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, nats.ErrConnectionClosed):
+			runErr = fmt.Errorf("events: consuming %s stopped: %w", c.cfg.Durable(), err)
+			break fetching
+		default:
+			// Missed heartbeats, a reconnect in progress and the like.
+			c.log.Warn("fetching messages", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	}
-	// Drain: no new pulls; messages already buffered still reach the
-	// callback (which may wait for a free handler slot). After DrainTimeout
-	// the handlers' contexts are cancelled so they, and the rest of the
-	// drain, finish quickly.
+	// Drain: nothing more is fetched; wait for the handlers in flight,
+	// cancelling their contexts after DrainTimeout.
 	deadline := time.AfterFunc(c.cfg.DrainTimeout, func() {
 		c.log.Warn("handlers still running after the drain timeout; cancelling them", "drain_timeout", c.cfg.DrainTimeout)
 		cancelHandlers()
 	})
 	defer deadline.Stop()
-	cc.Drain()
-	<-cc.Closed()
-	mu.Lock()
-	stopping = true
-	mu.Unlock()
 	wg.Wait()
 	if nc := c.js.Conn(); nc != nil && !nc.IsClosed() {
 		if err := nc.FlushTimeout(5 * time.Second); err != nil {

@@ -169,10 +169,12 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 	if finished.Load() != 1 {
 		t.Fatalf("in-flight handler did not finish normally")
 	}
-	// The ack reached the server before Run returned.
-	if i := consumerInfo(t, js, "dlibot_toy"); i.NumAckPending != 0 || i.AckFloor.Stream != 1 {
-		t.Errorf("after stop: ack pending %d, ack floor %d", i.NumAckPending, i.AckFloor.Stream)
-	}
+	// The ack was flushed to the server before Run returned (the server
+	// applies it to the consumer asynchronously).
+	eventstest.Eventually(t, wait, func() bool {
+		i := consumerInfo(t, js, "dlibot_toy")
+		return i.NumAckPending == 0 && i.AckFloor.Stream == 1
+	}, "in-flight message acked")
 	// Nothing more is fetched.
 	publish(t, js, tickEvent(t, 1))
 	select {
