@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
