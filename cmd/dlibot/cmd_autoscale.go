@@ -140,6 +140,7 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Pooled, "pooled", false, "dlibot's model pools all weeks' samples of an hour (default: median over weeks of each week's quantile, so one-off bursts do not count)")
 	fs.Float64Var(&o.HalfLifeWeeks, "half-life", 2, "dlibot's model: age in weeks at which a week weighs half")
 	fs.IntVar(&o.ModelWeeks, "model-weeks", 4, "dlibot's model: weeks of history")
+	fs.Float64Var(&o.DipRatio, "dip-ratio", 0.5, "dlibot's model leaves out days below this × the same weekday's median over the other weeks (holidays); ≤ 0 keeps all")
 	fs.BoolVar(&o.EqualWait, "equal-wait", false, "also show (as extra rows) what reactive and seasonal-naive cost when re-tuned on the evaluation weeks to dlibot's P95 wait")
 	fs.BoolVar(&o.NoReassert, "no-reassert", false, "dlibot: do not spend leftover plans on firings that re-assert the planned level")
 	fs.DurationVar(&jitter, "plan-jitter", 5*time.Minute, "plans start within ± this of their time")
@@ -154,6 +155,9 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	}
 	if format != "table" && format != "json" {
 		return fmt.Errorf("simulate: --format %q: want json or table", format)
+	}
+	if o.DipRatio <= 0 {
+		o.DipRatio = -1
 	}
 	o.Policies = splitList(policies)
 	o.Plan = pf.config()
@@ -203,6 +207,14 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 			r.WaitP50, r.WaitP95, r.WaitP99, r.ChangesPerWeek, r.PlansPerWeek, r.Plans, r.Violations, param, r.TrainWaitP95, miss)
 	}
 	return tw.Flush()
+}
+
+func dayList(ds []time.Time) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Format(time.DateOnly))
+	}
+	return out
 }
 
 func negIfZero(d time.Duration) time.Duration {
@@ -325,7 +337,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	var (
 		queue, metrics, chartPath, format, exclude, validFrom, validTo string
-		q, halfLife                                                    float64
+		q, halfLife, dipRatio                                          float64
 		weeks                                                          int
 		pooled, noReassert                                             bool
 		tz                                                             string
@@ -341,6 +353,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&pooled, "pooled", false, "pool all weeks' samples of an hour (default: median over weeks of each week's quantile)")
 	fs.BoolVar(&noReassert, "no-reassert", false, "do not spend leftover plans on firings that re-assert the planned level")
 	fs.StringVar(&exclude, "exclude", "", "comma-separated days to ignore (YYYY-MM-DD): holidays, incidents")
+	fs.Float64Var(&dipRatio, "dip-ratio", 0.5, "also ignore days whose demand is below this × the same weekday's median over the other weeks; ≤ 0 keeps all")
 	fs.StringVar(&validFrom, "valid-from", "", "plans' validity start (RFC 3339 or YYYY-MM-DD; default none)")
 	fs.StringVar(&validTo, "valid-to", "", "plans' validity end (RFC 3339 or YYYY-MM-DD; default none)")
 	fs.StringVar(&tz, "tz", "UTC", "IANA time zone of the weekly cycle and of the plans' start times (DLI plans carry none)")
@@ -396,6 +409,11 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", metrics, err)
 	}
 	first, last := samples[0].Time, samples[len(samples)-1].Time
+	var dips []time.Time
+	if dipRatio > 0 {
+		dips = demand.DipDays(samples, loc, dipRatio)
+		cfg.Exclude = append(cfg.Exclude, dips...)
+	}
 	prof, err := demand.Build(samples, last.Add(time.Nanosecond), cfg)
 	if err != nil {
 		return err
@@ -448,6 +466,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(struct {
 			Queue        string         `json:"queue"`
 			LimitCost    float64        `json:"plan_limit_cost_cu_hours_per_week"`
+			Dips         []string       `json:"ignored_dip_days,omitempty"`
 			Quantile     float64        `json:"quantile"`
 			Samples      int            `json:"samples"`
 			From         time.Time      `json:"from"`
@@ -459,7 +478,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 			Plans        []plan.DLIPlan `json:"plans"`
 			RequiredCU   []int          `json:"required_cu"`
 			ScheduledCUs []int          `json:"scheduled_cu"`
-		}{queue, limitCost, q, prof.Used, first, last, empty, s.CUHours(), s.Capped, s.Changes, plans, s.Required, s.Levels})
+		}{queue, limitCost, dayList(dips), q, prof.Used, first, last, empty, s.CUHours(), s.Capped, s.Changes, plans, s.Required, s.Levels})
 	}
 	fmt.Fprintf(stdout, "queue %s: %d samples, %s – %s; p%g of each hour's demand; %d plan(s) firing %d time(s) a week; %.1f CU-hours/week\n",
 		queue, prof.Used, first.Format(time.DateOnly), last.Format(time.DateOnly), q*100, len(plans), len(s.Changes), s.CUHours())
@@ -471,6 +490,9 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(s.Capped) > 0 {
 		fmt.Fprintf(stdout, "warning: %d hour(s) need more than --max-cu %d; capped\n", len(s.Capped), pf.maxCU)
+	}
+	for _, d := range dips {
+		fmt.Fprintf(stdout, "ignored %s (%s): demand below %g × the usual %s\n", d.Format(time.DateOnly), d.Weekday(), dipRatio, d.Weekday())
 	}
 	if limitCost > 0.05 {
 		fmt.Fprintf(stdout, "binding: the %d-plan limit costs %.1f CU-hours/week (4 more plans would save that)\n", pf.maxChanges, limitCost)

@@ -190,3 +190,46 @@ func (p *Profile) Requirement(q float64) []int {
 	}
 	return out
 }
+
+// DipDays returns the days (00:00 in loc) whose total demand is below ratio
+// (e.g. 0.5) times the median total of the same weekday in the samples' other
+// weeks (the upper median when their number is even): holidays and outages
+// that would otherwise teach the model a quiet day. Only days with samples
+// are considered; a weekday seen in one week only is never a dip. Days are
+// returned sorted.
+func DipDays(samples []Sample, loc *time.Location, ratio float64) []time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	total := map[time.Time]float64{}
+	for _, s := range samples {
+		t := s.Time.In(loc)
+		d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+		total[d] += s.CU
+	}
+	byWeekday := map[time.Weekday][]time.Time{}
+	for d := range total {
+		byWeekday[d.Weekday()] = append(byWeekday[d.Weekday()], d)
+	}
+	var out []time.Time
+	for _, days := range byWeekday {
+		for _, d := range days {
+			var peers []float64
+			for _, o := range days {
+				if !o.Equal(d) {
+					peers = append(peers, total[o])
+				}
+			}
+			if len(peers) == 0 {
+				continue
+			}
+			sort.Float64s(peers)
+			peer := peers[len(peers)/2]
+			if peer > 0 && total[d] < ratio*peer {
+				out = append(out, d)
+			}
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Before(out[b]) })
+	return out
+}

@@ -145,3 +145,29 @@ func FuzzParseMetrics(f *testing.F) {
 		}
 	})
 }
+
+func TestDipDays(t *testing.T) {
+	var ss []Sample
+	for w := 0; w < 3; w++ {
+		for d := 0; d < 7; d++ {
+			day := mon.AddDate(0, 0, 7*w+d)
+			cu := 100.0
+			if d >= 5 {
+				cu = 10 // weekends are quiet every week: not dips
+			}
+			if w == 1 && d == 2 {
+				cu = 12 // a holiday Wednesday
+			}
+			for h := 0; h < 24; h++ {
+				ss = append(ss, Sample{day.Add(time.Duration(h) * time.Hour), cu})
+			}
+		}
+	}
+	got := DipDays(ss, time.UTC, 0.5)
+	if len(got) != 1 || !got[0].Equal(mon.AddDate(0, 0, 9)) {
+		t.Fatalf("dip days %v, want only Wednesday of week 2", got)
+	}
+	if got := DipDays(ss[:24*7], nil, 0.5); len(got) != 0 {
+		t.Fatalf("one week has no peers: %v", got)
+	}
+}

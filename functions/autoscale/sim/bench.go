@@ -47,6 +47,8 @@ type BenchOptions struct {
 	Pooled bool
 	// NoReassert turns off the re-asserting firings (plan.Reassert).
 	NoReassert bool
+	// DipRatio: see Env.DipRatio. Default 0.5; negative keeps every day.
+	DipRatio float64
 }
 
 // PolicyResult is one row of the benchmark (contract fields first), over
@@ -128,12 +130,15 @@ func NewEnv(jobs []trace.Job, o BenchOptions) (*Env, error) {
 	last := jobs[len(jobs)-1].Submit
 	weeks := int(last.Sub(start)/demand.Week) + 1
 	e := &Env{Jobs: jobs, Start: start, Weeks: weeks, Sim: so, Plan: pc, Net: o.Net.normalize(),
-		ModelWeeks: o.ModelWeeks, HalfLifeWeeks: o.HalfLifeWeeks, Pooled: o.Pooled, NoReassert: o.NoReassert}
+		ModelWeeks: o.ModelWeeks, HalfLifeWeeks: o.HalfLifeWeeks, Pooled: o.Pooled, NoReassert: o.NoReassert, DipRatio: o.DipRatio}
 	if e.ModelWeeks == 0 {
 		e.ModelWeeks = 4
 	}
 	if e.HalfLifeWeeks == 0 {
 		e.HalfLifeWeeks = 2
+	}
+	if e.DipRatio == 0 {
+		e.DipRatio = 0.5
 	}
 	e.Demand = trace.Demand(jobs, start, start.Add(time.Duration(weeks)*demand.Week))
 	for _, j := range jobs {

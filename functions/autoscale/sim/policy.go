@@ -40,6 +40,10 @@ type Env struct {
 	// taking the median over weeks of each week's quantile
 	// (demand.Config.Recurring, the default).
 	Pooled bool
+	// DipRatio, when > 0, leaves out of dlibot's model the days whose total
+	// demand is below DipRatio × the same weekday's median total in the
+	// other weeks (demand.DipDays: holidays, outages).
+	DipRatio float64
 	// NoReassert turns off plan.Reassert (re-asserting firings with the
 	// leftover plan budget).
 	NoReassert bool
@@ -305,7 +309,11 @@ func (c compiledPolicy) schedule(e *Env, learnTo time.Time, weeks int, q float64
 	if c.hindsight {
 		hl = math.Inf(1)
 	}
-	prof, err := demand.Build(ss, learnTo, demand.Config{Weeks: weeks, HalfLifeWeeks: hl, Recurring: !e.Pooled})
+	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: hl, Recurring: !e.Pooled}
+	if e.DipRatio > 0 && !c.hindsight {
+		cfg.Exclude = demand.DipDays(ss, time.UTC, e.DipRatio)
+	}
+	prof, err := demand.Build(ss, learnTo, cfg)
 	if err != nil {
 		return nil, err
 	}
