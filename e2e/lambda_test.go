@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,7 +52,7 @@ func TestMain(m *testing.M) {
 
 // programs builds the bootstrap (this tree) and the pinned RIE once per
 // test binary.
-func programs(t *testing.T) (bootstrap, rie string) {
+func programs(t testing.TB) (bootstrap, rie string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the bootstrap and the RIE; skipped with -short")
@@ -90,7 +91,7 @@ type world struct {
 	nats  *natstest.Server
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{
 		dli:   dlitest.NewServer(t, dlitest.Options{ProjectID: projectID, AK: dliAK, SK: dliSK, RealTime: true}),
@@ -123,7 +124,7 @@ func (w *world) env(extra ...string) []string {
 // startFunction runs handler under the RIE and makes a first invocation
 // with payload. A function not registered in cmd/dlibot yet fails its init
 // with "unknown Lambda handler"; the test is then skipped, naming it.
-func startFunction(t *testing.T, handler string, env []string, payload []byte) (*RIE, int, []byte) {
+func startFunction(t testing.TB, handler string, env []string, payload []byte) (*RIE, int, []byte) {
 	t.Helper()
 	bs, rieBin := programs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
@@ -158,7 +159,7 @@ func lastLine(out, substr string) string {
 	return ""
 }
 
-func invoke(t *testing.T, r *RIE, payload []byte) (int, []byte) {
+func invoke(t testing.TB, r *RIE, payload []byte) (int, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -172,7 +173,7 @@ func invoke(t *testing.T, r *RIE, payload []byte) (int, []byte) {
 // slashCommand is an API Gateway HTTP API (payload 2.0) request carrying a
 // Slack slash command, body base64-encoded as API Gateway sends form posts,
 // signed with secret.
-func slashCommand(t *testing.T, text, secret string, now time.Time) []byte {
+func slashCommand(t testing.TB, text, secret string, now time.Time) []byte {
 	t.Helper()
 	form := url.Values{
 		"token": {"legacy"}, "team_id": {"T0E2E"}, "team_domain": {"e2e"},
@@ -180,7 +181,7 @@ func slashCommand(t *testing.T, text, secret string, now time.Time) []byte {
 		"user_id": {slackUser}, "user_name": {"e2e"},
 		"command": {"/dli"}, "text": {text},
 		"response_url": {"https://hooks.slack.com/commands/T0E2E/1/e2e"},
-		"trigger_id":   {"1.2.e2e"},
+		"trigger_id":   {strconv.FormatInt(now.UnixNano(), 10) + ".e2e"}, // unique: chatops refuses replays
 	}
 	body := []byte(form.Encode())
 	h := http.Header{}
@@ -212,7 +213,7 @@ func slashCommand(t *testing.T, text, secret string, now time.Time) []byte {
 	return b
 }
 
-func apiResponse(t *testing.T, status int, body []byte) awsevents.APIGatewayV2HTTPResponse {
+func apiResponse(t testing.TB, status int, body []byte) awsevents.APIGatewayV2HTTPResponse {
 	t.Helper()
 	if status != http.StatusOK {
 		t.Fatalf("RIE answered %d: %s", status, body)
@@ -224,7 +225,7 @@ func apiResponse(t *testing.T, status int, body []byte) awsevents.APIGatewayV2HT
 	return resp
 }
 
-func writePolicy(t *testing.T) string {
+func writePolicy(t testing.TB) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "chatops-policy.yaml")
 	pol := "roles:\n  viewer: {commands: [help, whoami, queues, queue]}\ngrants:\n  - {user: " + slackUser + ", role: viewer}\n"
@@ -271,7 +272,7 @@ func TestChatopsSlashCommand(t *testing.T) {
 	}
 }
 
-func scheduledEvent(t *testing.T, rule string, at time.Time) []byte {
+func scheduledEvent(t testing.TB, rule string, at time.Time) []byte {
 	t.Helper()
 	b, err := json.Marshal(awsevents.EventBridgeEvent{
 		Version: "0", ID: "e2e-" + at.Format("150405.000000000"), DetailType: "Scheduled Event",

@@ -1,0 +1,108 @@
+//go:build linux
+
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// lambdaCase is one function with the event a benchmark invokes it with.
+type lambdaCase struct {
+	handler string
+	env     func(b *testing.B, w *world) []string
+	event   func(b *testing.B) []byte
+	check   func(b *testing.B, status int, body []byte)
+}
+
+var benchCases = []lambdaCase{
+	{
+		handler: "chatops",
+		env: func(b *testing.B, w *world) []string {
+			return w.env("SLACK_SIGNING_SECRET="+signingSecret, "CHATOPS_POLICY="+writePolicy(b))
+		},
+		event: func(b *testing.B) []byte { return slashCommand(b, "queues", signingSecret, time.Now()) },
+		check: func(b *testing.B, status int, body []byte) {
+			if r := apiResponse(b, status, body); r.StatusCode != http.StatusOK || !strings.Contains(r.Body, e2eQueue) {
+				b.Fatalf("/dli queues: %d %s", r.StatusCode, r.Body)
+			}
+		},
+	},
+	{
+		handler: "jobwatch",
+		env:     func(b *testing.B, w *world) []string { return w.env() },
+		event:   func(b *testing.B) []byte { return scheduledEvent(b, "dlibot-jobwatch-tick", time.Now()) },
+		check: func(b *testing.B, status int, body []byte) {
+			if status != http.StatusOK || strings.Contains(string(body), "errorMessage") {
+				b.Fatalf("tick: %d %s", status, body)
+			}
+		},
+	},
+}
+
+// BenchmarkLambdaCold starts the bootstrap under the RIE and invokes it once
+// per iteration: ns/op is the whole cycle; init-ms is the RIE's INIT REPORT
+// (process start to the runtime's first /next), first-ms the first
+// invocation's latency as the caller sees it (init included).
+func BenchmarkLambdaCold(b *testing.B) {
+	for _, c := range benchCases {
+		b.Run(c.handler, func(b *testing.B) {
+			programs(b)
+			w := newWorld(b)
+			env := c.env(b, w)
+			var initTotal, firstTotal time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				r, status, body := startFunctionNoCleanup(b, c.handler, env, c.event(b))
+				first := time.Since(start)
+				d, ok := InitDuration(r.Output())
+				r.Stop()
+				if !ok {
+					b.Fatalf("no INIT REPORT:\n%s", r.Output())
+				}
+				c.check(b, status, body)
+				initTotal += d
+				firstTotal += first
+			}
+			b.ReportMetric(float64(initTotal.Microseconds())/1000/float64(b.N), "init-ms")
+			b.ReportMetric(float64(firstTotal.Microseconds())/1000/float64(b.N), "first-ms")
+		})
+	}
+}
+
+// BenchmarkLambdaWarm invokes a warm function (after one cold invocation):
+// ns/op is the latency of an invocation through the RIE's invoke API.
+func BenchmarkLambdaWarm(b *testing.B) {
+	for _, c := range benchCases {
+		b.Run(c.handler, func(b *testing.B) {
+			w := newWorld(b)
+			r, status, body := startFunction(b, c.handler, c.env(b, w), c.event(b))
+			c.check(b, status, body)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				status, body := invoke(b, r, c.event(b))
+				c.check(b, status, body)
+			}
+		})
+	}
+}
+
+// startFunctionNoCleanup is startFunction for loops that stop each RIE
+// themselves.
+func startFunctionNoCleanup(b *testing.B, handler string, env []string, payload []byte) (*RIE, int, []byte) {
+	b.Helper()
+	bs, rieBin := programs(b)
+	r, err := Start(b.Context(), Options{RIE: rieBin, Bootstrap: bs, Handler: handler, Env: env})
+	if err != nil {
+		b.Fatal(err)
+	}
+	status, body, err := r.Invoke(b.Context(), payload)
+	if err != nil {
+		r.Stop()
+		b.Fatal(err)
+	}
+	return r, status, body
+}
