@@ -10,6 +10,7 @@ import (
 	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/events/eventstest"
 	"github.com/dlibot/dlibot/pkg/notify"
+	"github.com/dlibot/dlibot/pkg/notify/slacktest"
 )
 
 // failingNotifier fails every call while mode is set: 1 retryable, 2 permanent.
@@ -98,4 +99,29 @@ func TestHandleRejectsOtherEvents(t *testing.T) {
 	if out := f.w.Handle(context.Background(), tickEvent(t, t0)); out.Kind() != events.KindAck {
 		t.Errorf("tick outcome %v, want ack", out)
 	}
+}
+
+// A redelivered tick (after a Slack retry) delivers without listing DLI again.
+func TestRedeliveredTickOnlyDelivers(t *testing.T) {
+	f := newFixture(t, nil)
+	id := f.flink("orders", dlitest.FlinkJobRunning)
+	f.poll(nil)
+	f.slack.Fail("chat.postMessage", 1, slacktest.RateLimited(10*time.Second))
+	f.setFlink(id, dlitest.FlinkJobRunningException, "")
+	f.emu.Advance(f.cfg.Interval)
+	ctx := events.WithDelivery(context.Background(), events.Delivery{Function: Name, Attempt: 1, MaxDeliver: 5}, nil)
+	tick := tickEvent(t, f.emu.Clock().Now().Truncate(f.cfg.Interval))
+	if out := f.w.Handle(ctx, tick); out.Kind() != events.KindRetry || out.After() < 10*time.Second {
+		t.Fatalf("outcome %v, want retry after Slack's 10s", out)
+	}
+	f.emu.Advance(20 * time.Second)
+	f.emu.ClearRequests()
+	ctx = events.WithDelivery(context.Background(), events.Delivery{Function: Name, Attempt: 2, MaxDeliver: 5}, nil)
+	if out := f.w.Handle(ctx, tick); out.Kind() != events.KindAck {
+		t.Fatalf("redelivery outcome %v", out)
+	}
+	if n := len(f.emu.Requests()); n != 0 {
+		t.Errorf("redelivery made %d DLI calls, want 0", n)
+	}
+	f.wantCounts(1, 1)
 }

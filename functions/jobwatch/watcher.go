@@ -89,7 +89,13 @@ func (w *Watcher) Handle(ctx context.Context, e events.Event) events.Outcome {
 	if err := e.DataAs(&t); err != nil || t.Function != Name {
 		return events.Drop(fmt.Sprintf("jobwatch: bad tick data (want function %q)", Name))
 	}
-	res, err := w.Poll(ctx)
+	// A redelivered tick (the last one asked to retry Slack) only delivers:
+	// the next tick lists DLI again, so retries cost no DLI calls.
+	redelivered := false
+	if d, ok := events.DeliveryFrom(ctx); ok && d.Attempt > 1 {
+		redelivered = true
+	}
+	res, err := w.run(ctx, redelivered)
 	if err != nil {
 		w.log.Warn("jobwatch poll failed", "event", e.ID(), "err", err)
 		return events.Retry(5 * time.Second)
@@ -124,7 +130,10 @@ type Result struct {
 }
 
 // Poll lists the jobs, detects incidents and delivers messages and events.
-func (w *Watcher) Poll(ctx context.Context) (*Result, error) {
+func (w *Watcher) Poll(ctx context.Context) (*Result, error) { return w.run(ctx, false) }
+
+// run is Poll; deliverOnly skips the listing.
+func (w *Watcher) run(ctx context.Context, deliverOnly bool) (*Result, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := w.now().UTC()
@@ -137,7 +146,7 @@ func (w *Watcher) Poll(ctx context.Context) (*Result, error) {
 	pending := map[string]bool{}
 	// A redelivered tick just after a poll, or throttling, skips the listing.
 	recent := !m.LastAttempt.IsZero() && !now.Before(m.LastAttempt) && now.Sub(m.LastAttempt) < w.cfg.Interval/2
-	if now.Before(m.PollAfter) || recent {
+	if now.Before(m.PollAfter) || recent || deliverOnly {
 		for _, k := range m.Pending {
 			pending[k] = true
 		}
