@@ -54,6 +54,7 @@ func BenchmarkPoll25k(b *testing.B) {
 	var latencies []time.Duration
 	var calls, budget, polls, opened int
 	var pollWall time.Duration
+	var pollPeak uint64 // heap growth during a poll: jobwatch and the emulator's answers
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -84,11 +85,36 @@ func BenchmarkPoll25k(b *testing.B) {
 		f.emu.Advance(f.cfg.Interval - elapsed)
 		tickAt := f.emu.Clock().Now()
 		f.emu.ClearRequests()
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		stop := make(chan struct{})
+		peakc := make(chan uint64)
+		go func() { // sample the heap while the poll runs
+			var peak uint64
+			var m runtime.MemStats
+			t := time.NewTicker(5 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					peakc <- peak
+					return
+				case <-t.C:
+					runtime.ReadMemStats(&m)
+					peak = max(peak, m.HeapInuse)
+				}
+			}
+		}()
 		b.StartTimer()
 		start := time.Now()
 		res, err := f.w.Poll(ctx)
 		wall := time.Since(start)
 		b.StopTimer()
+		close(stop)
+		if p := <-peakc; p > before.HeapInuse {
+			pollPeak = max(pollPeak, p-before.HeapInuse)
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -122,6 +148,7 @@ func BenchmarkPoll25k(b *testing.B) {
 	b.ReportMetric(p99.Seconds(), "latency_p99_s")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap_MiB")
 	b.ReportMetric(rssMiB(), "rss_MiB")
+	b.ReportMetric(float64(pollPeak)/(1<<20), "poll_heap_peak_MiB")
 	b.ReportMetric(float64(posts-opened), "duplicates")
 	state := 0
 	for _, kind := range []string{KindFlink, KindSpark, KindSQL} {
