@@ -243,8 +243,9 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 		}
 	}
 
-	// Summary and self-watch records leave the pending list once done.
-	if !isIncident && (r.Kind == "summary" && r.Ref != nil || r.State == StateResolved) {
+	// Records kept in meta's pending list (summary, self-watch, incidents
+	// superseded before their recovery was delivered) leave it once done.
+	if r.Kind == "summary" && r.Ref != nil || r.State == StateResolved {
 		var m meta
 		rev, _, err := w.st.get(ctx, "meta", &m)
 		if err != nil {

@@ -480,3 +480,27 @@ func TestOneKindFailingDoesNotMarkOthersLate(t *testing.T) {
 		t.Fatalf("opened %+v, want one timely incident", evs)
 	}
 }
+
+// A failure right after a recovery was detected, but before it was
+// delivered (Slack down), opens episode 2 and still delivers episode 1's
+// recovery later.
+func TestRecoveryDeliveredWhenANewEpisodeStartsFirst(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.ResolveAfter = 0 })
+	id := f.flink("orders", dlitest.FlinkJobRunning)
+	f.poll(nil)
+	f.setFlink(id, dlitest.FlinkJobRunningException, "")
+	f.tick()
+	f.slack.Fail("chat.postMessage", 1, slacktest.HTTPError(503)) // the recovery reply fails
+	f.setFlink(id, dlitest.FlinkJobRunning, "")
+	f.tick()
+	f.setFlink(id, dlitest.FlinkJobRunningException, "")
+	f.tick()
+	f.tick()
+	f.wantCounts(2, 2)
+	if n := len(f.events()[events.TypeIncidentResolved]); n != 1 {
+		t.Errorf("episode 1 resolved events = %d, want 1", n)
+	}
+	if th := f.slack.Thread(testChannel, f.posts()[0].TS); len(th) != 1 {
+		t.Errorf("episode 1 thread replies = %d, want 1", len(th))
+	}
+}

@@ -757,7 +757,11 @@ func (d *detector) problem(ctx context.Context, o obs, sr *subjRec, kind string,
 			d.cache[sr.Inc] = updated
 			return nil
 		}
-		// The open incident already recovered: a new episode begins.
+		// The open incident already recovered: a new episode begins. The
+		// old one still needs its recovery delivered: keep it pending.
+		if inc != nil && inc.State != StateResolved && !slices.Contains(d.m.Pending, sr.Inc) {
+			d.m.Pending = append(d.m.Pending, sr.Inc)
+		}
 		sr.Inc = ""
 	}
 	if flapping {
