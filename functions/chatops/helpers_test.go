@@ -138,6 +138,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	cfg.ResponseURLHosts = []string{"127.0.0.1"}
 	cfg.ResponseURLAllowHTTP = true
 	cfg.SQLPoll = 100 * time.Millisecond
+	cfg.AckBudget = 2500 * time.Millisecond // the most allowed: inline answers even on a loaded machine
 	if o.cfg != nil {
 		o.cfg(cfg)
 	}
@@ -238,6 +239,10 @@ func (e *env) click(t testing.TB, user, action, value, responseName string) int 
 	e.svc.ServeInteraction(rec, signedReq("/slack/interactions", body, testSecret, e.clock.Now()))
 	return rec.Code
 }
+
+// settle waits until no command or click is still running in the
+// background (a slow machine may push one past the ack budget).
+func (e *env) settle() { e.svc.inflight.Wait() }
 
 // dliCalls returns the emulator's requests that change something (not
 // GET).

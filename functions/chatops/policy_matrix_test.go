@@ -30,6 +30,7 @@ func TestRoleCommandMatrix(t *testing.T) {
 			if !ok {
 				t.Fatalf("no sample for %q", name)
 			}
+			e.settle()
 			before := len(e.emu.Requests())
 			_, a := e.run(t, user, text)
 			refused := strings.Contains(a.Text, "does not allow") || strings.Contains(a.Text, "no dlibot role") ||
@@ -37,6 +38,7 @@ func TestRoleCommandMatrix(t *testing.T) {
 			if refused == role.Allows(name) {
 				t.Errorf("role %q, %q: refused=%v but policy allows=%v (%q)", roleName, text, refused, role.Allows(name), a.Text)
 			}
+			e.settle()
 			if refused && len(e.emu.Requests()) != before {
 				t.Errorf("role %q, %q: denied command called DLI", roleName, text)
 			}
@@ -45,6 +47,7 @@ func TestRoleCommandMatrix(t *testing.T) {
 			}
 		}
 	}
+	e.settle()
 	for _, r := range e.emu.Requests() {
 		if r.Method != "GET" && !(r.Method == "POST" && strings.HasSuffix(r.Path, "/jobs/submit-job") && strings.Contains(r.Body, "SELECT 1")) {
 			t.Errorf("matrix changed DLI without a confirmation: %s %s %s", r.Method, r.Path, r.Body)

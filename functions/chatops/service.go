@@ -95,7 +95,8 @@ type Service struct {
 
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
-	bg       sync.WaitGroup
+	bg       sync.WaitGroup // every background goroutine (Close waits)
+	inflight sync.WaitGroup // commands and clicks still running (tests wait)
 
 	mu       sync.Mutex
 	watching map[string]bool // SQL job ids polled in this process
@@ -343,6 +344,7 @@ func (s *Service) within(ctx context.Context, responseURL string, a *AuditRecord
 	done := make(chan reply, 1)
 	wctx, cancel := context.WithTimeout(s.bgCtx, s.cfg.CommandTimeout)
 	s.bg.Add(1)
+	s.inflight.Add(1)
 	go func() {
 		defer s.bg.Done()
 		defer cancel()
@@ -372,12 +374,14 @@ func (s *Service) within(ctx context.Context, responseURL string, a *AuditRecord
 	select {
 	case r := <-done:
 		finish(r)
+		s.inflight.Done()
 		return r
 	case <-t.C:
 	}
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
+		defer s.inflight.Done()
 		r := <-done
 		finish(r)
 		r.replace = true

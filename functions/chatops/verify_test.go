@@ -104,6 +104,7 @@ func TestRefusedRequestsRunNothing(t *testing.T) {
 			if rec.Code != 200 {
 				t.Fatalf("first: %d %s", rec.Code, rec.Body)
 			}
+			e.settle()
 			n := len(e.emu.Requests())
 			if n == 0 {
 				t.Fatal("the valid request made no DLI call")
