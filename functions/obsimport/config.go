@@ -29,13 +29,14 @@ type Config struct {
 	// once; files arriving while an import runs still wait for it and go
 	// together in the next one).
 	BatchWindow time.Duration `env:"BATCH_WINDOW, default=0s"`
-	// BatchMax is the most files one import job takes. Default 256; 1
-	// turns batching off.
+	// BatchMax is the most files one import job takes when BatchGlob is
+	// on. Default 256.
 	BatchMax int `env:"BATCH_MAX, default=256"`
 	// BatchGlob lets several files of one folder go in one job through a
-	// Hadoop glob path obs://bucket/dir/{a,b}. Default true; set false if
-	// your DLI refuses glob paths (then each job takes one file).
-	BatchGlob bool `env:"BATCH_GLOB, default=true"`
+	// Hadoop glob path obs://bucket/dir/{a,b}. Default false (each job
+	// takes one file; marker rules still import a folder per job): that
+	// DLI expands globs in import paths is not verified on a live account.
+	BatchGlob bool `env:"BATCH_GLOB, default=false"`
 	// PollInterval is how often a running import's status (7.3.7) is
 	// checked. Default 5s.
 	PollInterval time.Duration `env:"POLL_INTERVAL, default=5s"`

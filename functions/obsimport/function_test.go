@@ -112,7 +112,7 @@ func TestConfig(t *testing.T) {
 	look := envconfig.MapLookuper
 	c, err := LoadConfig(context.Background(), (look(map[string]string{"OBSIMPORT_RULES": "testdata/rules.yaml"})))
 	if err != nil || c.Backend != BackendImport || c.BatchMax != 256 || c.PollInterval != 5*time.Second || c.RecoverAfter != 2*time.Minute ||
-		!c.BatchGlob || !c.SMNConfirm || len(c.SMNHosts) != 1 {
+		c.BatchGlob || !c.SMNConfirm || len(c.SMNHosts) != 1 {
 		t.Fatalf("defaults %+v %v", c, err)
 	}
 	for env, want := range map[string]string{
