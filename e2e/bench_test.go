@@ -13,28 +13,28 @@ import (
 type lambdaCase struct {
 	handler string
 	env     func(b *testing.B, w *world) []string
-	event   func(b *testing.B) []byte
-	check   func(b *testing.B, status int, body []byte)
+	event   func(b *testing.B, w *world) []byte
+	check   func(b *testing.B, w *world, status int, body []byte)
 }
 
 var benchCases = []lambdaCase{
 	{
 		handler: "chatops",
-		env: func(b *testing.B, w *world) []string {
-			return w.env("SLACK_SIGNING_SECRET="+signingSecret, "CHATOPS_POLICY="+writePolicy(b))
+		env:     func(b *testing.B, w *world) []string { return w.chatopsEnv(b) },
+		event: func(b *testing.B, w *world) []byte {
+			return slashCommand(b, "queues", signingSecret, time.Now(), w.slack.ResponseURL("bench"))
 		},
-		event: func(b *testing.B) []byte { return slashCommand(b, "queues", signingSecret, time.Now()) },
-		check: func(b *testing.B, status int, body []byte) {
+		check: func(b *testing.B, w *world, status int, body []byte) {
 			if r := apiResponse(b, status, body); r.StatusCode != http.StatusOK || !strings.Contains(r.Body, e2eQueue) {
-				b.Fatalf("/dli queues: %d %s", r.StatusCode, r.Body)
+				b.Fatalf("/dli queues not answered inline: %d %s", r.StatusCode, r.Body)
 			}
 		},
 	},
 	{
 		handler: "jobwatch",
 		env:     func(b *testing.B, w *world) []string { return w.env() },
-		event:   func(b *testing.B) []byte { return scheduledEvent(b, "dlibot-jobwatch-tick", time.Now()) },
-		check: func(b *testing.B, status int, body []byte) {
+		event:   func(b *testing.B, w *world) []byte { return scheduledEvent(b, "dlibot-jobwatch-tick", time.Now()) },
+		check: func(b *testing.B, w *world, status int, body []byte) {
 			if status != http.StatusOK || strings.Contains(string(body), "errorMessage") {
 				b.Fatalf("tick: %d %s", status, body)
 			}
@@ -56,14 +56,14 @@ func BenchmarkLambdaCold(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				start := time.Now()
-				r, status, body := startFunctionNoCleanup(b, c.handler, env, c.event(b))
+				r, status, body := startFunctionNoCleanup(b, c.handler, env, c.event(b, w))
 				first := time.Since(start)
 				d, ok := InitDuration(r.Output())
 				r.Stop()
 				if !ok {
 					b.Fatalf("no INIT REPORT:\n%s", r.Output())
 				}
-				c.check(b, status, body)
+				c.check(b, w, status, body)
 				initTotal += d
 				firstTotal += first
 			}
@@ -79,12 +79,12 @@ func BenchmarkLambdaWarm(b *testing.B) {
 	for _, c := range benchCases {
 		b.Run(c.handler, func(b *testing.B) {
 			w := newWorld(b)
-			r, status, body := startFunction(b, c.handler, c.env(b, w), c.event(b))
-			c.check(b, status, body)
+			r, status, body := startFunction(b, c.handler, c.env(b, w), c.event(b, w))
+			c.check(b, w, status, body)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				status, body := invoke(b, r, c.event(b))
-				c.check(b, status, body)
+				status, body := invoke(b, r, c.event(b, w))
+				c.check(b, w, status, body)
 			}
 		})
 	}

@@ -172,15 +172,16 @@ func invoke(t testing.TB, r *RIE, payload []byte) (int, []byte) {
 
 // slashCommand is an API Gateway HTTP API (payload 2.0) request carrying a
 // Slack slash command, body base64-encoded as API Gateway sends form posts,
-// signed with secret.
-func slashCommand(t testing.TB, text, secret string, now time.Time) []byte {
+// signed with secret; a result that takes longer than the ack budget goes
+// to responseURL.
+func slashCommand(t testing.TB, text, secret string, now time.Time, responseURL string) []byte {
 	t.Helper()
 	form := url.Values{
 		"token": {"legacy"}, "team_id": {"T0E2E"}, "team_domain": {"e2e"},
 		"channel_id": {"C0E2E"}, "channel_name": {"ops"},
 		"user_id": {slackUser}, "user_name": {"e2e"},
 		"command": {"/dli"}, "text": {text},
-		"response_url": {"https://hooks.slack.com/commands/T0E2E/1/e2e"},
+		"response_url": {responseURL},
 		"trigger_id":   {strconv.FormatInt(now.UnixNano(), 10) + ".e2e"}, // unique: chatops refuses replays
 	}
 	body := []byte(form.Encode())
@@ -235,19 +236,43 @@ func writePolicy(t testing.TB) string {
 	return p
 }
 
+// chatopsEnv is chatops's environment: the signing secret, a policy
+// granting the test user the viewer role, the longest ack budget (a loaded
+// machine still answers inline) and response URLs allowed on the Slack
+// fake (where a slower answer goes).
+func (w *world) chatopsEnv(t testing.TB) []string {
+	return w.env("SLACK_SIGNING_SECRET="+signingSecret, "CHATOPS_POLICY="+writePolicy(t),
+		"CHATOPS_ACK_BUDGET=2500ms", "CHATOPS_RESPONSE_URL_HOSTS=127.0.0.1", "CHATOPS_RESPONSE_URL_ALLOW_HTTP=true")
+}
+
+// queuesAnswer returns chatops's answer to /dli queues: the inline body, or,
+// when the command outlasted the ack budget, what it posted to the
+// response URL named name on the Slack fake.
+func queuesAnswer(t testing.TB, w *world, name string, resp awsevents.APIGatewayV2HTTPResponse) string {
+	t.Helper()
+	if strings.Contains(resp.Body, e2eQueue) {
+		return resp.Body
+	}
+	var all []string
+	for _, r := range w.slack.WaitResponses(name, 1, 10*time.Second) {
+		all = append(all, r.Text, string(r.Blocks))
+	}
+	return resp.Body + "\n" + strings.Join(all, "\n")
+}
+
 // TestChatopsSlashCommand: a signed `/dli queues` through API Gateway v2 →
 // 200 with the DLI emulator's queues; a bad signature → 401 (same warm
 // function).
 func TestChatopsSlashCommand(t *testing.T) {
 	w := newWorld(t)
-	env := w.env("SLACK_SIGNING_SECRET="+signingSecret, "CHATOPS_POLICY="+writePolicy(t))
-	r, status, body := startFunction(t, "chatops", env, slashCommand(t, "queues", signingSecret, time.Now()))
+	r, status, body := startFunction(t, "chatops", w.chatopsEnv(t),
+		slashCommand(t, "queues", signingSecret, time.Now(), w.slack.ResponseURL("queues")))
 	resp := apiResponse(t, status, body)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/dli queues: status %d, body %s", resp.StatusCode, resp.Body)
 	}
-	if !strings.Contains(resp.Body, e2eQueue) {
-		t.Errorf("/dli queues answer does not list the emulator's queue %q: %s", e2eQueue, resp.Body)
+	if answer := queuesAnswer(t, w, "queues", resp); !strings.Contains(answer, e2eQueue) {
+		t.Errorf("/dli queues answer does not list the emulator's queue %q: %s", e2eQueue, answer)
 	}
 	var listed bool
 	for _, rq := range w.dli.Requests() {
@@ -262,7 +287,7 @@ func TestChatopsSlashCommand(t *testing.T) {
 		t.Errorf("no Init Duration in the RIE's REPORT line:\n%s", r.Output())
 	}
 
-	status, body = invoke(t, r, slashCommand(t, "queues", "not-the-secret", time.Now()))
+	status, body = invoke(t, r, slashCommand(t, "queues", "not-the-secret", time.Now(), w.slack.ResponseURL("bad")))
 	bad := apiResponse(t, status, body)
 	if bad.StatusCode != http.StatusUnauthorized {
 		t.Errorf("bad signature: status %d, want 401; body %s", bad.StatusCode, bad.Body)
