@@ -664,3 +664,31 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestTemplateReservedConcurrency: ticks run one at a time and obsimport is
+// bounded by default; -1 leaves a function unreserved; chatops never is.
+func TestTemplateReservedConcurrency(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		overrides map[string]any
+		want      map[string]int // handler → reserved; absent = unreserved
+	}{
+		{"defaults", nil, map[string]int{"jobwatch": 1, "autoscale": 1, "obsimport": 5}},
+		{"unreserved", map[string]any{"TickConcurrency": -1, "ObsimportConcurrency": -1}, map[string]int{}},
+		{"custom", map[string]any{"TickConcurrency": 2, "ObsimportConcurrency": 20}, map[string]int{"jobwatch": 2, "autoscale": 2, "obsimport": 20}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			byHandler := functionsByHandler(t, openTemplate(t, tc.overrides))
+			for _, h := range dlibotFunctions {
+				got := byHandler[h].ReservedConcurrentExecutions
+				want, reserved := tc.want[h]
+				switch {
+				case !reserved && got != nil:
+					t.Errorf("%s: reserved concurrency %d, want unreserved", h, *got)
+				case reserved && (got == nil || *got != want):
+					t.Errorf("%s: reserved concurrency %v, want %d", h, got, want)
+				}
+			}
+		})
+	}
+}
