@@ -390,3 +390,27 @@ func TestHandleMalformedAndIgnored(t *testing.T) {
 		t.Errorf("%d imports", n)
 	}
 }
+
+// TestMultipartCountsOnce: a multipart upload reported by its
+// CompleteMultipartUpload and (by a misbehaving source) a Put of the same
+// ETag, each redelivered, is imported once.
+func TestMultipartCountsOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	key := "landing/events/dt=2026-11-26/big.csv"
+	for _, name := range []string{"ObjectCreated:CompleteMultipartUpload", "ObjectCreated:Put", "ObjectCreated:CompleteMultipartUpload"} {
+		o := object(key, "4af981f98d22a0b9979da24b259e5e42-12")
+		o.EventName = name
+		e, err := o.Event()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := h.im.Handle(ctx, e); out.Kind() != events.KindAck {
+			t.Fatalf("%s: %v", name, out)
+		}
+	}
+	h.drive(20)
+	if c := h.importCounts()[key]; c != 1 {
+		t.Errorf("imported %d times, want 1", c)
+	}
+}
