@@ -346,7 +346,13 @@ type queued struct {
 // startBatch takes the oldest group of queued files of th into a new batch
 // and submits it.
 func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, bool, error) {
-	limit := min(im.cfg.BatchMax*2, 4096)
+	most := im.cfg.BatchMax
+	if !im.cfg.BatchGlob {
+		most = 1
+	}
+	// Keys list in stream order, roughly oldest first: read a few more
+	// than one batch, not the whole queue.
+	limit := min(max(most*2, 16), 4096)
 	keys, err := im.l.keys(ctx, "q."+th+".*", limit)
 	if err != nil || len(keys) == 0 {
 		return 0, false, err
@@ -379,16 +385,12 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 			pick = append(pick, q)
 		}
 	}
-	max := im.cfg.BatchMax
-	if !im.cfg.BatchGlob {
-		max = 1
-	}
-	if age := im.now().Sub(oldest); im.cfg.BatchWindow > 0 && age < im.cfg.BatchWindow && len(pick) < max {
+	if age := im.now().Sub(oldest); im.cfg.BatchWindow > 0 && age < im.cfg.BatchWindow && len(pick) < most {
 		return im.cfg.BatchWindow - age, false, nil
 	}
 	b := &Batch{ID: newBatchID(), State: BatchSubmitting, FirstEnqueued: oldest}
-	if len(pick) > max {
-		pick = pick[:max]
+	if len(pick) > most {
+		pick = pick[:most]
 	}
 	entries := make([]*Entry, len(pick))
 	if err := parallel(ctx, len(pick), func(i int) error {
