@@ -13,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
@@ -690,5 +692,21 @@ func TestTemplateReservedConcurrency(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTemplateCfnLint runs cfn-lint (AWS's CloudFormation linter, which
+// applies the real SAM transform) when it is installed: goformation's SAM
+// model lags SAM itself, cfn-lint does not.
+func TestTemplateCfnLint(t *testing.T) {
+	lint, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		t.Skip("cfn-lint is not installed (pip install cfn-lint); goformation checks still ran")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, lint, templatePath).CombinedOutput()
+	if err != nil {
+		t.Errorf("cfn-lint %s: %v\n%s", templatePath, err, out)
 	}
 }
