@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/notify/slacktest"
 )
 
@@ -299,5 +300,26 @@ func TestSlowCommandFinishesThroughResponseURL(t *testing.T) {
 	}
 	if a := e.aud.last(t); a.Decision != DecisionAllowed || a.Outcome != OutcomeOK {
 		t.Errorf("audit %+v", a)
+	}
+}
+
+// panickyDLI panics on ListQueues (a bug in a dependency).
+type panickyDLI struct{ DLI }
+
+func (panickyDLI) ListQueues(context.Context, dli.QueueType) ([]dli.Queue, error) {
+	panic("boom: internal state at 0xdeadbeef")
+}
+
+// TestPanicIsNotAStackTrace: a panic while running a command answers a
+// plain error, never the panic text or a stack trace.
+func TestPanicIsNotAStackTrace(t *testing.T) {
+	e := newEnv(t, envOpts{noNATS: true})
+	e.svc.dli = panickyDLI{e.svc.dli}
+	status, a := e.run(t, uViewer, "queues")
+	if status != 200 || !strings.Contains(a.Text, "Something went wrong") || strings.Contains(a.Text+string(a.Blocks), "deadbeef") {
+		t.Errorf("%d %q", status, a.Text)
+	}
+	if last := e.aud.last(t); last.Outcome != OutcomeError {
+		t.Errorf("audit %+v", last)
 	}
 }
