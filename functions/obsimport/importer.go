@@ -259,16 +259,21 @@ func (im *Importer) worker(th string, ch chan struct{}) {
 	for {
 		wait := im.runTable(im.ctx, th)
 		var timer <-chan time.Time
+		var t *time.Timer
 		if wait > 0 {
-			t := time.NewTimer(wait)
+			t = time.NewTimer(wait)
 			timer = t.C
-			defer t.Stop()
 		}
 		select {
 		case <-im.ctx.Done():
-			return
 		case <-ch:
 		case <-timer:
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if im.ctx.Err() != nil {
+			return
 		}
 	}
 }
