@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,12 +41,18 @@ response body; when the immediate answer is empty it waits (see --wait) for
 delayed answers dlibot posts to the response_url (a local listener) and prints
 them too. So you can try chatops without a Slack workspace.
 
+With --click ACTION_ID [--value VALUE] it clicks a button instead: a signed
+block_actions interaction (payload=<JSON>) POSTed to <url>/slack/interactions,
+e.g. to confirm a change dlibot asked about (the button's action_id and value
+are in the earlier answer's blocks); --user clicks as someone else (a second
+person's approval).
+
 The signing secret is SLACK_SIGNING_SECRET, else the file ` + devSecretFile + `
 that 'dlibot dev' writes. Exit status is non-zero when dlibot does not answer
 2xx.`
 
 func runSlack(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := hostFlagSet("slack", `dlibot slack [flags] "/dli <text>"`, slackHelp, stdout)
+	fs := hostFlagSet("slack", `dlibot slack [flags] "/dli <text>"  |  dlibot slack --click ACTION_ID [--value VALUE]`, slackHelp, stdout)
 	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the running dlibot")
 	userID := fs.String("user", "U0DLIBOTDEV", "Slack user ID to send as")
 	userName := fs.String("user-name", "", "Slack user name (default: your login name)")
@@ -52,17 +60,26 @@ func runSlack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	team := fs.String("team", "T0DLIBOTDEV", "Slack team (workspace) ID")
 	secretFile := fs.String("secret-file", devSecretFile, "file holding the signing secret when SLACK_SIGNING_SECRET is unset")
 	wait := fs.Duration("wait", 10*time.Second, "how long to wait for delayed answers on response_url when the immediate answer is empty (0: do not wait)")
+	click := fs.String("click", "", "instead of a slash command, click the button with this action_id (e.g. confirm, cancel, approve, deny) of an earlier answer")
+	value := fs.String("value", "", "the clicked button's value (from the earlier answer's blocks), with --click")
 	if err := parseHostFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
-	if fs.NArg() == 0 {
+	var cmd, text string
+	switch {
+	case *click != "" && fs.NArg() > 0:
+		return errors.New("--click sends a button click; do not also give a slash command")
+	case *click == "" && *value != "":
+		return errors.New("--value goes with --click")
+	case *click == "" && fs.NArg() == 0:
 		fs.Usage()
 		return errors.New(`missing the command, e.g. dlibot slack "/dli queues"`)
-	}
-	line := strings.TrimSpace(strings.Join(fs.Args(), " "))
-	cmd, text, _ := strings.Cut(line, " ")
-	if !strings.HasPrefix(cmd, "/") || len(cmd) < 2 {
-		return fmt.Errorf("%q is not a slash command (want e.g. \"/dli queues\")", cmd)
+	case *click == "":
+		line := strings.TrimSpace(strings.Join(fs.Args(), " "))
+		cmd, text, _ = strings.Cut(line, " ")
+		if !strings.HasPrefix(cmd, "/") || len(cmd) < 2 {
+			return fmt.Errorf("%q is not a slash command (want e.g. \"/dli queues\")", cmd)
+		}
 	}
 	secret, err := slackSecret(*secretFile)
 	if err != nil {
@@ -74,7 +91,11 @@ func runSlack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			*userName = u.Username
 		}
 	}
-	target, err := url.Parse(strings.TrimRight(*base, "/") + "/slack/commands")
+	route := "/slack/commands"
+	if *click != "" {
+		route = "/slack/interactions"
+	}
+	target, err := url.Parse(strings.TrimRight(*base, "/") + route)
 	if err != nil || (target.Scheme != "http" && target.Scheme != "https") {
 		return fmt.Errorf("--url %q is not an http(s) URL", *base)
 	}
@@ -96,19 +117,14 @@ func runSlack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() { _ = rs.Serve(ln) }()
 	defer rs.Close()
 
-	form := url.Values{
-		"token":        {"dlibot-cli"},
-		"team_id":      {*team},
-		"team_domain":  {"dlibot-dev"},
-		"channel_id":   {*channel},
-		"channel_name": {"dlibot-dev"},
-		"user_id":      {*userID},
-		"user_name":    {*userName},
-		"command":      {cmd},
-		"text":         {text},
-		"api_app_id":   {"A0DLIBOTDEV"},
-		"response_url": {"http://" + ln.Addr().String() + "/response"},
-		"trigger_id":   {randomTriggerID()},
+	responseURL := "http://" + ln.Addr().String() + "/response"
+	var form url.Values
+	if *click != "" {
+		if form, err = interactionForm(*click, *value, *userID, *userName, *channel, *team, responseURL); err != nil {
+			return err
+		}
+	} else {
+		form = slashForm(cmd, text, *userID, *userName, *channel, *team, responseURL)
 	}
 	body := form.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), strings.NewReader(body))
@@ -167,4 +183,50 @@ func randomTriggerID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return "dlibot." + hex.EncodeToString(b[:])
+}
+
+// slashForm is the form Slack posts for a slash command.
+func slashForm(cmd, text, userID, userName, channel, team, responseURL string) url.Values {
+	return url.Values{
+		"token":        {"dlibot-cli"},
+		"team_id":      {team},
+		"team_domain":  {"dlibot-dev"},
+		"channel_id":   {channel},
+		"channel_name": {"dlibot-dev"},
+		"user_id":      {userID},
+		"user_name":    {userName},
+		"command":      {cmd},
+		"text":         {text},
+		"api_app_id":   {"A0DLIBOTDEV"},
+		"response_url": {responseURL},
+		"trigger_id":   {randomTriggerID()},
+	}
+}
+
+// interactionForm is the form Slack posts when a user clicks a button: a
+// block_actions payload.
+func interactionForm(actionID, value, userID, userName, channel, team, responseURL string) (url.Values, error) {
+	type idOnly struct {
+		ID string `json:"id"`
+	}
+	payload := map[string]any{
+		"type":         "block_actions",
+		"user":         map[string]string{"id": userID, "username": userName, "name": userName, "team_id": team},
+		"api_app_id":   "A0DLIBOTDEV",
+		"token":        "dlibot-cli",
+		"team":         idOnly{team},
+		"channel":      idOnly{channel},
+		"container":    map[string]string{"type": "message", "channel_id": channel},
+		"trigger_id":   randomTriggerID(),
+		"response_url": responseURL,
+		"actions": []map[string]string{{
+			"type": "button", "action_id": actionID, "block_id": "dlibot-cli", "value": value,
+			"action_ts": strconv.FormatInt(time.Now().Unix(), 10),
+		}},
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, err
+	}
+	return url.Values{"payload": {string(b)}}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -125,5 +126,62 @@ func TestSlackErrors(t *testing.T) {
 				t.Fatalf("stderr %q lacks %q", errOut, tt.want)
 			}
 		})
+	}
+}
+
+func TestSlackClickSendsSignedInteraction(t *testing.T) {
+	const secret = "click-secret"
+	var got struct {
+		Type string `json:"type"`
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+		Channel struct {
+			ID string `json:"id"`
+		} `json:"channel"`
+		ResponseURL string `json:"response_url"`
+		Actions     []struct {
+			ActionID string `json:"action_id"`
+			Value    string `json:"value"`
+		} `json:"actions"`
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts := r.Header.Get("X-Slack-Request-Timestamp")
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte("v0:" + ts + ":"))
+		mac.Write(body)
+		if r.URL.Path != "/slack/interactions" || r.Header.Get("X-Slack-Signature") != "v0="+hex.EncodeToString(mac.Sum(nil)) {
+			http.Error(w, "bad route or signature", 401)
+			return
+		}
+		f, _ := url.ParseQuery(string(body))
+		if err := json.Unmarshal([]byte(f.Get("payload")), &got); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		w.WriteHeader(200)
+		go func() { // the answer comes on response_url, as Slack apps do
+			resp, err := http.Post(got.ResponseURL, "application/json", strings.NewReader(`{"text":"scaled etl to 64 CU"}`))
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}))
+	defer srv.Close()
+	code, out, errOut := runCLI(t, map[string]string{"SLACK_SIGNING_SECRET": secret},
+		"slack", "--url", srv.URL, "--user", "U2", "--channel", "C9", "--click", "confirm", "--value", "chg-123")
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	if got.Type != "block_actions" || got.User.ID != "U2" || got.Channel.ID != "C9" || len(got.Actions) != 1 ||
+		got.Actions[0].ActionID != "confirm" || got.Actions[0].Value != "chg-123" {
+		t.Fatalf("payload %+v", got)
+	}
+	if !strings.Contains(out, "scaled etl to 64 CU") {
+		t.Fatalf("stdout %q lacks the delayed answer", out)
+	}
+	if code, _, errOut := runCLI(t, map[string]string{"SLACK_SIGNING_SECRET": secret}, "slack", "--click", "confirm", "/dli queues"); code == 0 || !strings.Contains(errOut, "--click") {
+		t.Fatalf("click with a command: exit %d %q", code, errOut)
 	}
 }
