@@ -2,9 +2,13 @@ package obsimport
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/dlibot/dlibot/functions/obsimport/obsevent"
 	"github.com/dlibot/dlibot/functions/obsimport/rules"
@@ -86,10 +90,51 @@ func NewFunction(ctx context.Context, env host.Env) (*host.Function, error) {
 		Close:     im.Close,
 		Try:       &host.Try{Post: &host.TryPost{Path: WebhookPath, ContentType: "application/json", Body: tryBody}},
 	}
+	// Raw OBS/S3/SMN notifications published on dlibot.in.obs.* (the
+	// contract allows them) are converted by the consumer.
+	fn.ConsumerConfig = func(c *events.Config) { c.Convert = ConvertRaw }
 	if env.Mode == host.ModeLambda {
 		// No background workers in Lambda: a schedule advances the queues
 		// and follows running jobs.
 		fn.Tick = max(cfg.SweepInterval, time.Minute)
 	}
 	return fn, nil
+}
+
+// TypeIgnored is the internal event ConvertRaw yields for a raw
+// notification that carries no object to import (a test event, a delete,
+// a folder marker): the handler acknowledges it and counts the reasons.
+const TypeIgnored = "dlibot.obsimport.ignored"
+
+// ConvertRaw is the consumer's converter for raw notifications on
+// dlibot.in.obs.*: every object becomes a normalised object.created event
+// (stable ids, so redeliveries dedupe); a notification with nothing to
+// import becomes one TypeIgnored event. A notification that does not
+// decode is an error (the consumer dead-letters it with the reason).
+func ConvertRaw(subject string, header nats.Header, body []byte) ([]events.Event, error) {
+	res, err := obsevent.Decode(header, body)
+	if err != nil {
+		return nil, err
+	}
+	var out []events.Event
+	for _, o := range res.Objects {
+		e, err := o.Event()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		reasons := make([]string, 0, len(res.Ignored))
+		for _, ig := range res.Ignored {
+			reasons = append(reasons, ig.Reason)
+		}
+		sum := sha256.Sum256(body)
+		e, err := events.NewEvent(hex.EncodeToString(sum[:16]), events.FunctionSource(Name), TypeIgnored, map[string]any{"reasons": reasons})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }

@@ -61,7 +61,11 @@ func TestServiceEndToEnd(t *testing.T) {
 	if !fn.NeedsNATS || len(fn.Routes) != 1 || fn.Routes[0].Pattern() != "POST /webhooks/obs" || fn.Subjects[0] != events.SubjectsObs {
 		t.Fatalf("function %+v", fn)
 	}
-	cons, err := events.NewConsumer(ctx, js, events.Config{Function: Name, Subjects: fn.AllSubjects(), Logger: quietLogger()}, fn.Handler)
+	ccfg := events.Config{Function: Name, Subjects: fn.AllSubjects(), Logger: quietLogger()}
+	if fn.ConsumerConfig != nil {
+		fn.ConsumerConfig(&ccfg)
+	}
+	cons, err := events.NewConsumer(ctx, js, ccfg, fn.Handler)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,14 +79,24 @@ func TestServiceEndToEnd(t *testing.T) {
 			t.Fatalf("webhook %d %v", status, out)
 		}
 	}
+	// A raw notification published straight on NATS (the contract allows
+	// it) is converted; a raw test event is acknowledged, not dead-lettered.
+	raw, _ := os.ReadFile("testdata/events/fg-s3.json")
+	test, _ := os.ReadFile("testdata/events/s3-test.json")
+	for _, b := range [][]byte{raw, test, raw} {
+		if _, err := js.Publish(ctx, events.ObsSubject("raw-data"), b); err != nil {
+			t.Fatal(err)
+		}
+	}
 	eventstest.Eventually(t, 15*time.Second, func() bool {
+		n := 0
 		for _, imp := range srv.Snapshot().Imports {
 			if imp.Status == "FINISHED" {
-				return true
+				n++
 			}
 		}
-		return false
-	}, "no finished import")
+		return n == 2
+	}, "imports not finished: %+v", srv.Snapshot().Imports)
 	out, err := js.Stream(ctx, events.StreamOut)
 	if err != nil {
 		t.Fatal(err)
@@ -99,12 +113,22 @@ func TestServiceEndToEnd(t *testing.T) {
 		}
 		return json.Unmarshal(e.Data(), &succeeded) == nil
 	}, "no import.succeeded event")
-	if succeeded.Key != "landing/events/dt=2026-11-26/smn file.csv" || succeeded.Table != "analytics.events" || succeeded.JobID == "" {
+	if !strings.HasSuffix(succeeded.Key, " file.csv") || succeeded.Table != "analytics.events" || succeeded.JobID == "" || succeeded.Rows == 0 {
 		t.Errorf("succeeded %+v", succeeded)
 	}
-	imps := srv.Snapshot().Imports
-	if len(imps) != 1 || !strings.HasSuffix(imps[0].DataPath, "/smn file.csv") {
-		t.Errorf("imports %+v", imps)
+	paths := map[string]int{}
+	for _, imp := range srv.Snapshot().Imports {
+		paths[imp.DataPath]++
+	}
+	if len(paths) != 2 || paths["obs://raw-data/landing/events/dt=2026-11-26/smn file.csv"] != 1 || paths["obs://raw-data/landing/events/dt=2026-11-26/fg file.csv"] != 1 {
+		t.Errorf("imports %v", paths)
+	}
+	dlq, err := js.Stream(ctx, events.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := dlq.Info(ctx); info.State.Msgs != 0 {
+		t.Errorf("%d dead letters, want 0", info.State.Msgs)
 	}
 }
 

@@ -2,6 +2,7 @@ package obsimport
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -39,6 +40,16 @@ func (im *Importer) Handle(ctx context.Context, e events.Event) events.Outcome {
 		if err := im.Sweep(ctx); err != nil {
 			im.log.Warn("tick sweep", "err", err)
 			return events.Retry(im.cfg.PollInterval)
+		}
+		return events.Ack()
+	}
+	if e.Type() == TypeIgnored {
+		var d struct {
+			Reasons []string `json:"reasons"`
+		}
+		_ = json.Unmarshal(e.Data(), &d)
+		for _, r := range d.Reasons {
+			im.m.objects.WithLabelValues("ignored_" + r).Inc()
 		}
 		return events.Ack()
 	}
