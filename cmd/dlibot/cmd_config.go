@@ -11,7 +11,7 @@ import (
 
 func init() {
 	register("config", command{
-		summary: "config check: print the effective configuration (secrets redacted) and validate it",
+		summary: "check: print the effective configuration (secrets redacted) and validate it",
 		run:     runConfig,
 	})
 }

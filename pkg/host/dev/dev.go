@@ -358,8 +358,13 @@ func printBanner(w io.Writer, info Info, cfg *host.Config, state string) {
 		fmt.Fprintf(w, "  functions  %s\n", strings.Join(info.Functions, ", "))
 	}
 	fmt.Fprintln(w, "\nTry:")
+	slack := false
 	for _, c := range info.Commands {
 		fmt.Fprintf(w, "  # %s\n  %s\n", c.Name, c.Line)
+		slack = slack || len(c.Args) > 0 && c.Args[0] == "slack"
+	}
+	if slack {
+		fmt.Fprintln(w, "  # to click a button in an answer: dlibot slack --click <action_id> --value <value>")
 	}
 	fmt.Fprintln(w)
 }
