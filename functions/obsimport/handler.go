@@ -225,6 +225,10 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 		default:
 			switch e.State {
 			case StateSubmitted:
+				if e.Next != nil {
+					// Superseded before it was imported: never import it later.
+					e.Seen = appendBounded(e.Seen, e.Next.Content)
+				}
 				e.Next = &Next{Content: content, Size: o.Size, EventTime: o.EventTime}
 				e.Updated = now
 				res = AcceptReuploadNext

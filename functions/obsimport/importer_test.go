@@ -239,12 +239,19 @@ func TestReuploadPolicies(t *testing.T) {
 	if got, _ := h.im.Accept(ctx, object(inflight, "v2")); got != AcceptReuploadNext {
 		t.Errorf("in-flight re-upload: %s", got)
 	}
+	if got, _ := h.im.Accept(ctx, object(inflight, "v3")); got != AcceptReuploadNext {
+		t.Errorf("second in-flight re-upload: %s", got)
+	}
 	h.drive(20)
 	if c := h.importCounts()[inflight]; c != 2 {
-		t.Errorf("in-flight re-upload imported %d times, want 2", c)
+		t.Errorf("in-flight re-upload imported %d times, want 2 (v1, then the newest v3)", c)
 	}
-	if e := h.entry("raw-data", inflight); e.State != StateLoaded || e.Content != "v2" {
+	if e := h.entry("raw-data", inflight); e.State != StateLoaded || e.Content != "v3" {
 		t.Errorf("entry %+v", e)
+	}
+	// The superseded v2 arriving late is a duplicate.
+	if got, _ := h.im.Accept(ctx, object(inflight, "v2")); got != AcceptDuplicate {
+		t.Errorf("late superseded content: %s", got)
 	}
 	h.checkNoOverlap()
 }
