@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -310,7 +312,26 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
+		func() {
+			defer func() {
+				p := recover()
+				if p == nil {
+					return
+				}
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				// The request (body, headers) is not logged: it may carry
+				// tokens or Slack payloads.
+				s.opts.Logger.Error("handler panicked", "request_id", ri.id, "route", r.Pattern,
+					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeJSON(sw, http.StatusInternalServerError, map[string]string{
+						"error": "internal error", "request_id": ri.id})
+				}
+			}()
+			next.ServeHTTP(sw, r)
+		}()
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}

@@ -381,3 +381,21 @@ func TestSlackRouteWithoutSecretIs503(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }
+
+func TestHandlerPanicAnswers500AndCounts(t *testing.T) {
+	f := newServerFixture(t, func(o *ServerOptions) {
+		o.Routes = []Route{{Method: "POST", Path: "/webhooks/obs", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			panic("webhook bug")
+		})}}
+	})
+	resp, body := f.do(t, "POST", "/webhooks/obs", http.Header{"X-Request-Id": {"req-panic"}}, "{}")
+	if resp.StatusCode != 500 || !strings.Contains(body, "req-panic") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if _, m := f.do(t, "GET", "/metrics", nil, ""); !strings.Contains(m, `dlibot_http_requests_total{code="500",method="POST",route="POST /webhooks/obs"} 1`) {
+		t.Fatal("the 500 is not counted")
+	}
+	if !strings.Contains(f.log.String(), "webhook bug") {
+		t.Fatal("the panic is not logged")
+	}
+}
