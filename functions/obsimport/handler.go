@@ -264,18 +264,25 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 // ImportEvent is the data of the import.submitted, import.succeeded and
 // import.failed events (one per file).
 type ImportEvent struct {
+	// Bucket and Key name the object.
 	Bucket string `json:"bucket"`
 	Key    string `json:"key"`
 	// Path is what was imported (the key, or a marker's folder).
 	Path string `json:"path"`
 	// Table is "database.table".
-	Table    string `json:"table"`
-	Rule     string `json:"rule"`
-	Content  string `json:"content,omitempty"`
-	JobID    string `json:"job_id"`
-	BatchID  string `json:"batch_id"`
+	Table string `json:"table"`
+	// Rule is the rule that matched.
+	Rule string `json:"rule"`
+	// Content is the object's content id (ETag, #version).
+	Content string `json:"content,omitempty"`
+	// JobID is DLI's job id ("" when DLI rejected the submit).
+	JobID string `json:"job_id"`
+	// BatchID is the batch (one DLI job).
+	BatchID string `json:"batch_id"`
+	// DataPath is the OBS path submitted.
 	DataPath string `json:"data_path"`
-	Backend  string `json:"backend"`
+	// Backend is "import" or "sql".
+	Backend string `json:"backend"`
 	// BatchSize is the number of files in the job; Rows and BadRows are
 	// the job's totals.
 	BatchSize int   `json:"batch_size"`

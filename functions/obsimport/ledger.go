@@ -33,18 +33,27 @@ const (
 // Spec is how to import an object: everything DLI needs besides the path
 // and the table. Objects batch together only when their Specs are equal.
 type Spec struct {
-	Format          string            `json:"format"`
-	Header          bool              `json:"header,omitempty"`
-	Delimiter       string            `json:"delimiter,omitempty"`
-	Quote           string            `json:"quote,omitempty"`
-	Escape          string            `json:"escape,omitempty"`
-	DateFormat      string            `json:"date_format,omitempty"`
-	TimestampFormat string            `json:"timestamp_format,omitempty"`
-	BadRecordsPath  string            `json:"bad_records_path,omitempty"`
-	Queue           string            `json:"queue,omitempty"`
-	Overwrite       bool              `json:"overwrite,omitempty"`
-	Partition       map[string]string `json:"partition,omitempty"`
-	Conf            []string          `json:"conf,omitempty"`
+	// Format is the data type: csv, parquet, orc, json or avro.
+	Format string `json:"format"`
+	// Header says CSV data starts with a header line.
+	Header bool `json:"header,omitempty"`
+	// Delimiter, Quote and Escape shape CSV data ("" = DLI's default).
+	Delimiter string `json:"delimiter,omitempty"`
+	Quote     string `json:"quote,omitempty"`
+	Escape    string `json:"escape,omitempty"`
+	// DateFormat and TimestampFormat are Java patterns ("" = DLI's default).
+	DateFormat      string `json:"date_format,omitempty"`
+	TimestampFormat string `json:"timestamp_format,omitempty"`
+	// BadRecordsPath is where DLI writes bad records.
+	BadRecordsPath string `json:"bad_records_path,omitempty"`
+	// Queue is the DLI queue ("" = OBSIMPORT_QUEUE, then DLI's default).
+	Queue string `json:"queue,omitempty"`
+	// Overwrite replaces instead of appending.
+	Overwrite bool `json:"overwrite,omitempty"`
+	// Partition is the partition_spec, column → value.
+	Partition map[string]string `json:"partition,omitempty"`
+	// Conf are extra job settings, "key=value".
+	Conf []string `json:"conf,omitempty"`
 	// Folder marks a marker import: Path is a folder, never batched.
 	Folder bool `json:"folder,omitempty"`
 }
@@ -65,38 +74,53 @@ func (s Spec) group(bucket, path string) string {
 // Next is a newer content of an object that arrived while the current one
 // was in flight (reload policy); it is imported after.
 type Next struct {
-	Content   string    `json:"content"`
-	Size      int64     `json:"size"`
+	// Content is the newer content id.
+	Content string `json:"content"`
+	// Size is its size in bytes.
+	Size int64 `json:"size"`
+	// EventTime is when it was created.
 	EventTime time.Time `json:"event_time"`
 }
 
 // Entry is the ledger record of one object (bucket/key; for a marker rule,
 // the marker object, whose Path is its folder).
 type Entry struct {
+	// Bucket and Key name the object.
 	Bucket string `json:"bucket"`
 	Key    string `json:"key"`
 	// Path is what is imported, relative to the bucket.
 	Path string `json:"path"`
 	// Content is the content id (ETag, #version) being imported or
 	// imported last.
-	Content  string `json:"content"`
-	Size     int64  `json:"size"`
-	Rule     string `json:"rule"`
+	Content string `json:"content"`
+	// Size is the object's size in bytes.
+	Size int64 `json:"size"`
+	// Rule is the name of the rule that matched.
+	Rule string `json:"rule"`
+	// Database and Table are the target.
 	Database string `json:"database"`
 	Table    string `json:"table"`
-	Spec     Spec   `json:"spec"`
-	State    State  `json:"state"`
-	Batch    string `json:"batch,omitempty"`
-	JobID    string `json:"job_id,omitempty"`
-	Rows     int64  `json:"rows,omitempty"`
-	Error    string `json:"error,omitempty"`
+	// Spec is how to import it.
+	Spec Spec `json:"spec"`
+	// State is pending, submitted, loaded or failed.
+	State State `json:"state"`
+	// Batch is the batch (DLI job) that took it; JobID that job's id.
+	Batch string `json:"batch,omitempty"`
+	JobID string `json:"job_id,omitempty"`
+	// Rows is the job's input row count (the whole batch's).
+	Rows int64 `json:"rows,omitempty"`
+	// Error is DLI's message when the import failed.
+	Error string `json:"error,omitempty"`
 	// Seen are earlier content ids handled (imported or skipped), newest
 	// last, at most maxSeen: an old event arriving late is a duplicate.
 	Seen []string `json:"seen,omitempty"`
 	// PrevJobs are job ids of earlier imports of this object, so crash
 	// recovery never mistakes one for the current submission.
-	PrevJobs  []string  `json:"prev_jobs,omitempty"`
-	Next      *Next     `json:"next,omitempty"`
+	PrevJobs []string `json:"prev_jobs,omitempty"`
+	// Next is a newer content waiting for the running import.
+	Next *Next `json:"next,omitempty"`
+	// EventTime is when the object was created; Received when obsimport
+	// first recorded this content; Updated the last transition.
 	EventTime time.Time `json:"event_time"`
 	Received  time.Time `json:"received"`
 	Updated   time.Time `json:"updated"`
@@ -125,9 +149,14 @@ func appendBounded(s []string, v string) []string {
 
 // QueueItem is a file waiting for its table's next import.
 type QueueItem struct {
-	File     string    `json:"file"`
-	Content  string    `json:"content"`
-	Group    string    `json:"group"`
+	// File is the ledger key of the object.
+	File string `json:"file"`
+	// Content is the content id queued (an item naming other content than
+	// the entry's is stale).
+	Content string `json:"content"`
+	// Group is the batching key: same bucket, folder and Spec.
+	Group string `json:"group"`
+	// Enqueued is when the item was queued.
 	Enqueued time.Time `json:"enqueued"`
 }
 
@@ -145,32 +174,48 @@ const (
 // Batch is a table's import in flight: the lock that keeps one import per
 // table, and the intent recorded before submitting.
 type Batch struct {
-	ID       string    `json:"id"`
-	Database string    `json:"database"`
-	Table    string    `json:"table"`
-	Bucket   string    `json:"bucket"`
-	Files    []string  `json:"files"`
-	Contents []string  `json:"contents"`
-	Paths    []string  `json:"paths"`
-	DataPath string    `json:"data_path"`
-	Spec     Spec      `json:"spec"`
-	Backend  string    `json:"backend"`
-	State    string    `json:"state"`
-	JobID    string    `json:"job_id,omitempty"`
-	PrevJobs []string  `json:"prev_jobs,omitempty"`
+	// ID is the batch id (the SQL backend's job tag).
+	ID string `json:"id"`
+	// Database and Table are the target.
+	Database string `json:"database"`
+	Table    string `json:"table"`
+	// Bucket is the objects' bucket.
+	Bucket string `json:"bucket"`
+	// Files, Contents and Paths are the objects' ledger keys, content ids
+	// and import paths, in the same order.
+	Files    []string `json:"files"`
+	Contents []string `json:"contents"`
+	Paths    []string `json:"paths"`
+	// DataPath is the OBS path submitted.
+	DataPath string `json:"data_path"`
+	// Spec is the shared import spec.
+	Spec Spec `json:"spec"`
+	// Backend is "import" or "sql".
+	Backend string `json:"backend"`
+	// State is submitting, submitted or done.
+	State string `json:"state"`
+	// JobID is DLI's job id once known.
+	JobID string `json:"job_id,omitempty"`
+	// PrevJobs are earlier jobs of these objects (never adopted by
+	// recovery).
+	PrevJobs []string `json:"prev_jobs,omitempty"`
+	// IntentAt is when the (latest) submission was decided.
 	IntentAt time.Time `json:"intent_at"`
-	Attempts int       `json:"attempts"`
+	// Attempts counts submissions.
+	Attempts int `json:"attempts"`
 	// Submitted is when DLI answered.
 	Submitted time.Time `json:"submitted,omitzero"`
 	// FirstEnqueued is when the oldest file was queued (latency).
 	FirstEnqueued time.Time `json:"first_enqueued,omitzero"`
-	// Outcome, once State is done.
-	Status   string        `json:"status,omitempty"`
-	Message  string        `json:"message,omitempty"`
+	// Status and Message are DLI's final job status and message.
+	Status  string `json:"status,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Rows, BadRows and Duration are the job's statistics.
 	Rows     int64         `json:"rows,omitempty"`
 	BadRows  int64         `json:"bad_rows,omitempty"`
 	Duration time.Duration `json:"duration,omitempty"`
-	Notified bool          `json:"notified,omitempty"`
+	// Notified records that a failure was posted to Slack.
+	Notified bool `json:"notified,omitempty"`
 }
 
 // TableID is "database.table".

@@ -32,17 +32,29 @@ const (
 // SMNMessage is an SMN HTTP(S) delivery (SMN user guide, "HTTP/HTTPS
 // messages"): the OBS notification travels as a JSON string in Message.
 type SMNMessage struct {
-	Type             string `json:"type"`
-	Signature        string `json:"signature"`
-	Subject          string `json:"subject"`
-	TopicURN         string `json:"topic_urn"`
-	MessageID        string `json:"message_id"`
+	// Type is Notification, SubscriptionConfirmation or
+	// UnsubscribeConfirmation.
+	Type string `json:"type"`
+	// Signature is the base64 signature of StringToSign.
+	Signature string `json:"signature"`
+	// Subject is the message subject (may be empty).
+	Subject string `json:"subject"`
+	// TopicURN is the SMN topic.
+	TopicURN string `json:"topic_urn"`
+	// MessageID identifies the message (SMN may deliver it again).
+	MessageID string `json:"message_id"`
+	// SignatureVersion is "v1".
 	SignatureVersion string `json:"signature_version"`
-	Message          string `json:"message"`
-	UnsubscribeURL   string `json:"unsubscribe_url"`
-	SubscribeURL     string `json:"subscribe_url"`
-	SigningCertURL   string `json:"signing_cert_url"`
-	Timestamp        string `json:"timestamp"`
+	// Message is the payload: the OBS notification as a JSON string.
+	Message string `json:"message"`
+	// UnsubscribeURL cancels the subscription.
+	UnsubscribeURL string `json:"unsubscribe_url"`
+	// SubscribeURL confirms a subscription (confirmation messages).
+	SubscribeURL string `json:"subscribe_url"`
+	// SigningCertURL is where the signing certificate is (https).
+	SigningCertURL string `json:"signing_cert_url"`
+	// Timestamp is when SMN sent the message.
+	Timestamp string `json:"timestamp"`
 }
 
 // StringToSign is the text SMN signs: the message's signed fields sorted by
