@@ -140,6 +140,9 @@ func NewServer(opts ServerOptions) (*Server, error) {
 			})
 		})
 	}
+	// Anything else: 405 with Allow when the path exists for other
+	// methods, else a JSON 404.
+	s.mux.HandleFunc("/", s.fallback)
 	s.h = s.middleware(s.mux)
 	return s, nil
 }
@@ -372,4 +375,26 @@ func methodLabel(m string) string {
 		return m
 	}
 	return "other"
+}
+
+// fallback answers requests no route matched.
+func (s *Server) fallback(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pattern := s.mux.Handler(r2); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
+			"error": r.Method + " is not allowed on " + r.URL.Path + " (allowed: " + strings.Join(allow, ", ") + ")"})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "no route for " + r.Method + " " + r.URL.Path})
 }

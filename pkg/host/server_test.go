@@ -362,8 +362,14 @@ func TestFunctionRoutesAndOwners(t *testing.T) {
 	if resp.StatusCode != 404 || !strings.Contains(b, `"function":"obsimport"`) {
 		t.Fatalf("webhook: %d %s", resp.StatusCode, b)
 	}
-	if resp, _ := f.do(t, "GET", "/slack/commands", nil, ""); resp.StatusCode != 405 || resp.Header.Get("Allow") == "" {
+	if resp, _ := f.do(t, "GET", "/slack/commands", nil, ""); resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
 		t.Fatalf("GET on a POST route: %d Allow=%q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	if resp, b := f.do(t, "GET", "/nope", nil, ""); resp.StatusCode != 404 || !strings.Contains(b, `"no route for GET /nope"`) {
+		t.Fatalf("unknown path: %d %s", resp.StatusCode, b)
+	}
+	if resp, _ := f.do(t, "DELETE", "/healthz", nil, ""); resp.StatusCode != 405 || !strings.Contains(resp.Header.Get("Allow"), "GET") {
+		t.Fatalf("DELETE /healthz: %d Allow=%q", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 	logs := f.log.String()
 	for _, leak := range []string{secret, previous, "do-not-log-me", "queues"} {
