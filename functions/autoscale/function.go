@@ -1,0 +1,687 @@
+package autoscale
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dlibot/dlibot/functions/autoscale/chart"
+	"github.com/dlibot/dlibot/functions/autoscale/demand"
+	"github.com/dlibot/dlibot/functions/autoscale/plan"
+	"github.com/dlibot/dlibot/pkg/dli"
+	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/notify"
+)
+
+// DLI is the DLI calls autoscale needs; *dli.Client satisfies it.
+type DLI interface {
+	PlanClient
+	GetQueue(ctx context.Context, name string) (dli.Queue, error)
+	ScaleQueue(ctx context.Context, name string, dir dli.ScaleDirection, cus int) error
+}
+
+var _ DLI = (*dli.Client)(nil)
+
+// Options builds an Autoscaler.
+type Options struct {
+	// Config is the validated configuration.
+	Config Config
+	// DLI is the DLI client. Required.
+	DLI DLI
+	// JS holds the KV bucket dlibot_autoscale. Required.
+	JS jetstream.JetStream
+	// Notifier posts recommendations, charts and alerts. Required.
+	Notifier notify.Notifier
+	// Publish stores a decision event; nil publishes on JS with
+	// Nats-Msg-Id = source+id (a redelivered decision is stored once).
+	Publish func(ctx context.Context, subject string, e events.Event) error
+	// Logger logs; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Autoscaler is the autoscale function: Handle takes metrics events and
+// ticks. All state is in KV, so any number of Autoscalers (replicas) may
+// share it.
+type Autoscaler struct {
+	cfg   Config
+	dli   DLI
+	st    *store
+	n     notify.Notifier
+	pub   func(ctx context.Context, subject string, e events.Event) error
+	log   *slog.Logger
+	now   func() time.Time
+	grids []float64
+}
+
+// New builds an Autoscaler and opens its KV bucket.
+func New(ctx context.Context, o Options) (*Autoscaler, error) {
+	if o.DLI == nil || o.JS == nil || o.Notifier == nil {
+		return nil, errors.New("autoscale: DLI, JS and Notifier are required")
+	}
+	st, err := openStore(ctx, o.JS, o.Config.Weeks, o.Config.Location())
+	if err != nil {
+		return nil, err
+	}
+	a := &Autoscaler{cfg: o.Config, dli: o.DLI, st: st, n: o.Notifier, pub: o.Publish, log: o.Logger, now: o.Now,
+		grids: []float64{0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1}}
+	if a.log == nil {
+		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.pub == nil {
+		js := o.JS
+		a.pub = func(ctx context.Context, subject string, e events.Event) error {
+			_, err := events.Publish(ctx, js, subject, e, events.WithMsgID(e.Source()+" "+e.ID()))
+			return err
+		}
+	}
+	return a, nil
+}
+
+// DecisionSubject is where decisions are published.
+var DecisionSubject = events.OutSubject(Name, "decision")
+
+// permanent marks an error a retry cannot fix.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// outcome maps an error to the handler's outcome: DLI and Slack errors by
+// their own retryability, bad data and permanent errors to Drop, the rest
+// (KV, NATS) to Retry.
+func outcome(err error) events.Outcome {
+	if err == nil {
+		return events.Ack()
+	}
+	var p permanent
+	var de *dli.Error
+	var ne *notify.Error
+	switch {
+	case errors.As(err, &p), errors.Is(err, events.ErrBadData):
+		return events.Drop(err.Error())
+	case errors.As(err, &de):
+		if dli.Retryable(err) {
+			return events.Retry(5 * time.Second)
+		}
+		return events.Drop(err.Error())
+	case errors.As(err, &ne):
+		if !notify.IsRetryable(err) {
+			return events.Drop(err.Error())
+		}
+		if d, ok := notify.RetryAfter(err); ok {
+			return events.Retry(d)
+		}
+	}
+	return events.Retry(5 * time.Second)
+}
+
+// Handle is the events.Handler: metrics samples feed the history and the
+// reactive net; ticks re-plan every queue.
+func (a *Autoscaler) Handle(ctx context.Context, e events.Event) events.Outcome {
+	switch e.Type() {
+	case events.TypeMetricsSample:
+		ss, err := events.DecodeMetricSamples(e.Data())
+		if err != nil {
+			return events.Drop(err.Error())
+		}
+		return outcome(a.HandleSamples(ctx, ss))
+	case events.TypeTick:
+		var t events.Tick
+		if err := json.Unmarshal(e.Data(), &t); err != nil || t.PeriodStart.IsZero() {
+			return events.Drop(fmt.Sprintf("autoscale: bad tick data: %v", err))
+		}
+		return outcome(a.Tick(ctx, t.PeriodStart))
+	}
+	return events.Drop("autoscale: unexpected event type " + e.Type())
+}
+
+// HandleSamples stores samples (of one or more queues) in KV and runs the
+// reactive net on them.
+func (a *Autoscaler) HandleSamples(ctx context.Context, ss []events.MetricSample) error {
+	byQueue := map[string][]events.MetricSample{}
+	var order []string
+	for _, s := range ss {
+		if s.Namespace != "" && s.Namespace != events.NamespaceDLI {
+			continue
+		}
+		q := s.Queue()
+		if _, ok := byQueue[q]; !ok {
+			order = append(order, q)
+		}
+		byQueue[q] = append(byQueue[q], s)
+	}
+	for _, q := range order {
+		if err := a.st.addSamples(ctx, q, byQueue[q]); err != nil {
+			return err
+		}
+		if err := a.net(ctx, q, byQueue[q]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// netState is the reactive net's per-queue state (KV key net.<queue>).
+type netState struct {
+	// Last is the newest bucket counted (Unix seconds).
+	Last int64 `json:"last"`
+	// N is the number of consecutive counted buckets with a backlog.
+	N int `json:"n"`
+	// ScaledAt is the last net scale-out (Unix seconds).
+	ScaledAt int64 `json:"scaled_at,omitempty"`
+}
+
+func netKey(q string) string { return "net." + queueKey(q) }
+
+// net counts consecutive backlog samples and scales out once the count
+// reaches NetSamples, at most once per NetCooldown (a create-only claim per
+// cooldown window makes it exactly-once across replicas).
+func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample) error {
+	if a.cfg.NetBacklog <= 0 {
+		return nil
+	}
+	from, to := ss[0].Timestamp, ss[0].Timestamp
+	for _, s := range ss {
+		from, to = minTime(from, s.Timestamp), maxTime(to, s.Timestamp)
+	}
+	h, err := a.st.history(ctx, q, from.Truncate(BucketPeriod), to)
+	if err != nil {
+		return err
+	}
+	var st netState
+	var last Point
+	err = a.st.update(ctx, netKey(q), func(old []byte) ([]byte, error) {
+		st = netState{}
+		if old != nil {
+			if err := json.Unmarshal(old, &st); err != nil {
+				return nil, fmt.Errorf("autoscale: corrupt %s: %w", netKey(q), err)
+			}
+		}
+		changed := false
+		for i, p := range h.Points {
+			t := h.Times[i].Unix()
+			if p.Launching == nil || t <= st.Last {
+				continue
+			}
+			if *p.Launching >= a.cfg.NetBacklog {
+				st.N++
+			} else {
+				st.N = 0
+			}
+			st.Last, last, changed = t, p, true
+		}
+		if !changed {
+			return nil, nil
+		}
+		return json.Marshal(st)
+	})
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	if st.N < a.cfg.NetSamples || st.Last == 0 {
+		return nil
+	}
+	if last.Launching == nil { // nothing new counted: use the newest bucket
+		for i := len(h.Points) - 1; i >= 0; i-- {
+			if h.Times[i].Unix() == st.Last {
+				last = h.Points[i]
+			}
+		}
+	}
+	sampleAt := time.Unix(st.Last, 0).UTC()
+	if now.Sub(sampleAt) > a.cfg.StaleAfter+BucketPeriod || last.Launching == nil {
+		return nil // an old backlog is no reason to scale now
+	}
+	if st.ScaledAt != 0 && now.Sub(time.Unix(st.ScaledAt, 0)) < a.cfg.NetCooldown {
+		return nil
+	}
+	qc := a.cfg.Queue(q)
+	info, err := a.dli.GetQueue(ctx, q)
+	if err != nil {
+		return fmt.Errorf("autoscale: queue %s: %w", q, err)
+	}
+	maxCU := qc.MaxCU
+	if info.CUScaleOutLimit > 0 {
+		maxCU = min(maxCU, info.CUScaleOutLimit)
+	}
+	cur := info.CUs
+	need := float64(cur) + *last.Launching*last.perJob(a.cfg.NetJobCU)
+	target := min(plan.RoundUp(int(math.Ceil(need-1e-9))), maxCU/plan.Step*plan.Step)
+	if target <= cur {
+		a.log.Info("autoscale: backlog but the queue is at its maximum", "queue", q, "cu", cur, "max_cu", maxCU)
+		return nil
+	}
+	window := now.Truncate(a.cfg.NetCooldown)
+	claimKey := fmt.Sprintf("netclaim.%s.%d", queueKey(q), window.Unix())
+	ok, err := a.st.claim(ctx, claimKey, []byte(now.UTC().Format(time.RFC3339)))
+	if err != nil || !ok {
+		return err
+	}
+	if err := a.dli.ScaleQueue(ctx, q, dli.ScaleOut, target-cur); err != nil {
+		if rerr := a.st.release(ctx, claimKey); rerr != nil {
+			a.log.Warn("autoscale: release net claim", "key", claimKey, "err", rerr)
+		}
+		return fmt.Errorf("autoscale: scale out %s by %d CU: %w", q, target-cur, err)
+	}
+	err = a.st.update(ctx, netKey(q), func(old []byte) ([]byte, error) {
+		var s netState
+		if old != nil {
+			_ = json.Unmarshal(old, &s)
+		}
+		s.ScaledAt, s.N = now.Unix(), 0
+		return json.Marshal(s)
+	})
+	if err != nil {
+		a.log.Warn("autoscale: record net scale-out (the window's claim still holds)", "queue", q, "err", err)
+	}
+	d := &Decision{Queue: q, Kind: KindNet, Action: ActionScaledOut, Mode: qc.Mode, ApprovedBy: "config", At: now.UTC(),
+		Reason: fmt.Sprintf("%v launching jobs for %d consecutive samples (threshold %v for %d)", *last.Launching, st.N, a.cfg.NetBacklog, a.cfg.NetSamples),
+		Net: &NetAction{FromCU: cur, ToCU: target, Launching: *last.Launching, Samples: st.N, SampleTime: sampleAt,
+			CooldownUntil: now.Add(a.cfg.NetCooldown).UTC()}}
+	a.log.Info("autoscale: net scaled out", "queue", q, "from_cu", cur, "to_cu", target)
+	return a.publish(ctx, fmt.Sprintf("%s/%s/net/%s", Name, q, window.UTC().Format(time.RFC3339)), d)
+}
+
+func (a *Autoscaler) publish(ctx context.Context, id string, d *Decision) error {
+	e, err := events.NewEvent(id, events.FunctionSource(Name), events.TypeAutoscaleDecision, d)
+	if err != nil {
+		return err
+	}
+	e.SetTime(d.At)
+	e.SetSubject(d.Queue)
+	if err := a.pub(ctx, DecisionSubject, e); err != nil {
+		return fmt.Errorf("autoscale: publish decision: %w", err)
+	}
+	return nil
+}
+
+// Tick re-plans every queue: the configured ones, else every queue with
+// history in KV. A queue that fails does not stop the others; the first
+// error is returned (the tick is retried; what succeeded is idempotent).
+func (a *Autoscaler) Tick(ctx context.Context, period time.Time) error {
+	qs := a.cfg.QueueNames()
+	if len(qs) == 0 {
+		var err error
+		if qs, err = a.st.queues(ctx); err != nil {
+			return err
+		}
+	}
+	var first error
+	for _, q := range qs {
+		d, err := a.PlanQueue(ctx, q)
+		if err == nil {
+			err = a.publish(ctx, fmt.Sprintf("%s/%s/plan/%s", Name, q, period.UTC().Format(time.RFC3339)), d)
+		}
+		if err != nil {
+			a.log.Warn("autoscale: plan queue", "queue", q, "err", err)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+func staleKey(q string) string { return "stale." + queueKey(q) }
+
+// PlanQueue builds queue q's model from KV, compiles and backtests
+// candidate plans and acts per the queue's mode. It returns the decision
+// (not yet published).
+func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error) {
+	now := a.now().UTC()
+	qc := a.cfg.Queue(q)
+	d := &Decision{Queue: q, Kind: KindPlan, Mode: qc.Mode, At: now}
+	from := now.Add(-time.Duration(a.cfg.Weeks) * demand.Week)
+	h, err := a.st.history(ctx, q, from, now)
+	if err != nil {
+		return nil, err
+	}
+	newest := h.Newest()
+	if newest.IsZero() || now.Sub(newest) > a.cfg.StaleAfter {
+		d.Action = ActionStale
+		d.Reason = "no fresh load samples: nothing changes (stale or missing metrics never scale anything down)"
+		ok, err := a.st.claim(ctx, staleKey(q), []byte(newest.Format(time.RFC3339)))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if _, err := a.n.Post(ctx, StaleMessage(&a.cfg, q, newest, now)); err != nil {
+				_ = a.st.release(ctx, staleKey(q))
+				return nil, fmt.Errorf("autoscale: stale alert for %s: %w", q, err)
+			}
+		}
+		return d, nil
+	}
+	if err := a.st.release(ctx, staleKey(q)); err != nil {
+		return nil, err
+	}
+	samples := h.Demand(a.cfg.NetJobCU)
+	if len(samples) == 0 || newest.Sub(samples[0].Time) < a.cfg.MinHistory {
+		d.Action = ActionInsufficientData
+		d.Reason = fmt.Sprintf("less than %v of history", a.cfg.MinHistory)
+		return d, nil
+	}
+	loc := a.cfg.Location()
+	var excl []time.Time
+	for _, s := range a.cfg.Exclude {
+		t, _ := time.ParseInLocation(time.DateOnly, strings.TrimSpace(s), loc)
+		excl = append(excl, t)
+	}
+	if a.cfg.DipRatio > 0 {
+		excl = append(excl, demand.DipDays(samples, loc, a.cfg.DipRatio)...)
+	}
+	prof, err := demand.Build(samples, now, demand.Config{Weeks: a.cfg.Weeks, HalfLifeWeeks: a.cfg.HalfLifeWeeks, Exclude: excl, Location: loc, Recurring: true})
+	if err != nil {
+		return nil, permanent{err}
+	}
+	have, err := a.dli.ListPlans(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("autoscale: list plans of %s: %w", q, err)
+	}
+	info, err := a.dli.GetQueue(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("autoscale: queue %s: %w", q, err)
+	}
+	foreign := 0
+	var cur []planLike
+	var own []dli.Plan
+	for _, p := range have {
+		if !strings.HasPrefix(p.Name, plan.PlanPrefix) {
+			foreign++
+		} else {
+			own = append(own, p)
+		}
+		cur = append(cur, planLike{hour: p.StartHour, minute: p.StartMinute, target: p.TargetCU, days: p.RepeatDays, active: !p.Inactive})
+	}
+	minCU, maxCU := qc.MinCU, qc.MaxCU
+	if info.CUScaleInLimit > 0 {
+		minCU = max(minCU, plan.RoundUp(info.CUScaleInLimit))
+	}
+	if info.CUScaleOutLimit > 0 {
+		maxCU = min(maxCU, info.CUScaleOutLimit/plan.Step*plan.Step)
+	}
+	K := min(a.cfg.MaxChanges, DefaultMaxPlans-foreign)
+	dayStrs := make([]string, 0, len(excl))
+	for _, t := range excl {
+		dayStrs = append(dayStrs, t.In(loc).Format(time.DateOnly))
+	}
+	slices.Sort(dayStrs)
+	dayStrs = slices.Compact(dayStrs)
+	d.Inputs = &Inputs{From: samples[0].Time, To: now, Samples: len(samples), Newest: newest, Excluded: dayStrs,
+		MinCU: minCU, MaxCU: maxCU, MaxChanges: K, ForeignPlans: foreign, CurrentCU: info.CUs, TargetP95WaitS: a.cfg.TargetP95Wait.Seconds()}
+	if K < 1 || maxCU < minCU {
+		d.Action = ActionPlanLimit
+		d.Reason = fmt.Sprintf("queue %s has %d plans dlibot does not own (limit %d) or no room between min %d and max %d CU", q, foreign, DefaultMaxPlans, minCU, maxCU)
+		return d, nil
+	}
+	pc := plan.Config{MinCU: minCU, MaxCU: maxCU, MaxChanges: K, MinSpacing: a.cfg.MinSpacing, LeadTime: a.cfg.LeadTime}
+	bfrom := samples[0].Time
+	jobs := backtestJobs(samples)
+	var cands []*Candidate
+	for _, qq := range a.grids {
+		s, err := plan.CompileWeekly(prof.Requirement(qq), pc)
+		if err != nil {
+			return nil, permanent{fmt.Errorf("autoscale: compile %s: %w", q, err)}
+		}
+		if s, err = plan.Reassert(s, pc); err != nil {
+			return nil, permanent{err}
+		}
+		ps, err := s.DLIPlans(time.Time{}, time.Time{})
+		if err != nil {
+			return nil, permanent{err}
+		}
+		bt, err := backtest(jobs, bfrom, now, weekly(s.Changes, s.Levels[0], bfrom, now, loc), minCU, maxCU, a.cfg.TargetP95Wait, a.cfg.PricePerCUHour)
+		if err != nil {
+			return nil, permanent{err}
+		}
+		cands = append(cands, &Candidate{Quantile: qq, Plans: ps, PlannedCUHoursPerWeek: round1(s.CUHours()), Backtest: bt, schedule: s})
+	}
+	curBT, err := backtest(jobs, bfrom, now, weekly(changesOf(cur), info.CUs, bfrom, now, loc), minCU, max(maxCU, info.CUs), a.cfg.TargetP95Wait, a.cfg.PricePerCUHour)
+	if err != nil {
+		return nil, permanent{err}
+	}
+	curPlans := make([]plan.DLIPlan, 0, len(have))
+	for _, p := range have {
+		curPlans = append(curPlans, dliPlanOf(p))
+	}
+	d.Current = &Candidate{Plans: curPlans, Backtest: curBT}
+	chosen, runner := choose(cands)
+	d.Chosen, d.RunnerUp = chosen, runner
+	d.ForecastCU = prof.Quantiles(chosen.Quantile)
+	d.Binding = binding(chosen, cands, K, minCU)
+	d.Expected = &Delta{
+		CUHoursPerWeek: round1(chosen.Backtest.CUHoursPerWeek - curBT.CUHoursPerWeek),
+		CostPerWeek:    math.Round((chosen.Backtest.CostPerWeek-curBT.CostPerWeek)*100) / 100,
+		WaitP95S:       chosen.Backtest.WaitP95S - curBT.WaitP95S,
+	}
+	if curBT.CUHoursPerWeek > 0 {
+		d.Expected.SavingFraction = math.Round((curBT.CUHoursPerWeek-chosen.Backtest.CUHoursPerWeek)/curBT.CUHoursPerWeek*1000) / 1000
+	}
+	if len(own) > 0 && samePlans(own, chosen.Plans) {
+		d.Action, d.Reason = ActionUnchanged, "DLI already holds the proposed plans"
+		return d, nil
+	}
+	fixes := !curBT.MeetsTarget && chosen.Backtest.MeetsTarget
+	if d.Expected.SavingFraction < a.cfg.MinSaving && !fixes {
+		d.Action = ActionKept
+		d.Reason = fmt.Sprintf("backtested saving %.1f %% is below the threshold %.1f %% and the current plans meet the wait target or the proposal does not fix it",
+			100*d.Expected.SavingFraction, 100*a.cfg.MinSaving)
+		return d, nil
+	}
+	if qc.Mode == ModeApply {
+		day := now.Truncate(24 * time.Hour)
+		today, week, err := a.st.applies(ctx, q, day)
+		if err != nil {
+			return nil, err
+		}
+		if today >= a.cfg.MaxAppliesPerDay || week >= a.cfg.MaxAppliesPerWeek {
+			d.Action = ActionBudgetExhausted
+			d.Reason = fmt.Sprintf("change budget used: %d today (max %d), %d in 7 days (max %d)", today, a.cfg.MaxAppliesPerDay, week, a.cfg.MaxAppliesPerWeek)
+			return d, nil
+		}
+		res, err := Reconcile(ctx, a.dli, q, chosen.Plans, DefaultMaxPlans)
+		d.Reconcile = res
+		if err != nil {
+			if errors.Is(err, ErrPlanLimit) {
+				return nil, permanent{err}
+			}
+			return nil, err
+		}
+		if res.Changed() {
+			if err := a.st.countApply(ctx, q, day); err != nil {
+				return nil, err
+			}
+		}
+		d.Action, d.ApprovedBy = ActionApplied, "config"
+		d.Reason = fmt.Sprintf("backtest: %.0f → %.0f CU-h/week, P95 wait %.0fs → %.0fs", curBT.CUHoursPerWeek, chosen.Backtest.CUHoursPerWeek, curBT.WaitP95S, chosen.Backtest.WaitP95S)
+		return d, a.announce(ctx, d, prof)
+	}
+	d.Action = ActionRecommended
+	d.Reason = fmt.Sprintf("backtest: %.0f → %.0f CU-h/week, P95 wait %.0fs → %.0fs; recommend mode changes nothing", curBT.CUHoursPerWeek, chosen.Backtest.CUHoursPerWeek, curBT.WaitP95S, chosen.Backtest.WaitP95S)
+	return d, a.announce(ctx, d, prof)
+}
+
+// announce posts the decision's message and the chart once per distinct
+// proposal (create-only claim rec.<queue>.<hash of the plans and action>).
+func (a *Autoscaler) announce(ctx context.Context, d *Decision, prof *demand.Profile) error {
+	body, _ := json.Marshal(struct {
+		A string
+		P []plan.DLIPlan
+	}{d.Action, d.Chosen.Plans})
+	sum := sha256.Sum256(body)
+	key := "rec." + queueKey(d.Queue) + "." + hex.EncodeToString(sum[:8])
+	ok, err := a.st.claim(ctx, key, []byte(d.At.Format(time.RFC3339)))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if d.Action == ActionRecommended {
+			d.Action = ActionAlreadyRecommended
+		}
+		return nil
+	}
+	fail := func(err error) error {
+		_ = a.st.release(ctx, key)
+		return err
+	}
+	ref, err := a.n.Post(ctx, d.Message(&a.cfg))
+	if err != nil {
+		return fail(fmt.Errorf("autoscale: post recommendation for %s: %w", d.Queue, err))
+	}
+	var png bytes.Buffer
+	if err := chart.Render(&png, chart.Input{Title: "queue " + d.Queue, Profile: prof, Quantile: d.Chosen.Quantile,
+		Schedule: d.Chosen.schedule, Zone: a.cfg.Location().String()}); err != nil {
+		a.log.Warn("autoscale: chart", "queue", d.Queue, "err", err)
+		return nil
+	}
+	_, err = a.n.Upload(ctx, notify.File{Channel: ref.Channel, ThreadTS: ref.TS, Name: d.Queue + "-plan.png",
+		Title: "queue " + d.Queue + ": weekly demand and plan", AltText: "weekly CU demand of queue " + d.Queue + " with the proposed plan", Content: png.Bytes()})
+	if err != nil {
+		// The message is out; the chart is best effort (a retry would post the message twice).
+		a.log.Warn("autoscale: upload chart", "queue", d.Queue, "err", err)
+	}
+	return nil
+}
+
+// choose picks the cheapest candidate meeting the wait target (else the one
+// with the lowest P95 wait) and the runner-up: the next cheapest meeting
+// it, else the cheapest that misses it.
+func choose(cands []*Candidate) (chosen, runner *Candidate) {
+	byCost := slices.Clone(cands)
+	slices.SortStableFunc(byCost, func(x, y *Candidate) int {
+		if c := cmpF(x.Backtest.CUHoursPerWeek, y.Backtest.CUHoursPerWeek); c != 0 {
+			return c
+		}
+		return cmpF(x.Backtest.WaitP95S, y.Backtest.WaitP95S)
+	})
+	for _, c := range byCost {
+		if !c.Backtest.MeetsTarget {
+			continue
+		}
+		if chosen == nil {
+			chosen = c
+		} else if runner == nil && !samePlanBodies(c.Plans, chosen.Plans) {
+			runner = c
+		}
+	}
+	if chosen == nil {
+		chosen = slices.MinFunc(cands, func(x, y *Candidate) int {
+			if c := cmpF(x.Backtest.WaitP95S, y.Backtest.WaitP95S); c != 0 {
+				return c
+			}
+			return cmpF(x.Backtest.CUHoursPerWeek, y.Backtest.CUHoursPerWeek)
+		})
+	}
+	if runner == nil {
+		for _, c := range byCost {
+			if c != chosen && !samePlanBodies(c.Plans, chosen.Plans) {
+				runner = c
+				break
+			}
+		}
+	}
+	return chosen, runner
+}
+
+func binding(chosen *Candidate, cands []*Candidate, K, minCU int) []string {
+	var out []string
+	for _, c := range cands {
+		if c.Backtest.CUHoursPerWeek < chosen.Backtest.CUHoursPerWeek && !c.Backtest.MeetsTarget {
+			out = append(out, "wait_target")
+			break
+		}
+	}
+	if len(chosen.schedule.Capped) > 0 {
+		out = append(out, "max_cu")
+	}
+	if len(chosen.Plans) >= K {
+		out = append(out, "max_changes")
+	}
+	if slices.Max(chosen.schedule.Levels) == minCU {
+		out = append(out, "min_cu")
+	}
+	return out
+}
+
+func cmpF(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func samePlanBodies(a, b []plan.DLIPlan) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+// samePlans reports whether dlibot's plans at DLI are exactly want.
+func samePlans(own []dli.Plan, want []plan.DLIPlan) bool {
+	if len(own) != len(want) {
+		return false
+	}
+	by := map[string]dli.Plan{}
+	for _, p := range own {
+		by[p.Name] = p
+	}
+	for _, w := range want {
+		p, ok := by[w.PlanName]
+		if !ok {
+			return false
+		}
+		s, err := SpecOf(w)
+		if err != nil || !sameSpec(p.PlanSpec, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func dliPlanOf(p dli.Plan) plan.DLIPlan {
+	out := plan.DLIPlan{PlanName: p.Name, TargetCU: p.TargetCU, StartHour: p.StartHour, StartMinute: p.StartMinute, Activate: !p.Inactive}
+	for _, d := range p.RepeatDays {
+		out.RepeatDay = append(out.RepeatDay, strings.ToUpper(d.String()))
+	}
+	if !p.ValidFrom.IsZero() {
+		out.ValidDateBegin = p.ValidFrom.UnixMilli()
+	}
+	if !p.ValidUntil.IsZero() {
+		out.ValidDateEnd = p.ValidUntil.UnixMilli()
+	}
+	return out
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,293 @@
+package autoscale
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dlibot/dlibot/functions/autoscale/demand"
+	"github.com/dlibot/dlibot/pkg/events"
+)
+
+func TestSamplesToKVSurviveRestart(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	at := now.Add(-10 * time.Minute).Truncate(BucketPeriod)
+	ss := point("etl", at, 64, 48, 2)
+	if err := f.a.HandleSamples(ctx, ss); err != nil {
+		t.Fatal(err)
+	}
+	key := histKey("etl", f.a.st.weekStart(at))
+	e1, err := f.a.st.kv.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same batch again (a redelivery) changes nothing.
+	if err := f.a.HandleSamples(ctx, ss); err != nil {
+		t.Fatal(err)
+	}
+	e2, _ := f.a.st.kv.Get(ctx, key)
+	if e2.Revision() != e1.Revision() {
+		t.Errorf("redelivered batch rewrote the record: revision %d → %d", e1.Revision(), e2.Revision())
+	}
+	// A new process (replica or restart) sees the same history.
+	h, err := f.replica().st.history(ctx, "etl", at.Add(-time.Hour), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, pt, ok := h.Last()
+	if !ok || !pt.Equal(at) || *p.CU != 64 || *p.Alloc != 48 || *p.Launching != 2 || *p.Running != 3 {
+		t.Fatalf("history after restart: %+v at %v", p, pt)
+	}
+	if d, _ := p.DemandCU(16); d != 48+2*16 {
+		t.Errorf("demand = %v, want alloc + launching × CU per job = 80", d)
+	}
+	// Samples of another namespace are ignored; bad samples are refused.
+	other := sample("etl", demand.MetricCU, 999, at)
+	other.Namespace = "SYS.ECS"
+	if err := f.a.HandleSamples(ctx, []events.MetricSample{other}); err != nil {
+		t.Fatal(err)
+	}
+	h, _ = f.a.st.history(ctx, "etl", at.Add(-time.Hour), now)
+	if p, _, _ := h.Last(); *p.CU != 64 {
+		t.Errorf("foreign namespace sample stored: cu = %v", *p.CU)
+	}
+	if out := f.a.Handle(ctx, metricsEvent(t, "bad", nil)); out.Kind() != events.KindDrop {
+		t.Errorf("event without samples: %v, want drop", out)
+	}
+}
+
+func TestRecommendPostsOnceChangesNothing(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	f.feedHistory(2, now)
+	f.emu.ClearRequests()
+	for i := range 2 {
+		if err := f.a.Tick(ctx, now.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w := f.planWrites(); len(w) != 0 {
+		t.Errorf("recommend mode wrote plans: %v", w)
+	}
+	if q, _ := f.emu.Queue("etl"); q.CUCount != 256 {
+		t.Errorf("queue size changed to %d", q.CUCount)
+	}
+	posts := f.slack.CallsTo("chat.postMessage")
+	if len(posts) != 1 {
+		t.Fatalf("posts = %d, want 1", len(posts))
+	}
+	files := f.slack.Files()
+	if len(files) != 1 || !files[0].Completed || files[0].ThreadTS != posts[0].TS || string(files[0].Content[:4]) != "\x89PNG" {
+		t.Fatalf("chart upload: %+v", files)
+	}
+	ds := f.decided()
+	if len(ds) != 2 || ds[0].Action != ActionRecommended || ds[1].Action != ActionAlreadyRecommended {
+		t.Fatalf("decisions: %+v", ds)
+	}
+	d := ds[0]
+	if d.Expected.CUHoursPerWeek >= 0 || !d.Chosen.Backtest.MeetsTarget || d.ApprovedBy != "" || len(d.ForecastCU) != 168 {
+		t.Errorf("decision: expected %+v, chosen %+v, approved %q", d.Expected, d.Chosen.Backtest, d.ApprovedBy)
+	}
+	if d.Current.Backtest.CUHoursPerWeek != 256*168 {
+		t.Errorf("current plan backtest = %v CU-h/week, want 256×168", d.Current.Backtest.CUHoursPerWeek)
+	}
+}
+
+func TestApplyReconcilesAndPlansFire(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.SetQueue(QueueConfig{Name: "etl", Mode: ModeApply}) })
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	f.feedHistory(2, now)
+	if err := f.a.Tick(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	ds := f.decided()
+	if len(ds) != 1 || ds[0].Action != ActionApplied || ds[0].ApprovedBy != "config" || ds[0].Reconcile == nil || len(ds[0].Reconcile.Created) == 0 {
+		t.Fatalf("decision: %+v", ds)
+	}
+	ps, err := f.dli.ListPlans(ctx, "etl")
+	if err != nil || len(ps) != len(ds[0].Chosen.Plans) {
+		t.Fatalf("plans at DLI: %v %v", ps, err)
+	}
+	// A second tick: DLI already holds the plans; nothing is written.
+	f.emu.ClearRequests()
+	if err := f.a.Tick(ctx, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.planWrites(); len(w) != 0 {
+		t.Errorf("second tick wrote plans: %v", w)
+	}
+	if ds := f.decided(); ds[1].Action != ActionUnchanged {
+		t.Errorf("second decision: %s", ds[1].Action)
+	}
+	// The plans fire: after the weekday evening the queue is down to the
+	// night level, in the morning up at the day level.
+	f.emu.Advance(13 * time.Hour) // Monday 19:00
+	night, _ := f.emu.Queue("etl")
+	f.emu.Advance(13 * time.Hour) // Tuesday 08:00
+	day, _ := f.emu.Queue("etl")
+	if night.CUCount >= 128 || day.CUCount < 128 {
+		t.Errorf("queue CUs: %d at night, %d in the day; want < 128 then ≥ 128", night.CUCount, day.CUCount)
+	}
+}
+
+func TestApplyBudget(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.SetQueue(QueueConfig{Name: "etl", Mode: ModeApply})
+		c.MaxAppliesPerDay = 0
+	})
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	f.feedHistory(2, now)
+	f.emu.ClearRequests()
+	if err := f.a.Tick(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if ds := f.decided(); len(ds) != 1 || ds[0].Action != ActionBudgetExhausted {
+		t.Fatalf("decisions: %+v", ds)
+	}
+	if w := f.planWrites(); len(w) != 0 {
+		t.Errorf("budget exhausted but plans written: %v", w)
+	}
+}
+
+func TestStaleMetricsNoChangeOneAlert(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.SetQueue(QueueConfig{Name: "etl", Mode: ModeApply}) })
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	f.feedHistory(2, now.Add(-time.Hour)) // the newest sample is an hour old
+	f.emu.ClearRequests()
+	for i := range 3 {
+		if err := f.a.Tick(ctx, now.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w := f.planWrites(); len(w) != 0 {
+		t.Errorf("stale metrics, plans written: %v", w)
+	}
+	if n := f.dli.scales.Load(); n != 0 {
+		t.Errorf("stale metrics, %d scale calls", n)
+	}
+	if posts := f.slack.CallsTo("chat.postMessage"); len(posts) != 1 {
+		t.Fatalf("alerts = %d, want 1", len(posts))
+	}
+	for _, d := range f.decided() {
+		if d.Action != ActionStale {
+			t.Errorf("decision %s, want stale", d.Action)
+		}
+	}
+	// Samples again, then stale again: a new episode, a second alert.
+	if err := f.a.HandleSamples(ctx, point("etl", now.Truncate(BucketPeriod), 256, 16, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.Tick(ctx, now.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.emu.Advance(time.Hour)
+	if err := f.a.Tick(ctx, now.Add(4*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if posts := f.slack.CallsTo("chat.postMessage"); len(posts) < 2 {
+		t.Errorf("second stale episode: %d posts, want a second alert", len(posts))
+	}
+}
+
+func TestNoMetricsNoChange(t *testing.T) {
+	f := newFixture(t, nil)
+	if err := f.a.Tick(context.Background(), f.emu.Clock().Now()); err != nil {
+		t.Fatal(err)
+	}
+	if ds := f.decided(); len(ds) != 1 || ds[0].Action != ActionStale {
+		t.Fatalf("decisions: %+v", ds)
+	}
+}
+
+func netFixture(t *testing.T) *fixture {
+	return newFixture(t, func(c *Config) {
+		c.NetSamples = 2
+		c.NetCooldown = 15 * time.Minute
+	})
+}
+
+func TestNetScalesOutOncePerCooldownAcrossReplicas(t *testing.T) {
+	f := netFixture(t)
+	ctx := context.Background()
+	rs := []*Autoscaler{f.a, f.replica(), f.replica()}
+	now := f.emu.Clock().Now()
+	// Six consecutive backlog samples, each to another replica.
+	for i := range 6 {
+		at := now.Add(time.Duration(i-5) * BucketPeriod)
+		if err := rs[i%3].HandleSamples(ctx, point("etl", at, 256, 256, 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.dli.scales.Load(); n != 1 {
+		t.Fatalf("scale-outs = %d, want 1", n)
+	}
+	q, _ := f.emu.Queue("etl")
+	ds := f.decided()
+	if len(ds) != 1 || ds[0].Kind != KindNet || ds[0].Net.FromCU != 256 || ds[0].Net.ToCU != 256+4*16 {
+		t.Fatalf("decisions: %+v (queue %+v)", ds, q)
+	}
+	// The same event to three replicas at once: still one.
+	f.emu.Advance(20 * time.Minute)
+	now = f.emu.Clock().Now()
+	var wg sync.WaitGroup
+	for i := range 2 {
+		at := now.Add(time.Duration(i-1) * BucketPeriod)
+		for _, r := range rs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r.HandleSamples(ctx, point("etl", at, 320, 320, 4)); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if n := f.dli.scales.Load(); n != 2 {
+		t.Fatalf("after the cooldown: scale-outs = %d, want 2", n)
+	}
+}
+
+func TestNetNeverScalesIn(t *testing.T) {
+	f := netFixture(t)
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	for i := range 6 { // an idle, oversized queue
+		if err := f.a.HandleSamples(ctx, point("etl", now.Add(time.Duration(i-5)*BucketPeriod), 256, 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A backlog on a queue at its maximum: nothing to do either.
+	f.cfg.SetQueue(QueueConfig{Name: "etl", MaxCU: 256})
+	a := f.replica()
+	for i := range 3 {
+		if err := a.HandleSamples(ctx, point("etl", now.Add(time.Duration(i+1)*BucketPeriod), 256, 256, 3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An old backlog (replayed samples) does not scale now.
+	for i := range 3 {
+		if err := f.a.HandleSamples(ctx, point("etl", now.Add(-3*time.Hour+time.Duration(i)*BucketPeriod), 256, 256, 9)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.dli.scales.Load(); n != 0 {
+		t.Errorf("scale calls = %d, want 0", n)
+	}
+	for _, r := range f.emu.Requests() {
+		if r.Method == "PUT" && (strings.Contains(r.Body, "scale_in") || strings.Contains(r.Body, "scale_out")) {
+			t.Errorf("scale request: %s %s", r.Path, r.Body)
+		}
+	}
+	if q, _ := f.emu.Queue("etl"); q.CUCount != 256 {
+		t.Errorf("queue CUs = %d, want 256", q.CUCount)
+	}
+}
