@@ -90,6 +90,11 @@ type Options struct {
 	Functions []string
 	// Env adds or overrides environment variables (KEY=VALUE).
 	Env []string
+	// Timing shortens the emulator's job lifecycles; zero fields keep the
+	// emulator's defaults.
+	Timing dlitest.Timing
+	// Queues are created in the emulator before the replicas start.
+	Queues []dlitest.QueueSpec
 }
 
 // Cluster is a running system under test: an embedded NATS server, the
@@ -129,9 +134,14 @@ func Start(tb testing.TB, o Options) *Cluster {
 	c.Conn, c.JS = c.NATS.Connect()
 
 	emu, err := dlitest.New(dlitest.Options{ProjectID: PlantedProject, AK: PlantedAK, SK: PlantedSK,
-		SecurityToken: PlantedSecurityToken, RealTime: true})
+		SecurityToken: PlantedSecurityToken, RealTime: true, Timing: o.Timing})
 	if err != nil {
 		tb.Fatalf("emulator: %v", err)
+	}
+	for _, q := range o.Queues {
+		if err := emu.AddQueue(q); err != nil {
+			tb.Fatalf("emulator queue %s: %v", q.Name, err)
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -10,7 +10,8 @@ import (
 )
 
 // MetricSum scrapes base+"/metrics" and sums the samples of metric name
-// whose label set contains every one of labels (each `key="value"`).
+// whose label set contains every one of labels (each `key="value"`; a
+// leading "!" means the label set must not contain it).
 func MetricSum(base, name string, labels ...string) (float64, error) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Get(base + "/metrics")
@@ -39,7 +40,11 @@ func MetricSum(base, name string, labels ...string) (float64, error) {
 		}
 		match := true
 		for _, l := range labels {
-			match = match && strings.Contains(lbl, l)
+			if neg, ok := strings.CutPrefix(l, "!"); ok {
+				match = match && !strings.Contains(lbl, neg)
+			} else {
+				match = match && strings.Contains(lbl, l)
+			}
 		}
 		if !match {
 			continue

@@ -1,0 +1,154 @@
+package chaos
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dlibot/dlibot/pkg/dli/dlitest"
+	"github.com/dlibot/dlibot/pkg/events"
+)
+
+// obsimportEnv configures obsimport for the harness.
+func obsimportEnv(t *testing.T) []string {
+	// A submission interrupted by kill -9 is recovered after
+	// RECOVER_AFTER, which must exceed DLI_TIMEOUT (set for the whole
+	// cluster in chaos_test.go).
+	return []string{"OBSIMPORT_RULES=" + mustAbs(t, "testdata/rules.yaml"), "OBSIMPORT_POLL_INTERVAL=200ms",
+		"OBSIMPORT_SWEEP_INTERVAL=1s", "OBSIMPORT_RECOVER_AFTER=20s"}
+}
+
+// importsByPath counts the emulator's import jobs per data path and how
+// many of them finished.
+func importsByPath(c *Cluster) (all map[string]int, finished int) {
+	all = map[string]int{}
+	for _, imp := range c.Emulator.Snapshot().Imports {
+		all[imp.DataPath]++
+		if imp.Status == "FINISHED" {
+			finished++
+		}
+	}
+	return all, finished
+}
+
+// checkImportedOnce waits until every object of reqs is imported and
+// requires one import job per object.
+func checkImportedOnce(t *testing.T, c *Cluster, bucket string, keys []string, before map[string]int, timeout time.Duration) string {
+	t.Helper()
+	var all map[string]int
+	if err := Eventually(timeout, func() error {
+		all, _ = importsByPath(c)
+		missing := 0
+		for _, k := range keys {
+			if all["obs://"+bucket+"/"+k] == 0 {
+				missing++
+			}
+		}
+		if missing > 0 {
+			return fmt.Errorf("%d/%d objects not imported after %s", missing, len(keys), timeout)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+		for _, r := range c.Replicas {
+			var lines []string
+			for _, l := range scanLines(r.Output()) {
+				if strings.Contains(l, "obsimport") && !strings.Contains(l, `"level":"DEBUG"`) {
+					lines = append(lines, l)
+				}
+			}
+			t.Logf("%s: last obsimport lines:\n%s", r.Name, strings.Join(lines[max(0, len(lines)-8):], "\n"))
+		}
+	}
+	// A second import would come from a redelivery; give redeliveries a
+	// moment (the consumer's backoff starts at 1 s).
+	time.Sleep(3 * time.Second) // window in which a duplicate import would appear
+	all, _ = importsByPath(c)
+	doubled, imports := 0, 0
+	for _, k := range keys {
+		p := "obs://" + bucket + "/" + k
+		n := all[p] - before[p]
+		imports += n
+		if n > 1 {
+			doubled++
+			t.Errorf("%s imported %d times, want once", p, n)
+		}
+	}
+	return fmt.Sprintf("%d objects → %d DLI import jobs (emulator state), %d doubled", len(keys), imports, doubled)
+}
+
+// obsimportRequests builds n object-created events for objects
+// landing/<name>-<i>.csv in bucket.
+func obsimportRequests(t *testing.T, bucket, name string, n int) ([]Request, []string) {
+	t.Helper()
+	reqs := make([]Request, n)
+	keys := make([]string, n)
+	for i := range n {
+		keys[i] = fmt.Sprintf("landing/%s_%04d.csv", name, i)
+		id := fmt.Sprintf("%s-%s-%04d", bucket, name, i)
+		e, err := events.NewEvent(id, "/chaos/obs", events.TypeObjectCreated, events.ObjectCreated{
+			Bucket: bucket, Key: keys[i], Size: 1000, ETag: fmt.Sprintf("etag-%s-%04d", name, i), EventTime: time.Now().UTC()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := events.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs[i] = Request{Key: id, Path: "/events", ContentType: "application/cloudevents+json", Body: b}
+	}
+	return reqs, keys
+}
+
+func obsimportScenarios(t *testing.T, c *Cluster, scenario func(string, string, func(*testing.T) string)) {
+	n := sizes(40, 300)
+	scenario("obsimport/kill-9+pause", "object events while one replica is killed (kill -9, restarted) and another paused (SIGSTOP 5 s; long form 35 s, past AckWait)", func(t *testing.T) string {
+		bucket := "chaos-imports"
+		before, _ := importsByPath(c)
+		reqs, keys := obsimportRequests(t, bucket, "kill", n)
+		pause := sizes(5*time.Second, 35*time.Second)
+		observe, attacked := strike(int64(n/3), func() error {
+			c.Replicas[1].Kill()
+			if err := c.Replicas[2].Pause(); err != nil {
+				return err
+			}
+			err := c.Replicas[1].Start()
+			time.Sleep(pause) // the attack: how long replica 2 stays frozen
+			if rerr := c.Replicas[2].Resume(); err == nil {
+				err = rerr
+			}
+			return err
+		})
+		res := Send(t.Context(), c.Live, reqs, LoadOptions{Observe: observe, Pace: 50 * time.Millisecond})
+		if err := attacked(); err != nil {
+			t.Error(err)
+		}
+		if len(res.Failed) > 0 {
+			t.Errorf("%d events never accepted", len(res.Failed))
+		}
+		return checkImportedOnce(t, c, bucket, keys, before, sizes(90*time.Second, 180*time.Second))
+	})
+
+	scenario("obsimport/dli-faults", "import submits answered 500, 429 + Retry-After, connection reset and 3 s latency (long form 10 s)", func(t *testing.T) string {
+		bucket := "chaos-imports"
+		reqs, keys := obsimportRequests(t, bucket, "faults", n)
+		before, _ := importsByPath(c)
+		for _, f := range []dlitest.Fault{
+			{Method: "POST", PathRegex: "/jobs/import-table$", Status: 500, Count: 2},
+			{Method: "POST", PathRegex: "/jobs/import-table$", Status: 429, RetryAfterS: 1, Count: 2},
+			{Method: "POST", PathRegex: "/jobs/import-table$", Reset: true, Count: 2},
+			{Method: "POST", PathRegex: "/jobs/import-table$", LatencyMS: sizes(3000, 10000), Count: 1},
+		} {
+			if err := c.Emulator.AddFault(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		defer c.Emulator.ClearFaults()
+		res := Send(t.Context(), c.Live, reqs, LoadOptions{})
+		if len(res.Failed) > 0 {
+			t.Errorf("%d events never accepted", len(res.Failed))
+		}
+		return checkImportedOnce(t, c, bucket, keys, before, sizes(90*time.Second, 180*time.Second))
+	})
+}
