@@ -49,7 +49,7 @@ type Options struct {
 	RuleSet *rules.Set
 	// KV opens the dlibot_obsimport bucket. Required.
 	KV jetstream.KeyValueManager
-	// KVStorage is the bucket's storage; default file.
+	// KVStorage is the bucket's storage; the zero value is file storage.
 	KVStorage jetstream.StorageType
 	// DLI submits and follows imports. Required.
 	DLI DLI
@@ -127,9 +127,6 @@ func New(ctx context.Context, o Options) (*Importer, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.KVStorage == 0 && o.KVStorage != jetstream.FileStorage {
-		o.KVStorage = jetstream.FileStorage
 	}
 	l, err := openLedger(ctx, o.KV, o.Config.KVReplicas, o.KVStorage)
 	if err != nil {
