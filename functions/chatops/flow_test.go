@@ -2,7 +2,9 @@ package chatops
 
 import (
 	"context"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -321,5 +323,35 @@ func TestPanicIsNotAStackTrace(t *testing.T) {
 	}
 	if last := e.aud.last(t); last.Outcome != OutcomeError {
 		t.Errorf("audit %+v", last)
+	}
+}
+
+// TestConcurrentConfirmsRunOnce: five simultaneous clicks on one Confirm
+// button (double clicks, two replicas) run the change exactly once.
+func TestConcurrentConfirmsRunOnce(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	_, a := e.run(t, uOperator, "scale etl 128")
+	id := confirmationID(t, a.Blocks, actionConfirm)
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.click(t, uOperator, actionConfirm, id, "cc"+strconv.Itoa(i))
+		}()
+	}
+	wg.Wait()
+	e.settle()
+	if calls := e.dliCalls("PUT", "/queues/etl/action"); len(calls) != 1 {
+		t.Errorf("scale ran %d times", len(calls))
+	}
+	confirmed := 0
+	for _, d := range decisions(e) {
+		if d == DecisionConfirmed {
+			confirmed++
+		}
+	}
+	if confirmed != 1 {
+		t.Errorf("decisions %v", decisions(e))
 	}
 }
