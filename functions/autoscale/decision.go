@@ -112,6 +112,9 @@ type Candidate struct {
 	// Quantile is the demand quantile the plan covers (0 for the current
 	// plans).
 	Quantile float64 `json:"quantile,omitempty"`
+	// Static marks the one-size candidate (a constant level, no plan
+	// changes).
+	Static bool `json:"static,omitempty"`
 	// Plans are the DLI plan bodies (6.6).
 	Plans []plan.DLIPlan `json:"plans"`
 	// PlannedCUHoursPerWeek is the schedule's own weekly CU-hours.
@@ -119,6 +122,7 @@ type Candidate struct {
 	// Backtest is the replay over the history window.
 	Backtest Backtest `json:"backtest"`
 	schedule *plan.Schedule
+	compiled int // plans before Reassert
 }
 
 // Backtest is one plan replayed over the history (see backtest.go).

@@ -116,7 +116,11 @@ func outcome(err error) events.Outcome {
 	case errors.As(err, &p), errors.Is(err, events.ErrBadData):
 		return events.Drop(err.Error())
 	case errors.As(err, &de):
-		if dli.Retryable(err) {
+		// Ambiguous failures of non-idempotent calls (a scale-out) are
+		// retried too: autoscale's retry is idempotent (the net scales to
+		// an absolute target it re-checks against the queue's size; plans
+		// are reconciled by name).
+		if dli.Retryable(err) || de.Ambiguous && (de.Status >= 500 || de.Status == 0) && !errors.Is(err, context.Canceled) {
 			return events.Retry(5 * time.Second)
 		}
 		return events.Drop(err.Error())
@@ -262,7 +266,14 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 		maxCU = min(maxCU, info.CUScaleOutLimit)
 	}
 	cur := info.CUs
-	need := float64(cur) + *last.Launching*last.perJob(a.cfg.NetJobCU)
+	base := float64(cur)
+	if last.CU != nil {
+		// The size the backlog was seen at: the target is absolute, so a
+		// retry after an ambiguous failure (or a replica that acted
+		// already) finds the queue there and does nothing.
+		base = *last.CU
+	}
+	need := base + *last.Launching*last.perJob(a.cfg.NetJobCU)
 	target := min(plan.RoundUp(int(math.Ceil(need-1e-9))), maxCU/plan.Step*plan.Step)
 	if target <= cur {
 		a.log.Info("autoscale: backlog but the queue is at its maximum", "queue", q, "cu", cur, "max_cu", maxCU)
@@ -385,7 +396,13 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 		excl = append(excl, t)
 	}
 	if a.cfg.DipRatio > 0 {
-		excl = append(excl, demand.DipDays(samples, loc, a.cfg.DipRatio)...)
+		y, m, dd := now.In(loc).Date()
+		today := time.Date(y, m, dd, 0, 0, 0, 0, loc)
+		for _, t := range demand.DipDays(samples, loc, a.cfg.DipRatio) {
+			if t.Before(today) { // today is not over: it is no dip yet
+				excl = append(excl, t)
+			}
+		}
 	}
 	prof, err := demand.Build(samples, now, demand.Config{Weeks: a.cfg.Weeks, HalfLifeWeeks: a.cfg.HalfLifeWeeks, Exclude: excl, Location: loc, Recurring: true})
 	if err != nil {
@@ -435,23 +452,47 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	bfrom := samples[0].Time
 	jobs := backtestJobs(samples)
 	var cands []*Candidate
+	type variant struct {
+		q      float64
+		static bool
+	}
+	variants := make([]variant, 0, len(a.grids)+1)
 	for _, qq := range a.grids {
-		s, err := plan.CompileWeekly(prof.Requirement(qq), pc)
+		variants = append(variants, variant{q: qq})
+	}
+	// A one-size candidate (no plan changes): the baseline a weekly plan
+	// must beat, and the runner-up when every quantile compiles alike.
+	variants = append(variants, variant{q: 0.95, static: true})
+	for _, v := range variants {
+		qq := v.q
+		vc := pc
+		if v.static {
+			vc.MaxChanges = -1
+		}
+		s, err := plan.CompileWeekly(prof.Requirement(qq), vc)
 		if err != nil {
 			return nil, permanent{fmt.Errorf("autoscale: compile %s: %w", q, err)}
 		}
-		if s, err = plan.Reassert(s, pc); err != nil {
-			return nil, permanent{err}
+		compiled := len(plan.Groups(s.Changes))
+		if !v.static {
+			if s, err = plan.Reassert(s, pc); err != nil {
+				return nil, permanent{err}
+			}
 		}
 		ps, err := s.DLIPlans(time.Time{}, time.Time{})
 		if err != nil {
 			return nil, permanent{err}
 		}
+		if len(ps) == 0 {
+			// A constant level still needs one plan that sets it (daily).
+			ps = []plan.DLIPlan{{PlanName: plan.PlanPrefix + "0000_motuwethfrsasu", TargetCU: s.Levels[0], Activate: true,
+				RepeatDay: []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"}}}
+		}
 		bt, err := backtest(jobs, bfrom, now, weekly(s.Changes, s.Levels[0], bfrom, now, loc), minCU, maxCU, a.cfg.TargetP95Wait, a.cfg.PricePerCUHour)
 		if err != nil {
 			return nil, permanent{err}
 		}
-		cands = append(cands, &Candidate{Quantile: qq, Plans: ps, PlannedCUHoursPerWeek: round1(s.CUHours()), Backtest: bt, schedule: s})
+		cands = append(cands, &Candidate{Quantile: qq, Static: v.static, Plans: ps, PlannedCUHoursPerWeek: round1(s.CUHours()), Backtest: bt, schedule: s, compiled: compiled})
 	}
 	curBT, err := backtest(jobs, bfrom, now, weekly(changesOf(cur), info.CUs, bfrom, now, loc), minCU, max(maxCU, info.CUs), a.cfg.TargetP95Wait, a.cfg.PricePerCUHour)
 	if err != nil {
@@ -611,7 +652,7 @@ func binding(chosen *Candidate, cands []*Candidate, K, minCU int) []string {
 	if len(chosen.schedule.Capped) > 0 {
 		out = append(out, "max_cu")
 	}
-	if len(chosen.Plans) >= K {
+	if chosen.compiled >= K {
 		out = append(out, "max_changes")
 	}
 	if slices.Max(chosen.schedule.Levels) == minCU {
