@@ -254,6 +254,14 @@ func TestTemplateHandlersAndBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The Lambda build: static, no RPC mode, reproducible paths, arm64 as
+	// the template's Architectures say.
+	for _, want := range []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=$(LAMBDA_GOARCH)", "LAMBDA_GOARCH ?= arm64",
+		"-tags lambda.norpc", "-trimpath", "-ldflags='-s -w'", "-o $(ARTIFACTS_DIR)/bootstrap ./cmd/dlibot"} {
+		if !strings.Contains(string(mk), want) {
+			t.Errorf("the Makefile's Lambda build lacks %q", want)
+		}
+	}
 	handlers := map[string]string{}
 	for id, fn := range samFunctions(t, tpl) {
 		if fn.AWSCloudFormationMetadata["BuildMethod"] != "makefile" {
