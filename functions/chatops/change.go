@@ -342,21 +342,41 @@ func roundMinutes(d time.Duration) string {
 
 // click handles one button click.
 func (s *Service) click(ctx context.Context, c *clickAction) {
+	received := time.Now()
 	start := s.now()
 	a := &AuditRecord{User: c.User, UserName: c.UserName, Channel: c.Channel, Team: c.Team, TriggerID: c.TriggerID, Confirmation: c.Value}
 	r := s.within(ctx, c.ResponseURL, a, start, func(ctx context.Context) reply { return s.act(ctx, c, a) })
 	if r.working {
-		if err := s.resp.post(ctx, c.ResponseURL, reply{text: r.text, replace: true}.message(), false); err != nil {
-			s.log.Warn("chatops: click answer not delivered", "err", err)
-		}
+		// the result replaces the clicked message when it is ready (no
+		// interim post: it could overtake the result)
 		return
 	}
 	m := r.message()
 	m.ReplaceOriginal = !r.newMessage
-	if err := s.resp.post(ctx, c.ResponseURL, m, true); err != nil {
-		s.log.Warn("chatops: click answer not delivered", "err", err)
+	// post in the background and wait for it only as long as Slack waits
+	// for the acknowledgement
+	posted := make(chan struct{})
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer close(posted)
+		pctx, cancel := context.WithTimeout(s.bgCtx, 10*time.Second)
+		defer cancel()
+		if err := s.resp.post(pctx, c.ResponseURL, m, true); err != nil {
+			s.log.Warn("chatops: click answer not delivered", "err", err)
+		}
+	}()
+	wait := time.NewTimer(max(0, clickAckLimit-time.Since(received)))
+	defer wait.Stop()
+	select {
+	case <-posted:
+	case <-wait.C:
 	}
 }
+
+// clickAckLimit is how long a click's handler may take before it answers
+// Slack 200 (Slack waits 3 s).
+const clickAckLimit = 2700 * time.Millisecond
 
 // act decides and runs a click. It fills the audit record's command fields.
 func (s *Service) act(ctx context.Context, c *clickAction, a *AuditRecord) reply {

@@ -2,6 +2,9 @@ package chatops
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -353,5 +356,31 @@ func TestConcurrentConfirmsRunOnce(t *testing.T) {
 	}
 	if confirmed != 1 {
 		t.Errorf("decisions %v", decisions(e))
+	}
+}
+
+// TestClickAckedWhileResponseURLHangs: a click is acknowledged within
+// Slack's 3 seconds even when posting its answer hangs.
+func TestClickAckedWhileResponseURLHangs(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	block := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(block) })
+	_, a := e.run(t, uOperator, "scale etl 128")
+	id := confirmationID(t, a.Blocks, actionCancel)
+	payload := `{"type":"block_actions","user":{"id":"` + uOperator + `"},"channel":{"id":"` + chanTeam + `"},"response_url":"` + hang.URL +
+		`/r","actions":[{"action_id":"cancel","value":"` + id + `"}]}`
+	body := url.Values{"payload": {payload}}.Encode()
+	start := time.Now()
+	rec := httptest.NewRecorder()
+	e.svc.ServeInteraction(rec, signedReq("/slack/interactions", body, testSecret, e.clock.Now()))
+	if d := time.Since(start); rec.Code != 200 || d > 2900*time.Millisecond {
+		t.Errorf("status %d after %s", rec.Code, d)
 	}
 }
