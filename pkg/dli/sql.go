@@ -123,13 +123,15 @@ type ImportRequest struct {
 	// Database and Table name the target table. Required.
 	Database, Table string
 	// WithColumnHeader: the CSV data's first line holds column names.
-	// Always sent (default false).
+	// Sent (default false) only when DataType is csv: DLI accepts it for
+	// CSV only.
 	WithColumnHeader bool
 	// Delimiter, QuoteChar and EscapeChar shape CSV data; empty means DLI's
-	// default (",", `"`, `\`).
+	// default (",", `"`, `\`). Sent only when DataType is csv.
 	Delimiter, QuoteChar, EscapeChar string
 	// DateFormat and TimestampFormat parse CSV/JSON dates; empty means DLI's
-	// default (yyyy-MM-dd, yyyy-MM-dd HH:mm:ss).
+	// default (yyyy-MM-dd, yyyy-MM-dd HH:mm:ss). Sent only when DataType is
+	// csv or json.
 	DateFormat, TimestampFormat string
 	// BadRecordsPath is where bad records go instead of the table.
 	BadRecordsPath string
@@ -184,10 +186,18 @@ func (c *Client) ImportData(ctx context.Context, req ImportRequest) (jobID strin
 	}
 	body := &importTableBody{
 		DataPath: req.DataPath, DataType: req.DataType, DatabaseName: req.Database, TableName: req.Table,
-		WithColumnHeader: ptr(req.WithColumnHeader), Delimiter: opt(req.Delimiter), QuoteChar: opt(req.QuoteChar),
-		EscapeChar: opt(req.EscapeChar), DateFormat: opt(req.DateFormat), BadRecordsPath: opt(req.BadRecordsPath),
-		TimestampFormat: opt(req.TimestampFormat), QueueName: opt(req.Queue), Overwrite: ptr(req.Overwrite),
+		BadRecordsPath: opt(req.BadRecordsPath), QueueName: opt(req.Queue), Overwrite: ptr(req.Overwrite),
 		PartitionSpec: req.Partition, Conf: optSlice(req.Conf),
+	}
+	// DLI refuses the CSV-only options for other data types, and the
+	// date formats for types other than CSV and JSON (reference 7.3.1).
+	csv := strings.EqualFold(req.DataType, "csv")
+	if csv {
+		body.WithColumnHeader, body.Delimiter = ptr(req.WithColumnHeader), opt(req.Delimiter)
+		body.QuoteChar, body.EscapeChar = opt(req.QuoteChar), opt(req.EscapeChar)
+	}
+	if csv || strings.EqualFold(req.DataType, "json") {
+		body.DateFormat, body.TimestampFormat = opt(req.DateFormat), opt(req.TimestampFormat)
 	}
 	err = c.call(ctx, op, false, func(s *dlisdk.DliClient) error {
 		r, err := s.HcClient.Sync(&importTableRequest{Body: body}, dlisdk.GenReqDefForImportTable())

@@ -2,6 +2,8 @@ package dli
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,4 +239,60 @@ func TestSQLJobsPagination(t *testing.T) {
 		t.Errorf("iteration over a failing list yielded %d items, last error %v; want 1 error", n, lastErr)
 	}
 	srv.ClearFaults()
+}
+
+// TestImportDataNonCSV imports parquet and json into the emulator, which
+// refuses the CSV-only options for them (and the date formats for
+// parquet), as DLI does (reference 7.3.1): options that do not apply to
+// the data type are not sent.
+func TestImportDataNonCSV(t *testing.T) {
+	srv := newServer(t)
+	c, _ := newClient(t, srv)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		typ   string
+		sent  []string // body fields that must be sent
+		unset []string // body fields that must not be
+	}{
+		{"parquet", nil, []string{"with_column_header", "delimiter", "quote_char", "escape_char", "date_format", "timestamp_format"}},
+		{"json", []string{"date_format", "timestamp_format"}, []string{"with_column_header", "delimiter", "quote_char", "escape_char"}},
+		{"CSV", []string{"with_column_header", "delimiter", "quote_char", "escape_char", "date_format", "timestamp_format"}, nil},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			srv.ClearRequests()
+			// Every option set, as a caller that does not know the data
+			// type's rules might do.
+			id, err := c.ImportData(ctx, ImportRequest{DataPath: "obs://raw/landing/x/a." + strings.ToLower(tc.typ), DataType: tc.typ,
+				Database: "analytics", Table: "t_" + strings.ToLower(tc.typ), WithColumnHeader: true, Delimiter: ";",
+				QuoteChar: "'", EscapeChar: "\\", DateFormat: "yyyy-MM-dd", TimestampFormat: "yyyy-MM-dd HH:mm:ss"})
+			if err != nil || id == "" {
+				t.Fatalf("ImportData(%s) = %q, %v", tc.typ, id, err)
+			}
+			st, err := c.SQLJobStatus(ctx, id)
+			if err != nil || st.Type != "IMPORT" || st.Table != "t_"+strings.ToLower(tc.typ) {
+				t.Errorf("SQLJobStatus = %+v, %v", st, err)
+			}
+			var body map[string]any
+			for _, r := range srv.Requests() {
+				if strings.HasSuffix(r.Path, "/jobs/import-table") {
+					if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if body == nil {
+				t.Fatal("no import-table request recorded")
+			}
+			for _, k := range tc.sent {
+				if _, ok := body[k]; !ok {
+					t.Errorf("%s not sent: %v", k, body)
+				}
+			}
+			for _, k := range tc.unset {
+				if _, ok := body[k]; ok {
+					t.Errorf("%s sent for %s: %v", k, tc.typ, body)
+				}
+			}
+		})
+	}
 }
