@@ -43,11 +43,10 @@ type Config struct {
 	// Default empty: only queues named in QueuesFile.
 	Queues []string `env:"QUEUES"`
 	// QueuesFile is a YAML file with per-queue settings
-	// (AUTOSCALE_QUEUES_FILE):
-	//   queues:
-	//     - {name: etl, mode: apply, min_cu: 32, max_cu: 256}
-	// mode is recommend or apply; min_cu/max_cu multiples of 16 (defaults
-	// MinCU/MaxCU). Errors name the file, line and field. Default none.
+	// (AUTOSCALE_QUEUES_FILE), e.g. `queues: [{name: etl, mode: apply,
+	// min_cu: 32, max_cu: 256}]`: mode is recommend or apply, min_cu and
+	// max_cu multiples of 16 (defaults AUTOSCALE_MODE, AUTOSCALE_MIN_CU and
+	// AUTOSCALE_MAX_CU). Errors name the file, line and field. Default none.
 	QueuesFile string `env:"QUEUES_FILE"`
 	// Mode is the default mode of a queue (AUTOSCALE_MODE): recommend
 	// (change nothing, post the proposal to Slack) or apply (reconcile the
