@@ -180,3 +180,54 @@ func TestSQLBackend(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// TestImportBackendNonCSV imports parquet and json objects with the import
+// backend: they go through the import API (7.3.1) with their data type and
+// no CSV-only option, never through a LOAD DATA SQL job.
+func TestImportBackendNonCSV(t *testing.T) {
+	for _, tc := range []struct{ key, format, table string }{
+		{"landing/events/dt=2026-11-26/part-0001.parquet", "parquet", "events"},
+		{"landing/clicks/region=eu/dt=2026-11-26/part-0001.json", "json", "clicks"},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			h := newHarness(t, nil)
+			ctx := context.Background()
+			if out := h.im.Handle(ctx, objectEvent(t, tc.key, "e1")); out.Kind() != events.KindAck {
+				t.Fatalf("outcome %v", out)
+			}
+			h.drive(20)
+			if e := h.entry("raw-data", tc.key); e == nil || e.State != StateLoaded {
+				t.Fatalf("entry %+v", e)
+			}
+			var imports []map[string]any
+			for _, r := range h.srv.Requests() {
+				switch {
+				case strings.HasSuffix(r.Path, "/jobs/submit-job"):
+					t.Errorf("SQL job submitted with the import backend: %s", r.Body)
+				case r.Method == "POST" && strings.HasSuffix(r.Path, "/jobs/import-table"):
+					var body map[string]any
+					if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+						t.Fatal(err)
+					}
+					imports = append(imports, body)
+				}
+			}
+			if len(imports) != 1 {
+				t.Fatalf("%d import-table requests, want 1: %v", len(imports), imports)
+			}
+			b := imports[0]
+			if b["data_path"] != "obs://raw-data/"+tc.key || b["data_type"] != tc.format || b["table_name"] != tc.table {
+				t.Errorf("import request %v", b)
+			}
+			for _, k := range []string{"with_column_header", "delimiter", "quote_char", "escape_char"} {
+				if _, ok := b[k]; ok {
+					t.Errorf("%s sent for %s: %v", k, tc.format, b)
+				}
+			}
+			ok := h.published(events.TypeImportSucceeded)
+			if len(ok) != 1 || ok[0].Backend != BackendImport {
+				t.Errorf("events %+v", ok)
+			}
+		})
+	}
+}

@@ -432,7 +432,7 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 		return 0, true, nil
 	}
 	b.DataPath = DataPath(b.Bucket, b.Paths)
-	b.Backend = im.backendFor(b.Spec).name()
+	b.Backend = im.backendFor().name()
 	b.IntentAt = im.now()
 	rev, ok, err := im.l.create(ctx, lockKey(th), b)
 	if err != nil || !ok {
@@ -442,12 +442,11 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 	return im.submit(ctx, th, b, rev)
 }
 
-// backendFor picks the backend of a new batch: OBSIMPORT_BACKEND, except
-// that non-CSV data goes through LOAD DATA even with the import backend —
-// pkg/dli's ImportData always sends with_column_header, which DLI accepts
-// for CSV only (reference 7.3.1).
-func (im *Importer) backendFor(s Spec) backend {
-	if im.cfg.Backend == BackendSQL || s.Format != "csv" {
+// backendFor picks the backend of a new batch: OBSIMPORT_BACKEND, for
+// every data format (pkg/dli sends each format only the 7.3.1 options DLI
+// accepts for it).
+func (im *Importer) backendFor() backend {
+	if im.cfg.Backend == BackendSQL {
 		return im.sql
 	}
 	return im.imp
