@@ -539,10 +539,11 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 		}
 		res, err := Reconcile(ctx, a.dli, q, chosen.Plans, DefaultMaxPlans)
 		d.Reconcile = res
+		if errors.Is(err, ErrPlanLimit) {
+			d.Action, d.Reason = ActionPlanLimit, err.Error()
+			return d, nil
+		}
 		if err != nil {
-			if errors.Is(err, ErrPlanLimit) {
-				return nil, permanent{err}
-			}
 			return nil, err
 		}
 		if res.Changed() {
