@@ -39,7 +39,7 @@ func (c *countingDLI) ScaleQueue(ctx context.Context, name string, dir dli.Scale
 }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	emu   *dlitest.Server
 	dli   *countingDLI
 	js    jetstream.JetStream
@@ -56,7 +56,11 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 // newFixture: queue etl (256 CU, limits 16…512) on the emulator at Monday
 // 2026-01-05 06:00 UTC, embedded JetStream, the Slack fake.
-func newFixture(t *testing.T, tweak func(*Config)) *fixture {
+func newFixture(t *testing.T, tweak func(*Config)) *fixture { return newFixtureWith(t, tweak) }
+
+func newFixtureTB(tb testing.TB) *fixture { return newFixtureWith(tb, nil) }
+
+func newFixtureWith(t testing.TB, tweak func(*Config)) *fixture {
 	t.Helper()
 	emu := dlitest.NewServer(t, dlitest.Options{Start: monday0600})
 	if err := emu.AddQueue(dlitest.QueueSpec{Name: "etl", CUCount: 256, MinCU: 16, MaxCU: 512}); err != nil {
