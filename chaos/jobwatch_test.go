@@ -112,8 +112,8 @@ func sum(m map[string]int) int {
 	return n
 }
 
-func jobwatchScenarios(t *testing.T, c *Cluster, scenario func(string, string, func(*testing.T) string)) {
-	scenario("jobwatch/kill-9+faults", "Flink jobs fail while: kill -9 of a replica, DLI 500, 429+Retry-After, reset (×2 each; short form ×1) and 10 s latency (short form 3 s) on the job list, Slack 429+Retry-After (×2; short ×1) and 500×1 on chat.postMessage", func(t *testing.T) string {
+func jobwatchScenarios(t *testing.T, c *Cluster) {
+	scenario(t, "jobwatch/kill-9+faults", "Flink jobs fail while: kill -9 of a replica, DLI 500, 429+Retry-After, reset (×2 each; short form ×1) and 10 s latency (short form 3 s) on the job list, Slack 429+Retry-After (×2; short ×1) and 500×1 on chat.postMessage", func(t *testing.T) string {
 		ids, names := addRunningFlinkJobs(t, c, "chaos-jw-a", 4)
 		waitPolls(t, c, sizes(1, 2), 60*time.Second) // the running jobs are known
 		for _, f := range []dlitest.Fault{
@@ -143,7 +143,7 @@ func jobwatchScenarios(t *testing.T, c *Cluster, scenario func(string, string, f
 		return detail
 	})
 
-	scenario("jobwatch/dli-outage", "DLI answers 503 to every call (long form: 3 more polls after the first failure is visible), then recovers; jobs fail during the outage", func(t *testing.T) string {
+	scenario(t, "jobwatch/dli-outage", "DLI answers 503 to every call (long form: 3 more polls after the first failure is visible), then recovers; jobs fail during the outage", func(t *testing.T) string {
 		before := sumMetric(t, c, "dlibot_dli_calls_total", `!outcome="ok"`)
 		ids, names := addRunningFlinkJobs(t, c, "chaos-jw-b", 2)
 		waitPolls(t, c, 2, 60*time.Second)

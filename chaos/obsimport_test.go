@@ -101,9 +101,9 @@ func obsimportRequests(t *testing.T, bucket, name string, n int) ([]Request, []s
 	return reqs, keys
 }
 
-func obsimportScenarios(t *testing.T, c *Cluster, scenario func(string, string, func(*testing.T) string)) {
+func obsimportScenarios(t *testing.T, c *Cluster) {
 	n := sizes(40, 300)
-	scenario("obsimport/kill-9+pause", "object events while one replica is killed (kill -9, restarted) and another paused (SIGSTOP 5 s; long form 35 s, past AckWait)", func(t *testing.T) string {
+	scenario(t, "obsimport/kill-9+pause", "object events while one replica is killed (kill -9, restarted) and another paused (SIGSTOP 5 s; long form 35 s, past AckWait)", func(t *testing.T) string {
 		bucket := "chaos-imports"
 		before, _ := importsByPath(c)
 		reqs, keys := obsimportRequests(t, bucket, "kill", n)
@@ -130,7 +130,7 @@ func obsimportScenarios(t *testing.T, c *Cluster, scenario func(string, string, 
 		return checkImportedOnce(t, c, bucket, keys, before, sizes(90*time.Second, 180*time.Second))
 	})
 
-	scenario("obsimport/dli-faults", "import submits answered 500, 429 + Retry-After, connection reset and 3 s latency (long form 10 s)", func(t *testing.T) string {
+	scenario(t, "obsimport/dli-faults", "import submits answered 500, 429 + Retry-After, connection reset and 3 s latency (long form 10 s)", func(t *testing.T) string {
 		bucket := "chaos-imports"
 		reqs, keys := obsimportRequests(t, bucket, "faults", n)
 		before, _ := importsByPath(c)

@@ -3,6 +3,7 @@ package chaos
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -52,11 +53,13 @@ func (t *Table) Rows() []Row {
 	return append([]Row(nil), t.rows...)
 }
 
-// WriteMarkdown writes the rows as a Markdown table.
+// WriteMarkdown writes the rows as a Markdown table, sorted by scenario.
 func (t *Table) WriteMarkdown(w io.Writer) {
 	fmt.Fprintln(w, "| scenario | attack | result | time | checked / measured |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
-	for _, r := range t.Rows() {
+	rows := t.Rows()
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Scenario < rows[j].Scenario })
+	for _, r := range rows {
 		took := "–"
 		if r.Took > 0 {
 			took = r.Took.Round(100 * time.Millisecond).String()

@@ -55,6 +55,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the dlibot binary")
 	}
+	t.Parallel()
 	bin := binary(t)
 	closedPort := func() string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -105,6 +106,7 @@ func TestSecretsNeverPrintedWhileServing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the dlibot binary")
 	}
+	t.Parallel()
 	bin := binary(t)
 	ns := natstest.Start(t)
 	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -118,8 +120,8 @@ func TestSecretsNeverPrintedWhileServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	served, _ := functionEnv(t, registered)
-	r := newReplica(t, "sec", bin, append([]string{"serve"}, served...), env)
+	served, fenv := functionEnv(t, registered)
+	r := newReplica(t, "sec", bin, append([]string{"serve"}, served...), append(env, fenv...))
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
