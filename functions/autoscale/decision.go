@@ -35,6 +35,7 @@ const (
 	ActionInsufficientData   = "insufficient_history"
 	ActionPlanLimit          = "plan_limit"          // plans dlibot does not own leave no room
 	ActionScaledOut          = "scaled_out"          // the net scaled out (6.5)
+	ActionWouldScaleOut      = "would_scale_out"     // recommend mode: the net would have scaled out
 	ActionAlreadyRecommended = "already_recommended" // the same proposal was posted before
 )
 
@@ -50,14 +51,16 @@ type Decision struct {
 	Kind string `json:"kind"`
 	// Action is what was done: recommended, applied, kept, unchanged,
 	// budget_exhausted, stale, insufficient_history, plan_limit,
-	// already_recommended, scaled_out.
+	// already_recommended, scaled_out, would_scale_out (the net in
+	// recommend mode: nothing changed).
 	Action string `json:"action"`
 	// Reason explains the action in one sentence.
 	Reason string `json:"reason"`
 	// Mode is the queue's mode (recommend or apply).
 	Mode string `json:"mode"`
 	// ApprovedBy is who approved a change: "config" when the queue's mode is
-	// apply (or the net acted), empty when nothing was changed.
+	// apply (plans applied or the net scaled out), empty when nothing was
+	// changed.
 	ApprovedBy string `json:"approved_by,omitempty"`
 	// At is when the decision was taken.
 	At time.Time `json:"at"`

@@ -285,7 +285,12 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 	if err != nil || !ok {
 		return err
 	}
-	if err := a.dli.ScaleQueue(ctx, q, dli.ScaleOut, target-cur); err != nil {
+	action, approved := ActionScaledOut, "config"
+	if qc.Mode != ModeApply {
+		// recommend mode changes nothing: the decision says what the net
+		// would have done (once per cooldown, like a real scale-out).
+		action, approved = ActionWouldScaleOut, ""
+	} else if err := a.dli.ScaleQueue(ctx, q, dli.ScaleOut, target-cur); err != nil {
 		if rerr := a.st.release(ctx, claimKey); rerr != nil {
 			a.log.Warn("autoscale: release net claim", "key", claimKey, "err", rerr)
 		}
@@ -302,11 +307,11 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 	if err != nil {
 		a.log.Warn("autoscale: record net scale-out (the window's claim still holds)", "queue", q, "err", err)
 	}
-	d := &Decision{Queue: q, Kind: KindNet, Action: ActionScaledOut, Mode: qc.Mode, ApprovedBy: "config", At: now.UTC(),
+	d := &Decision{Queue: q, Kind: KindNet, Action: action, Mode: qc.Mode, ApprovedBy: approved, At: now.UTC(),
 		Reason: fmt.Sprintf("%v launching jobs for %d consecutive samples (threshold %v for %d)", *last.Launching, st.N, a.cfg.NetBacklog, a.cfg.NetSamples),
 		Net: &NetAction{FromCU: cur, ToCU: target, Launching: *last.Launching, Samples: st.N, SampleTime: sampleAt,
 			CooldownUntil: now.Add(a.cfg.NetCooldown).UTC()}}
-	a.log.Info("autoscale: net scaled out", "queue", q, "from_cu", cur, "to_cu", target)
+	a.log.Info("autoscale: net", "action", action, "queue", q, "from_cu", cur, "to_cu", target)
 	return a.publish(ctx, fmt.Sprintf("%s/%s/net/%s", Name, q, window.UTC().Format(time.RFC3339)), d)
 }
 

@@ -209,6 +209,7 @@ func TestNoMetricsNoChange(t *testing.T) {
 
 func netFixture(t *testing.T) *fixture {
 	return newFixture(t, func(c *Config) {
+		c.SetQueue(QueueConfig{Name: "etl", Mode: ModeApply})
 		c.NetSamples = 2
 		c.NetCooldown = 15 * time.Minute
 	})
@@ -266,7 +267,7 @@ func TestNetNeverScalesIn(t *testing.T) {
 		}
 	}
 	// A backlog on a queue at its maximum: nothing to do either.
-	f.cfg.SetQueue(QueueConfig{Name: "etl", MaxCU: 256})
+	f.cfg.SetQueue(QueueConfig{Name: "etl", Mode: ModeApply, MaxCU: 256})
 	a := f.replica()
 	for i := range 3 {
 		if err := a.HandleSamples(ctx, point("etl", now.Add(time.Duration(i+1)*BucketPeriod), 256, 256, 3)); err != nil {
@@ -289,5 +290,23 @@ func TestNetNeverScalesIn(t *testing.T) {
 	}
 	if q, _ := f.emu.Queue("etl"); q.CUCount != 256 {
 		t.Errorf("queue CUs = %d, want 256", q.CUCount)
+	}
+}
+
+func TestNetRecommendModeChangesNothing(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.NetSamples = 2 })
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	for i := range 4 {
+		if err := f.a.HandleSamples(ctx, point("etl", now.Add(time.Duration(i-3)*BucketPeriod), 256, 256, 5)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.dli.scales.Load(); n != 0 {
+		t.Errorf("recommend mode: %d scale-outs", n)
+	}
+	ds := f.decided()
+	if len(ds) != 1 || ds[0].Action != ActionWouldScaleOut || ds[0].ApprovedBy != "" || ds[0].Net.ToCU != 256+5*16 {
+		t.Fatalf("decisions: %+v", ds)
 	}
 }

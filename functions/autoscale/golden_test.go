@@ -102,7 +102,10 @@ func TestGoldenNetDecision(t *testing.T) {
 
 func TestConformance(t *testing.T) {
 	eventstest.Conformance(t, func(t *testing.T) eventstest.Setup {
-		f := newFixture(t, func(c *Config) { c.NetSamples = 1 })
+		f := newFixture(t, func(c *Config) {
+			c.SetQueue(QueueConfig{Name: "etl", Mode: ModeApply})
+			c.NetSamples = 1
+		})
 		now := f.emu.Clock().Now().Truncate(BucketPeriod)
 		ev := func(i int) (string, events.Event) {
 			at := now.Add(time.Duration(i-5) * BucketPeriod)
