@@ -27,8 +27,8 @@ import (
 // hosting, DLI and each registered function's.
 func knownVariables() map[string]bool {
 	known := hostVariables()
-	for _, name := range host.DefaultRegistry.Names() {
-		vars, _ := functionVariables(name)
+	for _, r := range functionRegistrations() {
+		vars, _ := functionVariables(r.Name)
 		for k := range vars {
 			known[k] = true
 		}
