@@ -34,9 +34,12 @@ const DefaultMaxPlans = 12
 type ReconcileResult struct {
 	// Created, Updated, Deleted and Unchanged name dlibot's plans by what
 	// happened to them.
-	Created, Updated, Deleted, Unchanged []string
+	Created   []string `json:"created,omitempty"`
+	Updated   []string `json:"updated,omitempty"`
+	Deleted   []string `json:"deleted,omitempty"`
+	Unchanged []string `json:"unchanged,omitempty"`
 	// Foreign counts the queue's plans dlibot does not own (left alone).
-	Foreign int
+	Foreign int `json:"foreign"`
 }
 
 // Changed reports whether Reconcile changed anything.
