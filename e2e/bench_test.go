@@ -40,6 +40,31 @@ var benchCases = []lambdaCase{
 			}
 		},
 	},
+	{
+		handler: "obsimport",
+		env:     func(b *testing.B, w *world) []string { return w.obsimportEnv(b) },
+		event: func(b *testing.B, w *world) []byte {
+			return s3Put(b, "raw-data", "landing/events/dt=2026-11-26/part 1.csv", time.Now())
+		},
+		check: func(b *testing.B, w *world, status int, body []byte) {
+			if status != http.StatusOK || strings.Contains(string(body), "errorMessage") {
+				b.Fatalf("S3 notification: %d %s", status, body)
+			}
+		},
+	},
+	{
+		handler: "autoscale",
+		env:     func(b *testing.B, w *world) []string { return w.autoscaleEnv() },
+		event: func(b *testing.B, w *world) []byte {
+			at := time.Now()
+			return apiGatewayPost(b, "/events", "application/cloudevents+json", loadSample("bench-"+at.Format("150405.000000000"), at))
+		},
+		check: func(b *testing.B, w *world, status int, body []byte) {
+			if r := apiResponse(b, status, body); r.StatusCode != http.StatusOK {
+				b.Fatalf("POST /events: %d %s", r.StatusCode, r.Body)
+			}
+		},
+	},
 }
 
 // BenchmarkLambdaCold starts the bootstrap under the RIE and invokes it once

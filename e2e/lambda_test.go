@@ -343,7 +343,7 @@ func TestJobwatchScheduledPoll(t *testing.T) {
 	t.Logf("jobwatch tick polled %d job lists, e.g. %s %s", len(polls), polls[0].Method, polls[0].Path)
 }
 
-func s3Put(t *testing.T, bucket, key string, at time.Time) []byte {
+func s3Put(t testing.TB, bucket, key string, at time.Time) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"Records": []any{map[string]any{
 		"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
@@ -361,11 +361,10 @@ func s3Put(t *testing.T, bucket, key string, at time.Time) []byte {
 	return b
 }
 
-// TestObsimportS3Notification: an S3 object-created notification → an
-// import at the DLI emulator (on the invocation, or at the latest on the
-// next scheduled tick, which is how Lambda drives obsimport's queues).
-func TestObsimportS3Notification(t *testing.T) {
-	w := newWorld(t)
+// obsimportEnv is obsimport's environment with rules mapping
+// raw-data/landing/events/dt={dt}/*.csv to analytics.events.
+func (w *world) obsimportEnv(t testing.TB) []string {
+	t.Helper()
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
 	if err := os.WriteFile(rules, []byte(`rules:
   - name: events
@@ -378,8 +377,30 @@ func TestObsimportS3Notification(t *testing.T) {
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return w.env("OBSIMPORT_RULES=" + rules)
+}
+
+// autoscaleEnv is autoscale's environment managing the test queue.
+func (w *world) autoscaleEnv() []string {
+	return w.env("AUTOSCALE_QUEUES="+e2eQueue, "AUTOSCALE_MODE=recommend", "AUTOSCALE_INTERVAL=60m")
+}
+
+// loadSample is a structured CloudEvent carrying one Cloud Eye style load
+// sample of the test queue.
+func loadSample(id string, at time.Time) string {
+	return `{"specversion":"1.0","id":"` + id + `","source":"/e2e/cloudeye","type":"dlibot.metrics.sample",` +
+		`"datacontenttype":"application/json","data":{"namespace":"SYS.DLI","metric_name":"queue_job_launching_num",` +
+		`"dimensions":[{"name":"queue_name","value":"` + e2eQueue + `"}],"value":3,"unit":"Count",` +
+		`"timestamp":"` + at.UTC().Format(time.RFC3339) + `"}}`
+}
+
+// TestObsimportS3Notification: an S3 object-created notification → an
+// import at the DLI emulator (on the invocation, or at the latest on the
+// next scheduled tick, which is how Lambda drives obsimport's queues).
+func TestObsimportS3Notification(t *testing.T) {
+	w := newWorld(t)
 	const key = "landing/events/dt=2026-11-26/part 1.csv"
-	r, status, body := startFunction(t, "obsimport", w.env("OBSIMPORT_RULES="+rules), s3Put(t, "raw-data", key, time.Now()))
+	r, status, body := startFunction(t, "obsimport", w.obsimportEnv(t), s3Put(t, "raw-data", key, time.Now()))
 	if status != http.StatusOK || strings.Contains(string(body), "errorMessage") {
 		t.Fatalf("S3 notification: RIE answered %d: %s", status, body)
 	}
@@ -455,12 +476,8 @@ func apiGatewayPost(t testing.TB, path, contentType, body string) []byte {
 // an EventBridge scheduled event → its re-planning tick is handled.
 func TestAutoscaleSamplesAndTick(t *testing.T) {
 	w := newWorld(t)
-	sample := `{"specversion":"1.0","id":"e2e-sample-1","source":"/e2e/cloudeye","type":"dlibot.metrics.sample",` +
-		`"datacontenttype":"application/json","data":{"namespace":"SYS.DLI","metric_name":"queue_job_launching_num",` +
-		`"dimensions":[{"name":"queue_name","value":"` + e2eQueue + `"}],"value":3,"unit":"Count",` +
-		`"timestamp":"` + time.Now().UTC().Format(time.RFC3339) + `"}}`
-	env := w.env("AUTOSCALE_QUEUES="+e2eQueue, "AUTOSCALE_MODE=recommend", "AUTOSCALE_INTERVAL=60m")
-	r, status, body := startFunction(t, "autoscale", env, apiGatewayPost(t, "/events", "application/cloudevents+json", sample))
+	r, status, body := startFunction(t, "autoscale", w.autoscaleEnv(),
+		apiGatewayPost(t, "/events", "application/cloudevents+json", loadSample("e2e-sample-1", time.Now())))
 	resp := apiResponse(t, status, body)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"ack"`) {
 		t.Fatalf("POST /events (load sample): status %d: %s", resp.StatusCode, resp.Body)
