@@ -316,7 +316,14 @@ func (c *Config) Location() *time.Location {
 
 // ParseQueues reads a queues file (`queues:` list of name, mode, min_cu,
 // max_cu). Every problem is reported as "file:line:col: field: problem".
-func ParseQueues(filename string, data []byte) ([]QueueConfig, error) {
+func ParseQueues(filename string, data []byte) (qs []QueueConfig, err error) {
+	defer func() {
+		// goccy/go-yaml v1.19.2 panics on some malformed input (found by
+		// FuzzParseQueues, e.g. a tag where a sequence should be).
+		if r := recover(); r != nil {
+			qs, err = nil, fmt.Errorf("%w: %s: not valid YAML for a queues file", ErrInvalidConfig, filename)
+		}
+	}()
 	var f struct {
 		Queues []QueueConfig `yaml:"queues"`
 	}

@@ -89,3 +89,24 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseQueues(f *testing.F) {
+	f.Add([]byte("queues:\n  - {name: etl, mode: apply, min_cu: 32, max_cu: 256}\n"))
+	f.Add([]byte("queues:\n  - name: etl\n    mode: auto\n"))
+	f.Add([]byte("queues: [{name: a}, {name: a}]"))
+	f.Add([]byte("::"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		qs, err := ParseQueues("q.yaml", data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "q.yaml") {
+				t.Fatalf("error %v does not wrap ErrInvalidConfig or name the file", err)
+			}
+			return
+		}
+		for _, q := range qs {
+			if q.Name == "" || q.MinCU%16 != 0 || q.MaxCU%16 != 0 {
+				t.Fatalf("accepted invalid queue %+v", q)
+			}
+		}
+	})
+}

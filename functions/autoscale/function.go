@@ -341,6 +341,7 @@ func (a *Autoscaler) Tick(ctx context.Context, period time.Time) error {
 	}
 	var first error
 	for _, q := range qs {
+		_ = events.InProgress(ctx) // a long tick keeps its message
 		d, err := a.PlanQueue(ctx, q)
 		if err == nil {
 			err = a.publish(ctx, fmt.Sprintf("%s/%s/plan/%s", Name, q, period.UTC().Format(time.RFC3339)), d)

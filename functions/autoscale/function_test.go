@@ -9,6 +9,7 @@ import (
 
 	"github.com/dlibot/dlibot/functions/autoscale/demand"
 	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/notify/slacktest"
 )
 
 func TestSamplesToKVSurviveRestart(t *testing.T) {
@@ -308,5 +309,60 @@ func TestNetRecommendModeChangesNothing(t *testing.T) {
 	ds := f.decided()
 	if len(ds) != 1 || ds[0].Action != ActionWouldScaleOut || ds[0].ApprovedBy != "" || ds[0].Net.ToCU != 256+5*16 {
 		t.Fatalf("decisions: %+v", ds)
+	}
+}
+
+func TestSlackFailureRetriesThenPostsOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	f.feedHistory(2, now)
+	f.slack.Fail("chat.postMessage", 1, slacktest.HTTPError(503))
+	tick := func(i int) events.Outcome {
+		e, err := events.NewEvent(events.TickID(Name, now), events.SourceTick, events.TypeTick, events.Tick{Function: Name, PeriodStart: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.a.Handle(ctx, e)
+	}
+	if out := tick(0); out.Kind() != events.KindRetry {
+		t.Fatalf("tick while Slack fails: %v, want retry", out)
+	}
+	for i := 1; i < 3; i++ {
+		if out := tick(i); out.Kind() != events.KindAck {
+			t.Fatalf("tick %d: %v, want ack", i, out)
+		}
+	}
+	ok := 0
+	for _, c := range f.slack.CallsTo("chat.postMessage") {
+		if c.OK() {
+			ok++
+		}
+	}
+	if ok != 1 || len(f.slack.Files()) != 1 {
+		t.Errorf("posted %d messages and %d files, want 1 and 1", ok, len(f.slack.Files()))
+	}
+}
+
+func TestHandleBadEvents(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	bad := []struct {
+		typ  string
+		data any
+	}{
+		{events.TypeTick, map[string]any{"function": Name}},
+		{events.TypeTick, "noon"},
+		{events.TypeMetricsSample, map[string]any{"metric_name": "queue_cu_num", "value": 1}},
+		{"dlibot.obs.object.created", map[string]any{"bucket": "b"}},
+	}
+	for i, b := range bad {
+		e, err := events.NewEvent("bad-"+string(rune('a'+i)), "/test", b.typ, b.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := f.a.Handle(ctx, e); out.Kind() != events.KindDrop {
+			t.Errorf("%s %v: %v, want drop", b.typ, b.data, out)
+		}
 	}
 }
