@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,13 +19,14 @@ import (
 // TestDevCommandBootsAndPrintsWorkingCommands runs `dlibot dev` in-process
 // on random ports in a temporary working directory and runs what it prints.
 func TestDevCommandBootsAndPrintsWorkingCommands(t *testing.T) {
-	for _, k := range []string{"SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "HUAWEICLOUD_SDK_AK", "NATS_URL", "LOG_LEVEL"} {
+	// No configuration at all, as on a fresh clone: every function that
+	// needs a file (chatops' policy, obsimport's rules) falls back to its
+	// built-in dev one.
+	for _, k := range []string{"SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "HUAWEICLOUD_SDK_AK", "NATS_URL", "LOG_LEVEL",
+		"OBSIMPORT_RULES", "CHATOPS_POLICY"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
-	// obsimport has no dev default for its rules yet: give it DESIGN.md's
-	// example (the bucket and key its printed example uses match it).
-	t.Setenv("OBSIMPORT_RULES", withFunctionFiles(t, nil)["OBSIMPORT_RULES"])
 	t.Chdir(t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut lockedBuffer
@@ -124,6 +126,25 @@ func TestDevCommandBootsAndPrintsWorkingCommands(t *testing.T) {
 				t.Fatalf("unexpected command line %q", l)
 			}
 		})
+	}
+	// obsimport, on its built-in dev rules, imported the printed example
+	// notification's object into the emulator.
+	if _, lookErr := host.DefaultRegistry.Lookup("obsimport"); lookErr == nil && curlErr == nil {
+		const want = "obs://raw-data/landing/events/dt=2026-11-26/part-0001.csv"
+		var state string
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(state, want) && time.Now().Before(deadline) {
+			resp, err := http.Get(strings.Fields(curlLine)[2])
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				state = string(b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !strings.Contains(state, want) {
+			t.Errorf("the emulator never saw an import of %s:\n%s", want, errOut.String())
+		}
 	}
 	cancel()
 	select {

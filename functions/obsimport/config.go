@@ -15,7 +15,8 @@ import (
 // (the field's env tag is the part after the prefix).
 type Config struct {
 	// Rules is the path of the rules YAML file (OBSIMPORT_RULES).
-	// Required; validated at start.
+	// Required, validated at start; only dlibot dev runs without it, on
+	// built-in demo rules (devrules.yaml), with a warning.
 	Rules string `env:"RULES"`
 	// Backend is how imports are submitted: "import" (the import API,
 	// reference 7.3.1; default) or "sql" (LOAD DATA through a SQL job,
@@ -77,6 +78,16 @@ var ErrConfig = errors.New("obsimport: invalid configuration")
 
 // LoadConfig reads OBSIMPORT_* through l (nil: the environment).
 func LoadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
+	c, err := readConfig(ctx, l)
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// readConfig decodes OBSIMPORT_* through l (nil: the environment) without
+// validating the values.
+func readConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	if l == nil {
 		l = envconfig.OsLookuper()
 	}
@@ -84,14 +95,21 @@ func LoadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: envconfig.PrefixLookuper("OBSIMPORT_", l)}); err != nil {
 		return c, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	return c, c.Validate()
+	return c, nil
 }
 
 // Validate reports the first problem, naming the variable.
 func (c Config) Validate() error {
+	if c.Rules == "" {
+		return fmt.Errorf("%w: OBSIMPORT_RULES is required (the path of the rules YAML file; only `dlibot dev` runs without it)", ErrConfig)
+	}
+	return c.validateSettings()
+}
+
+// validateSettings checks every variable but OBSIMPORT_RULES (New takes
+// the rules themselves, and `dlibot dev` may run on built-in ones).
+func (c Config) validateSettings() error {
 	switch {
-	case c.Rules == "":
-		return fmt.Errorf("%w: OBSIMPORT_RULES is required (the path of the rules YAML file)", ErrConfig)
 	case c.Backend != BackendImport && c.Backend != BackendSQL:
 		return fmt.Errorf("%w: OBSIMPORT_BACKEND %q: want import or sql", ErrConfig, c.Backend)
 	case c.BatchMax < 1:

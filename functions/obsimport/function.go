@@ -3,6 +3,7 @@ package obsimport
 import (
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,17 +30,25 @@ func Registration() host.Registration {
 // tryBody is the example notification `dlibot dev` prints.
 const tryBody = `{"Records":[{"eventVersion":"3.0","eventSource":"OBS","eventRegion":"eu-de","eventTime":"2026-11-26T08:15:00.000Z","eventName":"ObjectCreated:Put","obs":{"Version":"1.0","bucket":{"name":"raw-data","bucket":"raw-data"},"object":{"key":"landing%2Fevents%2Fdt%3D2026-11-26%2Fpart-0001.csv","eTag":"0cc175b9c0f1b6a831c399e269772661","size":1024,"versionId":"null","sequencer":"1"}}}]}`
 
+// devRules are the rules of `dlibot dev` when OBSIMPORT_RULES is unset:
+// they match tryBody's object and import into the demo emulator's etl
+// queue.
+//
+//go:embed devrules.yaml
+var devRules []byte
+
+// devRulesName names the built-in rules in errors and logs.
+const devRulesName = "(built-in dev rules)"
+
 // NewFunction builds obsimport for a host from OBSIMPORT_* and the rules
 // file; bad configuration stops the start with a message naming the
-// variable, file and line.
+// variable, file and line. Only `dlibot dev` (host.ModeDev) starts
+// without OBSIMPORT_RULES: it uses built-in demo rules and logs a
+// warning saying so.
 func NewFunction(ctx context.Context, env host.Env) (*host.Function, error) {
-	cfg, err := LoadConfig(ctx, nil)
+	cfg, set, err := loadFunctionConfig(ctx, env)
 	if err != nil {
 		return nil, err
-	}
-	set, err := rules.Load(cfg.Rules)
-	if err != nil {
-		return nil, fmt.Errorf("OBSIMPORT_RULES: %w", err)
 	}
 	if env.JS == nil {
 		return nil, errors.New("obsimport keeps its ledger in NATS KV and needs NATS_URL")
@@ -99,6 +108,36 @@ func NewFunction(ctx context.Context, env host.Env) (*host.Function, error) {
 		fn.Tick = max(cfg.SweepInterval, time.Minute)
 	}
 	return fn, nil
+}
+
+// loadFunctionConfig reads OBSIMPORT_* and the rules; in dev mode unset
+// OBSIMPORT_RULES means the built-in dev rules.
+func loadFunctionConfig(ctx context.Context, env host.Env) (Config, *rules.Set, error) {
+	cfg, err := readConfig(ctx, nil)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if cfg.Rules != "" || env.Mode != host.ModeDev {
+		if err := cfg.Validate(); err != nil {
+			return cfg, nil, err
+		}
+		set, err := rules.Load(cfg.Rules)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("OBSIMPORT_RULES: %w", err)
+		}
+		return cfg, set, nil
+	}
+	if err := cfg.validateSettings(); err != nil {
+		return cfg, nil, err
+	}
+	set, err := rules.Parse(devRulesName, devRules)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if env.Logger != nil {
+		env.Logger.Warn("obsimport: OBSIMPORT_RULES unset; using the built-in dev rules (bucket raw-data, landing/<table>/dt=<day>/ into analytics.<table> on queue etl)")
+	}
+	return cfg, set, nil
 }
 
 // TypeIgnored is the internal event ConvertRaw yields for a raw

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,4 +164,108 @@ func TestConfig(t *testing.T) {
 	if _, err := CheckConfig(context.Background(), (look(map[string]string{"OBSIMPORT_RULES": "testdata/missing.yaml"}))); err == nil {
 		t.Error("missing rules file accepted")
 	}
+}
+
+// TestDevRulesFallback: `dlibot dev` (host.ModeDev) starts without
+// OBSIMPORT_RULES on the built-in dev rules, says so in one warning, and
+// imports the example notification it prints into the emulator; a
+// service or a Lambda still refuses to start without the rules.
+func TestDevRulesFallback(t *testing.T) {
+	t.Setenv("OBSIMPORT_RULES", "")
+	os.Unsetenv("OBSIMPORT_RULES")
+	t.Setenv("OBSIMPORT_POLL_INTERVAL", "20ms")
+	srv := dlitest.NewServer(t, dlitest.Options{RealTime: true, SkipAuth: true, Seed: "demo",
+		Timing: dlitest.Timing{SQLLaunch: 20 * time.Millisecond, ImportRun: 50 * time.Millisecond}})
+	o := srv.Options()
+	client, err := dli.New(dli.Config{AK: o.AK, SK: o.SK, ProjectID: o.ProjectID, Endpoint: srv.URL, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := natstest.Start(t)
+	nc, js := ns.Connect()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	build := func(mode host.Mode, logs io.Writer) (*host.Function, error) {
+		env := host.Env{Mode: mode, Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: host.NewMetrics(),
+			NATS: nc, JS: js, DLI: client, Publish: func(context.Context, string, events.Event) error { return nil }}
+		reg := &host.Registry{}
+		reg.Register(Registration())
+		fns, err := reg.Build(ctx, env, []string{Name})
+		if err != nil {
+			return nil, err
+		}
+		return fns[0], nil
+	}
+	for _, mode := range []host.Mode{host.ModeService, host.ModeLambda} {
+		var logs strings.Builder
+		if _, err := build(mode, &logs); err == nil || !strings.Contains(err.Error(), "OBSIMPORT_RULES is required") {
+			t.Errorf("mode %v without OBSIMPORT_RULES: %v, want OBSIMPORT_RULES is required", mode, err)
+		}
+	}
+
+	var logs lockedLog
+	fn, err := build(host.ModeDev, &logs)
+	if err != nil {
+		t.Fatalf("dev mode without OBSIMPORT_RULES: %v", err)
+	}
+	defer func() { _ = fn.Close(context.Background()) }()
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "OBSIMPORT_RULES unset; using the built-in dev rules") {
+		t.Errorf("%d warnings, want 1 naming the built-in dev rules:\n%s", n, logs.String())
+	}
+	// The printed example, posted as `dlibot dev` prints it, is imported
+	// by the built-in rules.
+	if fn.Try == nil || fn.Try.Post == nil {
+		t.Fatalf("no Try example: %+v", fn.Try)
+	}
+	// Handle the stored event directly (no consumer needed here).
+	body := []byte(fn.Try.Post.Body)
+	evs, err := ConvertRaw(events.ObsSubject("raw-data"), nil, body)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("convert %v %v", evs, err)
+	}
+	web := httptest.NewServer(fn.Routes[0].Handler)
+	defer web.Close()
+	if status, out := post(t, web.URL, nil, body); status != 202 {
+		t.Fatalf("webhook %d %v", status, out)
+	}
+	if out := fn.Handler(ctx, evs[0]); out.Kind() != events.KindAck {
+		t.Fatalf("outcome %v", out)
+	}
+	// The demo seed has imports of its own: look for this one.
+	const path = "obs://raw-data/landing/events/dt=2026-11-26/part-0001.csv"
+	var imp dlitest.ImportState
+	eventstest.Eventually(t, 15*time.Second, func() bool {
+		n := 0
+		for _, i := range srv.Snapshot().Imports {
+			if i.DataPath == path {
+				imp = i
+				n++
+			}
+		}
+		return n == 1 && imp.Status == "FINISHED"
+	}, "import of %s not finished: %+v", path, srv.Snapshot().Imports)
+	if imp.DataType != "csv" || imp.Database != "analytics" || imp.Table != "events" || imp.Queue != "etl" || imp.PartitionSpec["dt"] != "2026-11-26" {
+		t.Errorf("import %+v", imp)
+	}
+}
+
+// lockedLog is a log sink safe for the importer's goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -119,7 +119,7 @@ func New(ctx context.Context, o Options) (*Importer, error) {
 	if o.RuleSet == nil || o.KV == nil || o.DLI == nil {
 		return nil, errors.New("obsimport: Options.RuleSet, KV and DLI are required")
 	}
-	if err := o.Config.Validate(); err != nil {
+	if err := o.Config.validateSettings(); err != nil {
 		return nil, err
 	}
 	if o.Logger == nil {
