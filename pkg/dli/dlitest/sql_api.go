@@ -173,8 +173,8 @@ func (e *Emulator) sqlNewJob(sp sqlJobSpec, now time.Time) *sqlJob {
 	}
 	if j.jobType == "IMPORT" && j.imp == nil {
 		j.imp = &sqlImport{}
-		if m := sqlLoadRe.FindStringSubmatch(sqlStrip(sp.statement)); m != nil {
-			j.imp.dataPath, j.imp.overwrite = m[1], m[2] != ""
+		if l, ok := sqlParseLoad(sp.statement); ok {
+			j.imp.dataPath, j.imp.overwrite = l.path, l.overwrite
 		}
 	}
 	if j.imp != nil {

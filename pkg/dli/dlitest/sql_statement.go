@@ -41,7 +41,8 @@ var (
 	sqlInsertRe     = regexp.MustCompile(`(?i)\binsert\s+(?:into|overwrite)\s+(?:table\s+)?(` + sqlIdent + `)`)
 	sqlUpdateRe     = regexp.MustCompile(`(?i)^\s*update\s+(` + sqlIdent + `)`)
 	sqlDDLRe        = regexp.MustCompile(`(?i)\b(?:table|view|desc|describe)\s+(?:if\s+(?:not\s+)?exists\s+|formatted\s+|extended\s+)?(` + sqlIdent + `)`)
-	sqlLoadRe       = regexp.MustCompile(`(?is)^\s*load\s+data\s+(?:local\s+)?inpath\s+'([^']*)'\s+(overwrite\s+)?into\s+table\s+(` + sqlIdent + `)`)
+	sqlLoadHeadRe   = regexp.MustCompile(`(?is)^load\s+data\s+(?:local\s+)?inpath\s*`)
+	sqlLoadTailRe   = regexp.MustCompile(`(?is)^\s*(overwrite\s+)?into\s+table\s+(` + sqlIdent + `)`)
 	sqlLimitRe      = regexp.MustCompile(`(?i)\blimit\s+(\d+)\s*;?\s*$`)
 	sqlAliasRe      = regexp.MustCompile("(?is)^(.*?)\\s+(?:as\\s+)?`?([A-Za-z_][A-Za-z0-9_]*)`?$")
 	sqlColumnRe     = regexp.MustCompile("^`?(?:[A-Za-z0-9_]+`?\\.`?)?([A-Za-z_][A-Za-z0-9_]*)`?$")
@@ -102,8 +103,8 @@ func sqlTarget(jobType, stmt, currentdb string) (db, table string) {
 	case "DDL":
 		re = sqlDDLRe
 	case "IMPORT":
-		if m := sqlLoadRe.FindStringSubmatch(s); m != nil {
-			return sqlSplitName(m[3], currentdb)
+		if l, ok := sqlParseLoad(stmt); ok {
+			return sqlSplitName(l.table, currentdb)
 		}
 		return currentdb, ""
 	default:
@@ -113,6 +114,132 @@ func sqlTarget(jobType, stmt, currentdb string) (db, table string) {
 		return sqlSplitName(m[1], currentdb)
 	}
 	return currentdb, ""
+}
+
+// sqlLoad is a parsed LOAD DATA [LOCAL] INPATH 'path' [OVERWRITE] INTO
+// TABLE name statement.
+type sqlLoad struct {
+	path      string // the decoded path literal
+	overwrite bool
+	table     string // "db.table" or "table", as written (backquotes kept)
+}
+
+// sqlParseLoad parses a LOAD DATA statement's path and target table. The
+// path is a Spark string literal (sqlStringLiteral): its quotes, escapes,
+// semicolons and comment markers never end the statement early.
+func sqlParseLoad(stmt string) (sqlLoad, bool) {
+	s := sqlSkipComments(stmt)
+	s = strings.TrimLeft(s, "( \t\r\n")
+	head := sqlLoadHeadRe.FindStringIndex(s)
+	if head == nil {
+		return sqlLoad{}, false
+	}
+	path, n, ok := sqlStringLiteral(s[head[1]:])
+	if !ok {
+		return sqlLoad{}, false
+	}
+	m := sqlLoadTailRe.FindStringSubmatch(s[head[1]+n:])
+	if m == nil {
+		return sqlLoad{}, false
+	}
+	return sqlLoad{path: path, overwrite: m[1] != "", table: m[2]}, true
+}
+
+// sqlSkipComments drops the blanks and comments (-- to the end of the
+// line, /* … */) that precede a statement.
+func sqlSkipComments(s string) string {
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return ""
+			}
+			s = s[i+1:]
+		case strings.HasPrefix(s, "/*"):
+			i := strings.Index(s[2:], "*/")
+			if i < 0 {
+				return ""
+			}
+			s = s[2+i+2:]
+		default:
+			return s
+		}
+	}
+}
+
+// sqlStringLiteral reads the Spark string literal at the start of s and
+// returns its value and length. Spark's rules (its lexer's STRING_LITERAL
+// and DOUBLEQUOTED_STRING tokens, unescaped as by unescapeSQLString):
+// either quote; a backslash escapes the next character, so \' and \" do
+// not end the literal; \0 \b \n \r \t \Z \\ are control characters and
+// a backslash, \uXXXX a Unicode code point, \ooo (first digit 0 or 1) an
+// octal one; \% and \_ keep their backslash; any other escaped character
+// stands for itself. R'…' and r"…" are raw literals: no escapes, they end
+// at the next quote of their kind. ok is false when s does not start with
+// a complete literal.
+func sqlStringLiteral(s string) (val string, n int, ok bool) {
+	i, raw := 0, false
+	if len(s) > 0 && (s[0] == 'r' || s[0] == 'R') {
+		i, raw = 1, true
+	}
+	if i >= len(s) || s[i] != '\'' && s[i] != '"' {
+		return "", 0, false
+	}
+	q := s[i]
+	i++
+	var b strings.Builder
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c == q:
+			return b.String(), i + 1, true
+		case c != '\\' || raw:
+			b.WriteByte(c)
+			i++
+		case i+1 >= len(s):
+			return "", 0, false
+		default:
+			i += 1 + sqlUnescape(&b, s[i+1:])
+		}
+	}
+	return "", 0, false
+}
+
+// sqlUnescape writes the character escaped by the backslash before e
+// (non-empty) and returns how many bytes of e the escape used.
+func sqlUnescape(b *strings.Builder, e string) int {
+	if e[0] == 'u' && len(e) >= 5 {
+		if r, err := strconv.ParseUint(e[1:5], 16, 32); err == nil && !strings.ContainsAny(e[1:5], "+-") {
+			b.WriteRune(rune(r))
+			return 5
+		}
+	}
+	if len(e) >= 3 && e[0] >= '0' && e[0] <= '1' && e[1] >= '0' && e[1] <= '7' && e[2] >= '0' && e[2] <= '7' {
+		b.WriteByte((e[0]-'0')<<6 | (e[1]-'0')<<3 | (e[2] - '0'))
+		return 3
+	}
+	switch c := e[0]; c {
+	case '0':
+		b.WriteByte(0)
+	case 'b':
+		b.WriteByte('\b')
+	case 'n':
+		b.WriteByte('\n')
+	case 'r':
+		b.WriteByte('\r')
+	case 't':
+		b.WriteByte('\t')
+	case 'Z':
+		b.WriteByte(0x1a)
+	case '%', '_':
+		b.WriteByte('\\')
+		b.WriteByte(c)
+	default:
+		b.WriteByte(c)
+	}
+	return 1
 }
 
 // sqlColumn is a result column; typ is a Hive type (int, bigint, double,

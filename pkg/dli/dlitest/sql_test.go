@@ -895,3 +895,73 @@ func TestSQLSeed(t *testing.T) {
 		t.Errorf("running after a day: %d", n)
 	}
 }
+
+// TestSQLParseLoad: the LOAD DATA path is a Spark string literal (either
+// quote, backslash escapes), so a key with quotes, backslashes, semicolons
+// or comment markers still shows the target table.
+func TestSQLParseLoad(t *testing.T) {
+	tests := []struct {
+		stmt      string
+		ok        bool
+		path      string
+		overwrite bool
+		table     string
+	}{
+		{"LOAD DATA INPATH 'obs://b/p' INTO TABLE db.t", true, "obs://b/p", false, "db.t"},
+		{"load data local inpath \"obs://b/p\" overwrite into table `db`.`t`", true, "obs://b/p", true, "`db`.`t`"},
+		{`LOAD DATA INPATH 'obs://b/it\'s.csv' INTO TABLE db.t`, true, "obs://b/it's.csv", false, "db.t"},
+		{`LOAD DATA INPATH "obs://b/say \"hi\".csv" INTO TABLE t`, true, `obs://b/say "hi".csv`, false, "t"},
+		{`LOAD DATA INPATH 'obs://b/say "hi" it''s' INTO TABLE t`, false, "", false, ""}, // '' is two literals in Spark, not an escape
+		{`LOAD DATA INPATH "it's" INTO TABLE t`, true, "it's", false, "t"},
+		{`LOAD DATA INPATH 'back\\slash\\' INTO TABLE t`, true, `back\slash\`, false, "t"},
+		// The key it's "x" \; DROP TABLE events; -- as obsimport quotes it.
+		{`LOAD DATA INPATH 'obs://raw-data/it\'s \"x\" \\; DROP TABLE events; --' INTO TABLE ` + "`analytics`.`events`" + ` PARTITION (dt='1')`,
+			true, `obs://raw-data/it's "x" \; DROP TABLE events; --`, false, "`analytics`.`events`"},
+		{`LOAD DATA INPATH '\'; DROP TABLE x; --' OVERWRITE INTO TABLE db.t`, true, `'; DROP TABLE x; --`, true, "db.t"},
+		{`LOAD DATA INPATH 'a\nb\tc\rd\0e\Zf\bg' INTO TABLE t`, true, "a\nb\tc\rd\x00e\x1af\bg", false, "t"},
+		{`LOAD DATA INPATH 'nul\u0000 esc\u001b \u4e2d \001\101' INTO TABLE t`, true, "nul\x00 esc\x1b 中 \x01A", false, "t"},
+		{`LOAD DATA INPATH 'like\%\_ \q\y' INTO TABLE t`, true, `like\%\_ qy`, false, "t"},
+		{`LOAD DATA INPATH 'short\u12' INTO TABLE t`, true, "shortu12", false, "t"},
+		{`LOAD DATA INPATH R'raw\' INTO TABLE t`, true, `raw\`, false, "t"},
+		{`LOAD DATA INPATH r"C:\dir\" INTO TABLE t`, true, `C:\dir\`, false, "t"},
+		{"-- lead\n/* block; 'x' */ LOAD DATA INPATH 'obs://b/a--b/*c*/' INTO TABLE db.t", true, "obs://b/a--b/*c*/", false, "db.t"},
+		{`LOAD DATA INPATH 'unterminated\' INTO TABLE t`, false, "", false, ""},
+		{`LOAD DATA INPATH 'ends with backslash\`, false, "", false, ""},
+		{`LOAD DATA INPATH obs://b/p INTO TABLE t`, false, "", false, ""},
+		{`LOAD DATA INPATH 'p'`, false, "", false, ""},
+		{`SELECT 'LOAD DATA INPATH'`, false, "", false, ""},
+	}
+	for _, tc := range tests {
+		l, ok := sqlParseLoad(tc.stmt)
+		if ok != tc.ok || ok && (l.path != tc.path || l.overwrite != tc.overwrite || l.table != tc.table) {
+			t.Errorf("sqlParseLoad(%q) = %+v, %v; want {%q %v %q}, %v", tc.stmt, l, ok, tc.path, tc.overwrite, tc.table, tc.ok)
+		}
+	}
+}
+
+// TestSQLLoadDataEscapedPathLocks: a LOAD DATA whose path has escaped
+// quotes holds its table like any import; the job records the decoded path.
+func TestSQLLoadDataEscapedPathLocks(t *testing.T) {
+	srv := sqlEmu(t)
+	key := `obs://raw-data/it's "x" \; DROP TABLE events; --.csv`
+	stmt := `LOAD DATA INPATH 'obs://raw-data/it\'s \"x\" \\; DROP TABLE events; --.csv' INTO TABLE ` + "`analytics`.`events`"
+	first := sqlSubmitOK(t, srv, map[string]any{"sql": stmt})
+	st := sqlStatusOf(t, srv, first)
+	if st.str("database_name") != "analytics" || st.str("table_name") != "events" || st.str("job_type") != "IMPORT" {
+		t.Errorf("status %s", st.raw)
+	}
+	var found bool
+	for _, imp := range srv.Snapshot().Imports {
+		found = found || imp.JobID == first && imp.DataPath == key && imp.Table == "events"
+	}
+	if !found {
+		t.Errorf("no import of %q into events: %+v", key, srv.Snapshot().Imports)
+	}
+	for _, again := range []string{
+		stmt,
+		`LOAD DATA INPATH "obs://raw-data/other \"y\".csv" INTO TABLE analytics.events`,
+	} {
+		r := sqlDo(t, srv, "POST", "/v1.0/{project_id}/jobs/submit-job", map[string]any{"sql": again})
+		sqlWantError(t, r, 400, "DLI.0999", "concurrent imports into table analytics.events are not allowed: import job "+first)
+	}
+}
