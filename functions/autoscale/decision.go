@@ -36,6 +36,7 @@ const (
 	ActionPlanLimit          = "plan_limit"          // plans dlibot does not own leave no room
 	ActionScaledOut          = "scaled_out"          // the net scaled out (6.5)
 	ActionWouldScaleOut      = "would_scale_out"     // recommend mode: the net would have scaled out
+	ActionNoQueue            = "no_queue"            // DLI has no such queue
 	ActionAlreadyRecommended = "already_recommended" // the same proposal was posted before
 )
 
@@ -52,7 +53,7 @@ type Decision struct {
 	// Action is what was done: recommended, applied, kept, unchanged,
 	// budget_exhausted, stale, insufficient_history, plan_limit,
 	// already_recommended, scaled_out, would_scale_out (the net in
-	// recommend mode: nothing changed).
+	// recommend mode: nothing changed), no_queue.
 	Action string `json:"action"`
 	// Reason explains the action in one sentence.
 	Reason string `json:"reason"`

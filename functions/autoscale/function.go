@@ -348,7 +348,9 @@ func (a *Autoscaler) Tick(ctx context.Context, period time.Time) error {
 		}
 		if err != nil {
 			a.log.Warn("autoscale: plan queue", "queue", q, "err", err)
-			if first == nil {
+			// A retryable failure wins: the retried tick redoes the
+			// queues that failed (the others' work is idempotent).
+			if first == nil || outcome(first).Kind() != events.KindRetry && outcome(err).Kind() == events.KindRetry {
 				first = err
 			}
 		}
@@ -414,13 +416,17 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	if err != nil {
 		return nil, permanent{err}
 	}
+	info, err := a.dli.GetQueue(ctx, q)
+	if errors.Is(err, dli.ErrNotFound) {
+		d.Action, d.Reason = ActionNoQueue, fmt.Sprintf("DLI has no queue %q", q)
+		return d, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("autoscale: queue %s: %w", q, err)
+	}
 	have, err := a.dli.ListPlans(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("autoscale: list plans of %s: %w", q, err)
-	}
-	info, err := a.dli.GetQueue(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("autoscale: queue %s: %w", q, err)
 	}
 	foreign := 0
 	var cur []planLike

@@ -366,3 +366,25 @@ func TestHandleBadEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownQueueIsADecision(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.SetQueue(QueueConfig{Name: "ghost"}) })
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	f.feedHistory(2, now)
+	if err := f.a.HandleSamples(ctx, point("ghost", now.Add(-BucketPeriod), 64, 16, 0)); err != nil {
+		t.Fatal(err)
+	}
+	f.cfg.MinHistory = 0
+	a := f.replica()
+	if err := a.Tick(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range f.decided() {
+		got[d.Queue] = d.Action
+	}
+	if got["ghost"] != ActionNoQueue || got["etl"] != ActionRecommended {
+		t.Errorf("decisions: %v", got)
+	}
+}
