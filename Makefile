@@ -15,8 +15,20 @@ test:
 dev: build
 	./$(BIN) dev
 
+# bench: every Go benchmark in PKGS with the benchtime it needs, plus the Lambda
+# bootstrap size and the autoscale simulator on the presets (bench/run.sh,
+# docs/benchmarks.md). Raw output in bin/bench/<pkg>.txt, summary in
+# bin/bench/summary.txt. BENCH=regex selects benchmarks; BENCHTIME=… given on
+# the command line overrides every benchmark's benchtime; COUNT=n repeats.
+# bench-quick: every benchmark once (-benchtime 1x), no extra figures — a
+# smoke run that the benchmarks still work.
+.PHONY: bench-quick
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+	GO="$(GO)" PKGS="$(PKGS)" BENCH="$(BENCH)" COUNT="$(or $(COUNT),1)" \
+		BENCHTIME="$(if $(filter file,$(origin BENCHTIME)),,$(BENCHTIME))" bash bench/run.sh
+
+bench-quick:
+	GO="$(GO)" PKGS="$(PKGS)" BENCH="$(BENCH)" BENCHTIME=1x EXTRAS=0 bash bench/run.sh
 
 # chaos: the long form of the chaos harness (docs/reliability.md); the short
 # form runs in `make test`. The results table is written to CHAOS_REPORT.
