@@ -9,6 +9,7 @@ import (
 
 	"github.com/dlibot/dlibot/functions/autoscale/demand"
 	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/events/natstest"
 	"github.com/dlibot/dlibot/pkg/notify/slacktest"
 )
 
@@ -386,5 +387,36 @@ func TestUnknownQueueIsADecision(t *testing.T) {
 	}
 	if got["ghost"] != ActionNoQueue || got["etl"] != ActionRecommended {
 		t.Errorf("decisions: %v", got)
+	}
+}
+
+// TestHistorySurvivesNATSRestart: the history is in JetStream's file store,
+// not in any process: after the server restarts, a new Autoscaler on a new
+// connection plans from it.
+func TestHistorySurvivesNATSRestart(t *testing.T) {
+	f := newFixture(t, nil)
+	srv := natstest.Start(t)
+	nc, js := srv.Connect()
+	f.js = js
+	f.a = f.replica()
+	now := f.emu.Clock().Now()
+	f.feedHistory(2, now)
+	nc.Close()
+	srv.Restart()
+	_, js2 := srv.Connect()
+	f.js = js2
+	a := f.replica()
+	h, err := a.st.history(context.Background(), "etl", now.Add(-2*demand.Week), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Points) != 2*bucketsPerWeek {
+		t.Fatalf("points after restart = %d, want %d", len(h.Points), 2*bucketsPerWeek)
+	}
+	if err := a.Tick(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
+	if ds := f.decided(); len(ds) != 1 || ds[0].Action != ActionRecommended {
+		t.Fatalf("decisions after restart: %+v", ds)
 	}
 }
