@@ -420,3 +420,47 @@ func TestHistorySurvivesNATSRestart(t *testing.T) {
 		t.Fatalf("decisions after restart: %+v", ds)
 	}
 }
+
+// TestRecommendFixesMissedWaitTarget: an undersized queue (64 CU, busy all
+// week, for a 128 CU business-hours demand: half of it waits as launching
+// jobs) gets a
+// plan that costs more but meets the wait target — proposed although it
+// saves nothing.
+func TestRecommendFixesMissedWaitTarget(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	if err := f.dli.ScaleQueue(ctx, "etl", "scale_in", 192); err != nil {
+		t.Fatal(err)
+	}
+	f.emu.Advance(2 * time.Minute)
+	f.dli.scales.Store(0)
+	now := f.emu.Clock().Now()
+	var batch []events.MetricSample
+	for at := now.Add(-2 * demand.Week).Truncate(BucketPeriod); at.Before(now); at = at.Add(BucketPeriod) {
+		dem := max(businessDemand(at), 64) // never below the queue's size
+		batch = append(batch, point("etl", at, 64, dem, (dem-64)/16)...)
+		if len(batch) > 4000 {
+			if err := f.a.HandleSamples(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = nil
+		}
+	}
+	if err := f.a.HandleSamples(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.Tick(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	ds := f.decided()
+	d := ds[len(ds)-1]
+	if d.Kind != KindPlan || d.Action != ActionRecommended {
+		t.Fatalf("decision: %s %s (%s)", d.Kind, d.Action, d.Reason)
+	}
+	if d.Current.Backtest.MeetsTarget || !d.Chosen.Backtest.MeetsTarget || d.Expected.CUHoursPerWeek <= 0 {
+		t.Errorf("current %+v, chosen %+v, expected %+v", d.Current.Backtest, d.Chosen.Backtest, d.Expected)
+	}
+	if q, _ := f.emu.Queue("etl"); q.CUCount != 64 {
+		t.Errorf("queue CUs = %d, want 64 (recommend mode)", q.CUCount)
+	}
+}
