@@ -464,3 +464,26 @@ func TestRecommendFixesMissedWaitTarget(t *testing.T) {
 		t.Errorf("queue CUs = %d, want 64 (recommend mode)", q.CUCount)
 	}
 }
+
+func TestSavingBelowThresholdKept(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.SetQueue(QueueConfig{Name: "etl", Mode: ModeApply})
+		c.MinSaving = 0.9 // the plan saves ~80 %
+	})
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	f.feedHistory(2, now)
+	f.emu.ClearRequests()
+	if err := f.a.Tick(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if ds := f.decided(); len(ds) != 1 || ds[0].Action != ActionKept || ds[0].Expected.SavingFraction >= 0.9 {
+		t.Fatalf("decisions: %+v", ds)
+	}
+	if w := f.planWrites(); len(w) != 0 {
+		t.Errorf("plans written: %v", w)
+	}
+	if n := len(f.slack.CallsTo("chat.postMessage")); n != 0 {
+		t.Errorf("posts = %d, want 0", n)
+	}
+}
