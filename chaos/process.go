@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -213,6 +214,30 @@ func (r *Replica) Incarnation() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.incarnation
+}
+
+// PeakRSS returns the running incarnation's peak resident set size
+// (VmHWM from /proc/<pid>/status), in bytes; 0 when unknown.
+func (r *Replica) PeakRSS() int64 {
+	r.mu.Lock()
+	cmd := r.cmd
+	r.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 // Output returns everything every incarnation wrote on stdout and stderr.

@@ -17,6 +17,9 @@ const (
 	Pass   Status = "pass"
 	Fail   Status = "FAIL"
 	NotRun Status = "not run"
+	// KnownBug marks a scenario that found a reported bug and was skipped
+	// (t.Skip with the reason) so the build stays green.
+	KnownBug Status = "KNOWN BUG (skipped)"
 )
 
 // Row is one scenario's line in the results table.
