@@ -83,8 +83,8 @@ func BenchmarkLambdaCold(b *testing.B) {
 				start := time.Now()
 				r, status, body := startFunctionNoCleanup(b, c.handler, env, c.event(b, w))
 				first := time.Since(start)
+				r.Stop() // all output collected
 				d, ok := InitDuration(r.Output())
-				r.Stop()
 				if !ok {
 					b.Fatalf("no INIT REPORT:\n%s", r.Output())
 				}

@@ -185,6 +185,24 @@ func (r *RIE) Invoke(ctx context.Context, payload []byte) (int, []byte, error) {
 // RIE's START/END/REPORT lines and dlibot's JSON logs).
 func (r *RIE) Output() string { return r.out.String() }
 
+// WaitOutput polls Output until ok accepts it or timeout passes, and
+// returns the last Output and whether ok accepted it. The bootstrap's log
+// lines reach Output through the RIE asynchronously, possibly after the
+// invocation's answer.
+func (r *RIE) WaitOutput(timeout time.Duration, ok func(output string) bool) (string, bool) {
+	deadline := time.Now().Add(timeout)
+	for {
+		out := r.Output()
+		if ok(out) {
+			return out, true
+		}
+		if time.Now().After(deadline) {
+			return out, false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Stop terminates the process group (SIGTERM, then SIGKILL after 3s) and
 // waits for the RIE to exit. It is safe to call more than once.
 func (r *RIE) Stop() {
