@@ -147,13 +147,14 @@ func startFunction(t testing.TB, handler string, env []string, payload []byte) (
 		unknown := `unknown Lambda handler "` + handler + `"`
 		if out, ok := r.WaitOutput(2*time.Second, func(o string) bool { return strings.Contains(o, unknown) }); ok {
 			t.Skipf("function %s is not registered in cmd/dlibot yet: the bootstrap refuses Handler %q (%s)",
-				handler, handler, lastLine(out, "unknown Lambda handler"))
+				handler, handler, lineWith(out, "unknown Lambda handler"))
 		}
 	}
 	return r, status, body
 }
 
-func lastLine(out, substr string) string {
+// lineWith returns the first line of out containing substr, trimmed.
+func lineWith(out, substr string) string {
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, substr) {
 			return strings.TrimSpace(l)
