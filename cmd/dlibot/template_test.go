@@ -723,7 +723,15 @@ func TestTemplateCfnLint(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, lint, templatePath).CombinedOutput()
-	if err != nil {
+	// cfn-lint's exit status is a bit set: 2 errors, 4 warnings, 8
+	// informational. Errors fail the test; the rest is logged (new cfn-lint
+	// releases add rules).
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && exit.ExitCode()&2 == 0 && exit.ExitCode() != 1:
+		t.Logf("cfn-lint %s: warnings only (%v):\n%s", templatePath, err, out)
+	default:
 		t.Errorf("cfn-lint %s: %v\n%s", templatePath, err, out)
 	}
 }
