@@ -178,6 +178,9 @@ func TestChaos(t *testing.T) {
 		c := start(t, served)
 		ingestScenarios(t, c)
 		securityScenarios(t, c, has("chatops"))
+		if has("chatops") {
+			chatopsScenarios(t, c)
+		}
 		noSecretsScenario(t, c, "ingest")
 	})
 	if has("jobwatch") {
@@ -452,12 +455,12 @@ func functionEnv(t testing.TB, registered []string) (fns, env []string) {
 // notRunRows records the function scenarios that cannot run: their
 // function is not registered, or the harness has no scenario for it yet.
 func notRunRows(registered []string, served func(string) bool) {
-	implemented := map[string]bool{"jobwatch": true, "obsimport": true}
+	implemented := map[string]bool{"jobwatch": true, "obsimport": true, "chatops": true}
 	for _, s := range []struct{ name, attack, fn string }{
 		{"obsimport/*", "object events under kill -9, SIGSTOP and DLI faults", "obsimport"},
 		{"jobwatch/*", "failing jobs under kill -9, DLI and Slack faults, a DLI outage", "jobwatch"},
 		{"autoscale/kill-9", "kill -9 a replica while it applies plans / scales out; plan changes counted in the emulator (needs a week of metrics history in KV first)", "autoscale"},
-		{"chatops/slack-retries", "Slack retries of one slash command (same trigger_id) while a replica dies; one DLI action", "chatops"},
+		{"chatops/confirm-clicks", "one confirmed change clicked many times across replicas while one dies; one DLI action", "chatops"},
 	} {
 		switch {
 		case served(s.fn) && implemented[s.fn]:
