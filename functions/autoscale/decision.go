@@ -44,7 +44,7 @@ const (
 // dlibot.out.autoscale.decision). Every tick emits one per queue; the net
 // emits one per scale-out. The CloudEvent id is stable:
 // autoscale/<queue>/plan/<tick period start> or
-// autoscale/<queue>/net/<cooldown window start>.
+// autoscale/<queue>/net/<the triggering sample's five-minute bucket>.
 type Decision struct {
 	// Queue is the DLI queue.
 	Queue string `json:"queue"`

@@ -194,8 +194,9 @@ type netState struct {
 func netKey(q string) string { return "net." + queueKey(q) }
 
 // net counts consecutive backlog samples and scales out once the count
-// reaches NetSamples, at most once per NetCooldown (a create-only claim per
-// cooldown window makes it exactly-once across replicas).
+// reaches NetSamples, at most once per NetCooldown (a KV lease per queue,
+// created only if absent or taken over with a revision check once expired,
+// makes it exactly-once per cooldown window across replicas).
 func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample) error {
 	if a.cfg.NetBacklog <= 0 {
 		return nil
@@ -279,9 +280,12 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 		a.log.Info("autoscale: backlog but the queue is at its maximum", "queue", q, "cu", cur, "max_cu", maxCU)
 		return nil
 	}
-	window := now.Truncate(a.cfg.NetCooldown)
-	claimKey := fmt.Sprintf("netclaim.%s.%d", queueKey(q), window.Unix())
-	ok, err := a.st.claim(ctx, claimKey, []byte(now.UTC().Format(time.RFC3339)))
+	// The cooldown window is a lease: netclaim.<queue> holds when the last
+	// one began. Created only if absent, or taken over with a
+	// revision-checked update once the cooldown has passed: exactly one
+	// replica acts per window, whatever the clocks' boundaries.
+	claimKey := "netclaim." + queueKey(q)
+	ok, err := a.st.lease(ctx, claimKey, now, a.cfg.NetCooldown)
 	if err != nil || !ok {
 		return err
 	}
@@ -305,14 +309,14 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 		return json.Marshal(s)
 	})
 	if err != nil {
-		a.log.Warn("autoscale: record net scale-out (the window's claim still holds)", "queue", q, "err", err)
+		a.log.Warn("autoscale: record net scale-out (the cooldown lease still holds)", "queue", q, "err", err)
 	}
 	d := &Decision{Queue: q, Kind: KindNet, Action: action, Mode: qc.Mode, ApprovedBy: approved, At: now.UTC(),
 		Reason: fmt.Sprintf("%v launching jobs for %d consecutive samples (threshold %v for %d)", *last.Launching, st.N, a.cfg.NetBacklog, a.cfg.NetSamples),
 		Net: &NetAction{FromCU: cur, ToCU: target, Launching: *last.Launching, Samples: st.N, SampleTime: sampleAt,
 			CooldownUntil: now.Add(a.cfg.NetCooldown).UTC()}}
 	a.log.Info("autoscale: net", "action", action, "queue", q, "from_cu", cur, "to_cu", target)
-	return a.publish(ctx, fmt.Sprintf("%s/%s/net/%s", Name, q, window.UTC().Format(time.RFC3339)), d)
+	return a.publish(ctx, fmt.Sprintf("%s/%s/net/%s", Name, q, sampleAt.Format(time.RFC3339)), d)
 }
 
 func (a *Autoscaler) publish(ctx context.Context, id string, d *Decision) error {

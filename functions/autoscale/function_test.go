@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -485,5 +486,40 @@ func TestSavingBelowThresholdKept(t *testing.T) {
 	}
 	if n := len(f.slack.CallsTo("chat.postMessage")); n != 0 {
 		t.Errorf("posts = %d, want 0", n)
+	}
+}
+
+func TestNetLeaseOncePerCooldown(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	t0 := f.emu.Clock().Now().Add(14*time.Minute + 59*time.Second) // just before a 15-min boundary
+	take := func(at time.Time) bool {
+		ok, err := f.a.st.lease(ctx, "netclaim.etl", at, 15*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !take(t0) {
+		t.Fatal("first lease refused")
+	}
+	if take(t0.Add(2 * time.Second)) { // across the clock's 15-min boundary
+		t.Error("second lease within the cooldown granted")
+	}
+	// Expired: many replicas race to take it over, one wins.
+	var wg sync.WaitGroup
+	var won atomic.Int64
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if take(t0.Add(15 * time.Minute)) {
+				won.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Errorf("takeovers = %d, want 1", won.Load())
 	}
 }

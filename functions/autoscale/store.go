@@ -367,6 +367,32 @@ func (s *store) claim(ctx context.Context, key string, value []byte) (bool, erro
 	return true, nil
 }
 
+// lease takes the lease key for d from now: it creates the key when absent
+// (create-only), or takes it over with a revision-checked update when the
+// time it holds is at least d before now. false: another holder's lease is
+// still running, or another replica won the race.
+func (s *store) lease(ctx context.Context, key string, now time.Time, d time.Duration) (bool, error) {
+	val := []byte(now.UTC().Format(time.RFC3339Nano))
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return s.claim(ctx, key, val)
+	}
+	if err != nil {
+		return false, fmt.Errorf("autoscale: read %s: %w", key, err)
+	}
+	held, perr := time.Parse(time.RFC3339Nano, string(e.Value()))
+	if perr == nil && now.Sub(held) < d {
+		return false, nil
+	}
+	if _, err := s.kv.Update(ctx, key, val, e.Revision()); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("autoscale: take over %s: %w", key, err)
+	}
+	return true, nil
+}
+
 func (s *store) release(ctx context.Context, key string) error {
 	if err := s.kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("autoscale: release %s: %w", key, err)
