@@ -104,6 +104,25 @@ func Collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
 	return out, nil
 }
 
+// failedSeq is an iteration that yields only err.
+func failedSeq[T any](err error) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var z T
+		yield(z, err)
+	}
+}
+
+// offsetPages drives a listing addressed by item offset (Flink's offset,
+// Spark's from): list returns the items from the given offset and the
+// total count of the whole listing; pages hold size items and start at
+// first.
+func offsetPages[T any, K comparable](first, size int, list func(offset int) ([]T, int, error), key func(T) K) iter.Seq2[T, error] {
+	return pages(func(page int) ([]T, int, error) {
+		items, total, err := list(first + page*size)
+		return items, max(0, total-first), err
+	}, key, size)
+}
+
 // pages drives an offset-paged listing: fetch returns the page starting at
 // the given item offset (or page index, per API) and the total count when
 // the API reports one (-1 otherwise). Items whose key was already yielded

@@ -258,12 +258,11 @@ func (c *Client) ListFlinkJobs(ctx context.Context, q FlinkJobQuery) (FlinkJobPa
 func (c *Client) FlinkJobs(ctx context.Context, q FlinkJobQuery) iter.Seq2[FlinkJob, error] {
 	q, err := q.normalize("FlinkJobs")
 	if err != nil {
-		return func(yield func(FlinkJob, error) bool) { yield(FlinkJob{}, err) }
+		return failedSeq[FlinkJob](err)
 	}
-	first := q.Offset
-	return pages(func(page int) ([]FlinkJob, int, error) {
-		q.Offset = first + page*q.Limit
+	return offsetPages(q.Offset, q.Limit, func(offset int) ([]FlinkJob, int, error) {
+		q.Offset = offset
 		p, err := c.ListFlinkJobs(ctx, q)
-		return p.Jobs, max(0, p.Total-first), err
-	}, func(j FlinkJob) int64 { return j.ID }, q.Limit)
+		return p.Jobs, p.Total, err
+	}, func(j FlinkJob) int64 { return j.ID })
 }

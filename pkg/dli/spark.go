@@ -358,12 +358,11 @@ func (c *Client) ListBatches(ctx context.Context, q BatchQuery) (BatchPage, erro
 func (c *Client) Batches(ctx context.Context, q BatchQuery) iter.Seq2[SparkBatch, error] {
 	q, err := q.normalize("Batches")
 	if err != nil {
-		return func(yield func(SparkBatch, error) bool) { yield(SparkBatch{}, err) }
+		return failedSeq[SparkBatch](err)
 	}
-	first := q.From
-	return pages(func(page int) ([]SparkBatch, int, error) {
-		q.From = first + page*q.Size
+	return offsetPages(q.From, q.Size, func(from int) ([]SparkBatch, int, error) {
+		q.From = from
 		p, err := c.ListBatches(ctx, q)
-		return p.Batches, max(0, p.Total-first), err
-	}, func(b SparkBatch) string { return b.ID }, q.Size)
+		return p.Batches, p.Total, err
+	}, func(b SparkBatch) string { return b.ID })
 }

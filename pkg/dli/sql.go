@@ -357,7 +357,7 @@ func (c *Client) ListSQLJobs(ctx context.Context, q SQLJobQuery) (SQLJobPage, er
 func (c *Client) SQLJobs(ctx context.Context, q SQLJobQuery) iter.Seq2[SQLJob, error] {
 	q, err := q.normalize("SQLJobs")
 	if err != nil {
-		return func(yield func(SQLJob, error) bool) { yield(SQLJob{}, err) }
+		return failedSeq[SQLJob](err)
 	}
 	first := q.Page
 	return pages(func(page int) ([]SQLJob, int, error) {
