@@ -196,6 +196,7 @@ func TestChaos(t *testing.T) {
 			t.Parallel()
 			c := start(t, []string{"obsimport"})
 			obsimportScenarios(t, c)
+			obsimportPoison(t, c)
 			noSecretsScenario(t, c, "obsimport")
 			obsimportPastRecoverAfter(t, start)
 		})

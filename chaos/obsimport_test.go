@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/dlibot/dlibot/pkg/dli/dlitest"
 	"github.com/dlibot/dlibot/pkg/events"
 )
@@ -200,5 +202,68 @@ func obsimportPastRecoverAfter(t *testing.T, start func(t *testing.T, fns []stri
 			skipBug(t, fmt.Sprintf("obsimport has no fencing for a replica frozen past OBSIMPORT_RECOVER_AFTER: another replica recovers its recorded intent (no job id yet, nothing in DLI's job list) and submits, then the frozen replica resumes and submits the same import again — %s (e.g. %s)", detail, doubled[0]))
 		}
 		return detail
+	})
+}
+
+// obsimportPoison publishes undecodable messages straight onto
+// dlibot.in.obs.* (what a misbehaving producer could do): each must end
+// up once on dlibot.dlq.obsimport with a reason, and be counted in
+// dlibot_dlq_total.
+func obsimportPoison(t *testing.T, c *Cluster) {
+	scenario(t, "obsimport/poison-events", "3 undecodable messages published straight on dlibot.in.obs.chaos-poison (bypassing the HTTP checks)", func(t *testing.T) string {
+		ctx := t.Context()
+		subject := events.ObsSubject("chaos-poison")
+		bodies := []string{"not json at all", `{"specversion":"1.0","id":"p2","source":"/chaos","type":"dlibot.obs.object.created","data":{"bucket":""}}`, `{"Records":[{"eventName":"ObjectCreated:Put"}]}`}
+		before := sumMetric(t, c, "dlibot_dlq_total", `function="obsimport"`)
+		for i, b := range bodies {
+			if _, err := c.JS.Publish(ctx, subject, []byte(b), jetstream.WithMsgID(fmt.Sprintf("chaos-poison-%d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var reasons []string
+		err := Eventually(60*time.Second, func() error {
+			reasons = reasons[:0]
+			s, err := c.JS.Stream(ctx, events.StreamDLQ)
+			if err != nil {
+				return err
+			}
+			cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.DLQSubject("obsimport")}})
+			if err != nil {
+				return err
+			}
+			batch, err := cons.FetchNoWait(100)
+			if err != nil {
+				return err
+			}
+			for m := range batch.Messages() {
+				if m.Headers().Get(events.HeaderDLQSubject) == subject {
+					reasons = append(reasons, m.Headers().Get(events.HeaderDLQReason))
+				}
+			}
+			if len(reasons) < len(bodies) {
+				return fmt.Errorf("%d/%d poison messages on %s", len(reasons), len(bodies), events.DLQSubject("obsimport"))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		if len(reasons) > len(bodies) {
+			t.Errorf("%d dead letters for %d poison messages", len(reasons), len(bodies))
+		}
+		for _, r := range reasons {
+			if strings.TrimSpace(r) == "" {
+				t.Errorf("dead letter without a reason")
+			}
+		}
+		after := sumMetric(t, c, "dlibot_dlq_total", `function="obsimport"`)
+		if after-before < float64(len(bodies)) {
+			t.Logf("dlibot_dlq_total{function=\"obsimport\"} +%.0f for %d dead letters (a replica restarted since counts from 0)", after-before, len(bodies))
+		}
+		short := make([]string, len(reasons))
+		for i, r := range reasons {
+			short[i] = firstLine(r)
+		}
+		return fmt.Sprintf("%d dead letters, reasons %q; dlibot_dlq_total +%.0f", len(reasons), short, after-before)
 	})
 }
