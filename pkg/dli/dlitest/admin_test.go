@@ -13,7 +13,7 @@ import (
 
 func adminFault(t *testing.T, srv *Server, f map[string]any) {
 	t.Helper()
-	status, raw := qCall(t, srv, "POST", "/_emulator/faults", f)
+	status, raw := call(t, srv, "POST", "/_emulator/faults", f)
 	if status != http.StatusCreated {
 		t.Fatalf("POST /_emulator/faults %v: %d %s", f, status, raw)
 	}
@@ -40,16 +40,16 @@ func TestFaultStatusRetryAfterCount(t *testing.T) {
 	}
 	qOK(t, srv, "GET", list, nil) // count used up
 	// Another method does not match.
-	status, _ := qCall(t, srv, "PUT", "/v1.0/"+qProj+"/queues/etl/action", map[string]any{"action": "restart"})
+	status, _ := call(t, srv, "PUT", "/v1.0/"+qProj+"/queues/etl/action", map[string]any{"action": "restart"})
 	if status != http.StatusOK {
 		t.Fatalf("PUT hit by a GET fault: %d", status)
 	}
 	// count 0 = until deleted; default code and message.
 	for i := 0; i < 3; i++ {
-		status, raw := qCall(t, srv, "GET", plansPath("etl"), nil)
+		status, raw := call(t, srv, "GET", plansPath("etl"), nil)
 		qWantErr(t, status, raw, 429, "DLI.0999", "injected fault: Too Many Requests")
 	}
-	status, raw := qCall(t, srv, "DELETE", "/_emulator/faults", nil)
+	status, raw := call(t, srv, "DELETE", "/_emulator/faults", nil)
 	if status != http.StatusOK {
 		t.Fatalf("DELETE faults: %d %s", status, raw)
 	}
@@ -68,7 +68,7 @@ func TestFaultValidation(t *testing.T) {
 		{map[string]any{"latency_ms": -5}, "must not be negative"},
 		{`{"status":`, "invalid request body"},
 	} {
-		status, raw := qCall(t, srv, "POST", "/_emulator/faults", tc.body)
+		status, raw := call(t, srv, "POST", "/_emulator/faults", tc.body)
 		qWantErr(t, status, raw, 400, "DLI.0001", tc.frag)
 	}
 }
@@ -121,7 +121,7 @@ func TestRequestLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Unsigned: 401, recorded with auth_ok false.
-	status, raw := qCall(t, srv, "PUT", "/v1.0/"+qProj+"/queues/etl/action?x=1", map[string]any{"action": "restart"})
+	status, raw := call(t, srv, "PUT", "/v1.0/"+qProj+"/queues/etl/action?x=1", map[string]any{"action": "restart"})
 	qWantErr(t, status, raw, 401, "DLI.0013", "missing Authorization")
 	// Signed through the SDK.
 	o := srv.Options()
@@ -150,7 +150,7 @@ func TestRequestLog(t *testing.T) {
 func TestAdminClockAndState(t *testing.T) {
 	srv := qServer(t)
 	qOK(t, srv, "POST", plansPath("etl"), planBodyOf("up", 128, 11, 0, "MONDAY"))
-	status, raw := qCall(t, srv, "POST", "/_emulator/clock", map[string]any{"advance_s": -1})
+	status, raw := call(t, srv, "POST", "/_emulator/clock", map[string]any{"advance_s": -1})
 	qWantErr(t, status, raw, 400, "DLI.0001", "negative")
 	var clk struct {
 		Now time.Time `json:"now"`
@@ -174,14 +174,14 @@ func TestAdminClockAndState(t *testing.T) {
 	if !st.Now.Equal(clk.Now) || etl.CUCount != 128 || len(etl.PlanFirings) != 1 || len(st.Plans) != 1 || st.Plans[0].Firings != 1 {
 		t.Fatalf("state: %+v", st)
 	}
-	status, raw = qCall(t, srv, "GET", "/_emulator/nope", nil)
+	status, raw = call(t, srv, "GET", "/_emulator/nope", nil)
 	qWantErr(t, status, raw, 404, "DLI.0002", "no admin endpoint")
 }
 
 func TestRequestLogBounds(t *testing.T) {
 	srv := NewServer(t, Options{SkipAuth: true, MaxBodyBytes: 4 << 20})
 	big := strings.Repeat("x", MaxRecordedBody+10)
-	qCall(t, srv, "POST", "/v1.0/emulator-project/nothing", big)
+	call(t, srv, "POST", "/v1.0/emulator-project/nothing", big)
 	if recs := srv.Requests(); len(recs) != 1 || len(recs[0].Body) != MaxRecordedBody {
 		t.Fatalf("body not truncated to %d", MaxRecordedBody)
 	}
@@ -196,7 +196,7 @@ func TestRequestLogBounds(t *testing.T) {
 	if len(recs) != MaxRequestRecords || recs[0].Method != "GET" {
 		t.Fatalf("log holds %d records, want the last %d", len(recs), MaxRequestRecords)
 	}
-	if status, _ := qCall(t, srv, "DELETE", "/_emulator/requests", nil); status != http.StatusOK {
+	if status, _ := call(t, srv, "DELETE", "/_emulator/requests", nil); status != http.StatusOK {
 		t.Fatal(status)
 	}
 	if n := len(srv.Requests()); n != 0 {

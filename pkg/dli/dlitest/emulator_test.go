@@ -55,11 +55,11 @@ func TestClockModes(t *testing.T) {
 
 func TestAPIEdges(t *testing.T) {
 	srv := NewServer(t, Options{SkipAuth: true, MaxBodyBytes: 64})
-	status, raw := qCall(t, srv, "GET", "/v1.0/emulator-project/nothing-here", nil)
+	status, raw := call(t, srv, "GET", "/v1.0/emulator-project/nothing-here", nil)
 	qWantErr(t, status, raw, 404, "DLI.0002", "no DLI API GET /v1.0/emulator-project/nothing-here")
-	status, raw = qCall(t, srv, "GET", "/v1.0/other/queues", nil)
+	status, raw = call(t, srv, "GET", "/v1.0/other/queues", nil)
 	qWantErr(t, status, raw, 404, "DLI.0002", "project other does not exist")
-	status, raw = qCall(t, srv, "POST", "/v1/emulator-project/queues/x/plans", strings.Repeat("x", 100))
+	status, raw = call(t, srv, "POST", "/v1/emulator-project/queues/x/plans", strings.Repeat("x", 100))
 	qWantErr(t, status, raw, 413, "DLI.0001", "too large")
 }
 

@@ -1,6 +1,7 @@
 package dlitest
 
-// Helpers shared by the Flink and Spark tests.
+// Helpers shared by the tests of this package: plain JSON requests,
+// error answers, golden files and the official SDK client.
 
 import (
 	"bytes"
@@ -12,9 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
 	dli "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/dli/v1"
 )
 
@@ -31,35 +32,8 @@ func updateGolden() bool {
 	return f != nil && f.Value.String() == "true"
 }
 
-// jobsStart is the fixed clock start of the Flink/Spark tests that compare
-// golden files.
-var jobsStart = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
-
-// newJobsServer starts an emulator without auth on a fixed clock, with the
-// queues default, etl and adhoc.
-func newJobsServer(t testing.TB) *Server {
-	t.Helper()
-	return withJobQueues(t, NewServer(t, Options{SkipAuth: true, Start: jobsStart}))
-}
-
-// withJobQueues adds the queues default, etl and adhoc to srv.
-func withJobQueues(t testing.TB, srv *Server) *Server {
-	t.Helper()
-	addJobQueues(t, srv.Emulator)
-	return srv
-}
-
-func addJobQueues(t testing.TB, e *Emulator) {
-	t.Helper()
-	for _, q := range []string{"default", "etl", "adhoc"} {
-		if err := e.AddQueue(QueueSpec{Name: q, Type: QueueTypeGeneral, CUCount: 16}); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// call sends a JSON request (body: nil, a string sent as is, or a value
-// encoded as JSON) and returns the status and the body.
+// call sends an unsigned JSON request (body: nil, a string sent as is, or
+// a value encoded as JSON) and returns the status and the body.
 func call(t testing.TB, srv *Server, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
@@ -79,7 +53,6 @@ func call(t testing.TB, srv *Server, method, path string, body any) (int, []byte
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "test") // the auth stub wants one; SkipAuth ignores it
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -124,8 +97,8 @@ func checkError(t testing.TB, status int, raw []byte, wantStatus int, wantCode, 
 	}
 }
 
-// golden compares a JSON answer (re-indented) with testdata/name.json;
-// -update rewrites the file.
+// golden compares a JSON answer (re-indented) with testdata/name.json
+// byte for byte; -update rewrites the file.
 func golden(t testing.TB, name string, raw []byte) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -147,13 +120,13 @@ func golden(t testing.TB, name string, raw []byte) {
 	if err != nil {
 		t.Fatalf("golden %s: %v (run go test -update to create it)", name, err)
 	}
-	if !bytes.Equal(bytes.TrimSpace(want), bytes.TrimSpace(buf.Bytes())) {
+	if !bytes.Equal(buf.Bytes(), want) {
 		t.Errorf("golden %s differs (go test -update regenerates it)\n--- got\n%s\n--- want\n%s", name, buf.Bytes(), want)
 	}
 }
 
 // sdkClient builds the official SDK's DLI client against srv, signing with
-// srv's AK/SK.
+// srv's AK/SK, without retries.
 func sdkClient(t testing.TB, srv *Server) *dli.DliClient {
 	t.Helper()
 	o := srv.Options()
@@ -161,7 +134,8 @@ func sdkClient(t testing.TB, srv *Server) *dli.DliClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc, err := dli.DliClientBuilder().WithEndpoints([]string{srv.URL}).WithCredential(cred).SafeBuild()
+	hc, err := dli.DliClientBuilder().WithEndpoints([]string{srv.URL}).WithCredential(cred).
+		WithHttpConfig(config.DefaultHttpConfig().WithRetries(0)).SafeBuild()
 	if err != nil {
 		t.Fatal(err)
 	}

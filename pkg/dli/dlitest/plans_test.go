@@ -115,7 +115,7 @@ func TestCreatePlanValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := qServer(t)
 			qOK(t, srv, "POST", plansPath("etl"), planBodyOf("existing", 32, 6, 15, "MONDAY", "FRIDAY"))
-			status, raw := qCall(t, srv, "POST", plansPath(tc.queue), tc.body)
+			status, raw := call(t, srv, "POST", plansPath(tc.queue), tc.body)
 			qWantErr(t, status, raw, tc.status, tc.code, tc.frag)
 			if n := len(srv.Snapshot().Plans); n != 1 {
 				t.Fatalf("a refused plan was stored: %d plans", n)
@@ -274,17 +274,17 @@ func TestPlanModifyDeleteBatchDelete(t *testing.T) {
 		{fmt.Sprintf("%s/%d", plansPath("nope"), a), planBodyOf("plan_a3", 32, 12, 0, "MONDAY"), 400, "DLI.0008", "no queue named nope"},
 		{fmt.Sprintf("%s/%d", plansPath("etl"), a), planWith(planBodyOf("plan_a3", 32, 12, 0, "MONDAY"), "valid_date_end", qStart.Add(-time.Hour).UnixMilli()), 400, "DLI.0999", "can not generate a scale plan"},
 	} {
-		status, raw := qCall(t, srv, "PUT", tc.path, tc.body)
+		status, raw := call(t, srv, "PUT", tc.path, tc.body)
 		qWantErr(t, status, raw, tc.status, tc.code, tc.frag)
 	}
 	// Modifying a plan keeps its own time slot free of conflicts.
 	qOK(t, srv, "PUT", fmt.Sprintf("%s/%d", plansPath("etl"), a), planBodyOf("plan_a2", 80, 19, 30, "THURSDAY"))
 
 	// 6.9 delete.
-	status, raw := qCall(t, srv, "DELETE", fmt.Sprintf("%s/%d", plansPath("etl"), 999), nil)
+	status, raw := call(t, srv, "DELETE", fmt.Sprintf("%s/%d", plansPath("etl"), 999), nil)
 	qWantErr(t, status, raw, 400, "DLI.0002", "The plan with id 999 does not exist.")
-	qGolden(t, "queues_plan_delete_response", qOK(t, srv, "DELETE", fmt.Sprintf("%s/%d", plansPath("etl"), a), nil))
-	status, raw = qCall(t, srv, "DELETE", fmt.Sprintf("%s/%d", plansPath("etl"), a), nil)
+	golden(t, "queues_plan_delete_response", qOK(t, srv, "DELETE", fmt.Sprintf("%s/%d", plansPath("etl"), a), nil))
+	status, raw = call(t, srv, "DELETE", fmt.Sprintf("%s/%d", plansPath("etl"), a), nil)
 	qWantErr(t, status, raw, 400, "DLI.0002", "does not exist")
 
 	// 6.8 batch delete: all or nothing.
@@ -299,13 +299,13 @@ func TestPlanModifyDeleteBatchDelete(t *testing.T) {
 		{`{"plan_ids": [1,`, "DLI.0001", "invalid request body"},
 		{map[string]any{"plan_ids": []int64{b, 998, 999}}, "DLI.0002", "The plans with id 998, 999 do not exist."},
 	} {
-		status, raw := qCall(t, srv, "POST", batch, tc.body)
+		status, raw := call(t, srv, "POST", batch, tc.body)
 		qWantErr(t, status, raw, 400, tc.code, tc.frag)
 	}
 	if n := len(listPlans(t, srv, "etl")); n != 3 {
 		t.Fatalf("a refused batch delete removed plans: %d left", n)
 	}
-	qGolden(t, "queues_plan_batch_delete_response", qOK(t, srv, "POST", batch, map[string]any{"plan_ids": []int64{b, c}}))
+	golden(t, "queues_plan_batch_delete_response", qOK(t, srv, "POST", batch, map[string]any{"plan_ids": []int64{b, c}}))
 	if ps := listPlans(t, srv, "etl"); len(ps) != 1 || ps[0].ID != d {
 		t.Fatalf("after batch delete: %+v", ps)
 	}
@@ -320,18 +320,18 @@ func TestPlanModifyDeleteBatchDelete(t *testing.T) {
 
 func TestPlansGolden(t *testing.T) {
 	srv := qServer(t)
-	qGolden(t, "queues_plan_create_response", qOK(t, srv, "POST", plansPath("etl"), planWith(planBodyOf("plan_A", 128, 11, 15, "MONDAY", "TUESDAY", "WEDNESDAY", "SUNDAY"),
+	golden(t, "queues_plan_create_response", qOK(t, srv, "POST", plansPath("etl"), planWith(planBodyOf("plan_A", 128, 11, 15, "MONDAY", "TUESDAY", "WEDNESDAY", "SUNDAY"),
 		"valid_date_begin", int64(1795392000000), "valid_date_end", int64(1798761600000), "activate", true)))
 	qOK(t, srv, "POST", plansPath("etl"), planBodyOf("plan_B", 32, 14, 25, "MONDAY"))
 	srv.Advance(2 * time.Hour) // plan_A fires at 11:15
-	qGolden(t, "queues_plan_list", qOK(t, srv, "GET", plansPath("etl"), nil))
+	golden(t, "queues_plan_list", qOK(t, srv, "GET", plansPath("etl"), nil))
 	id := planID(t, srv, "etl", "plan_B")
-	qGolden(t, "queues_plan_update_response", qOK(t, srv, "PUT", fmt.Sprintf("%s/%d", plansPath("etl"), id), planBodyOf("plan_Ad", 64, 19, 30, "THURSDAY", "friday")))
-	status, raw := qCall(t, srv, "POST", plansPath("etl"), planWith(planBodyOf("plan_X", 64, 1, 0, "MONDAY"), "valid_date_end", int64(1590949800000)))
+	golden(t, "queues_plan_update_response", qOK(t, srv, "PUT", fmt.Sprintf("%s/%d", plansPath("etl"), id), planBodyOf("plan_Ad", 64, 19, 30, "THURSDAY", "friday")))
+	status, raw := call(t, srv, "POST", plansPath("etl"), planWith(planBodyOf("plan_X", 64, 1, 0, "MONDAY"), "valid_date_end", int64(1590949800000)))
 	if status != 400 {
 		t.Fatal(status)
 	}
-	qGolden(t, "queues_plan_error", raw)
+	golden(t, "queues_plan_error", raw)
 }
 
 func BenchmarkCatchUp(b *testing.B) {

@@ -24,7 +24,7 @@ func TestSDKQueuesAndPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := qSDK(t, srv)
+	c := sdkClient(t, srv)
 
 	list, err := c.ListQueues(&model.ListQueuesRequest{QueueType: qPtr("all"), WithPriv: qPtr(true), WithChargeInfo: qPtr(true)})
 	if err != nil {

@@ -1,27 +1,13 @@
 package dlitest
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
-	dli "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/dli/v1"
 )
-
-func init() {
-	// -update regenerates golden files; other test files may register it too.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "regenerate golden files in testdata/")
-	}
-}
 
 // qStart is a Monday, 2026-11-23 10:00 UTC.
 var qStart = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -45,43 +31,10 @@ func qServer(t testing.TB) *Server {
 	return srv
 }
 
-// qCall sends a JSON request (body nil, a raw string, or a value to
-// encode) and returns status and body.
-func qCall(t testing.TB, srv *Server, method, path string, body any) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, out
-}
-
-// qOK is qCall that wants 200 and returns the body.
+// qOK is call that wants 200 and returns the body.
 func qOK(t testing.TB, srv *Server, method, path string, body any) []byte {
 	t.Helper()
-	status, raw := qCall(t, srv, method, path, body)
+	status, raw := call(t, srv, method, path, body)
 	if status != http.StatusOK {
 		t.Fatalf("%s %s: status %d: %s", method, path, status, raw)
 	}
@@ -98,46 +51,6 @@ func qWantErr(t testing.TB, status int, raw []byte, wantStatus int, wantCode, wa
 	if status != wantStatus || e.ErrorCode != wantCode || !strings.Contains(e.ErrorMsg, wantFrag) {
 		t.Fatalf("got %d %s %q, want %d %s containing %q", status, e.ErrorCode, e.ErrorMsg, wantStatus, wantCode, wantFrag)
 	}
-}
-
-// qGolden compares a JSON answer, re-indented, with testdata/<name>.json;
-// -update rewrites the file.
-func qGolden(t testing.TB, name string, raw []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, "", "  "); err != nil {
-		t.Fatalf("golden %s: not JSON: %v: %s", name, err, raw)
-	}
-	buf.WriteByte('\n')
-	path := filepath.Join("testdata", name+".json")
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden %s: %v (go test -update creates it)", name, err)
-	}
-	if !bytes.Equal(bytes.TrimSpace(want), bytes.TrimSpace(buf.Bytes())) {
-		t.Errorf("golden %s differs (go test -update regenerates it)\n--- got\n%s\n--- want\n%s", name, buf.Bytes(), want)
-	}
-}
-
-// qSDK is the official SDK's DLI client against srv, signing with its keys.
-func qSDK(t testing.TB, srv *Server) *dli.DliClient {
-	t.Helper()
-	o := srv.Options()
-	cred, err := basic.NewCredentialsBuilder().WithAk(o.AK).WithSk(o.SK).WithProjectId(o.ProjectID).SafeBuild()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := dli.DliClientBuilder().WithEndpoints([]string{srv.URL}).WithCredential(cred).SafeBuild()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dli.NewDliClient(hc)
 }
 
 func qState(t testing.TB, srv *Server, name string) QueueState {
@@ -213,16 +126,16 @@ func TestListQueuesValidation(t *testing.T) {
 		{"?with-priv=maybe", "with-priv"},
 		{"?tags==x", "tags"},
 	} {
-		status, raw := qCall(t, srv, "GET", base+tc.query, nil)
+		status, raw := call(t, srv, "GET", base+tc.query, nil)
 		qWantErr(t, status, raw, 400, "DLI.0001", tc.frag)
 	}
-	status, raw := qCall(t, srv, "GET", "/v1.0/other-project/queues", nil)
+	status, raw := call(t, srv, "GET", "/v1.0/other-project/queues", nil)
 	qWantErr(t, status, raw, 404, "DLI.0002", "other-project")
 }
 
 func TestShowQueue(t *testing.T) {
 	srv := qServer(t)
-	status, raw := qCall(t, srv, "GET", "/v1.0/"+qProj+"/queues/nope", nil)
+	status, raw := call(t, srv, "GET", "/v1.0/"+qProj+"/queues/nope", nil)
 	qWantErr(t, status, raw, 400, "DLI.0008", "There is no queue named nope")
 	// Queue names are case-insensitive.
 	var r map[string]any
@@ -261,7 +174,7 @@ func TestQueueActionValidation(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := qServer(t)
-			status, raw := qCall(t, srv, "PUT", strings.Replace(path, "%s", tc.queue, 1), tc.body)
+			status, raw := call(t, srv, "PUT", strings.Replace(path, "%s", tc.queue, 1), tc.body)
 			qWantErr(t, status, raw, tc.status, tc.code, tc.frag)
 			if q := qState(t, srv, "etl"); q.CUCount != 64 || q.PendingScale != nil {
 				t.Fatalf("a refused action changed the queue: %+v", q)
@@ -276,16 +189,16 @@ func TestScaleTakesScaleDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := "/v1.0/" + qProj + "/queues/etl/action"
-	qGolden(t, "queues_scale_response", qOK(t, srv, "PUT", path, map[string]any{"action": "scale_out", "cu_count": 32}))
+	golden(t, "queues_scale_response", qOK(t, srv, "PUT", path, map[string]any{"action": "scale_out", "cu_count": 32}))
 	q := qState(t, srv, "etl")
 	if q.CUCount != 64 || q.Status != QueueScaling || q.PendingScale == nil || q.PendingScale.TargetCU != 96 ||
 		!q.PendingScale.DueAt.Equal(qStart.Add(90*time.Second)) {
 		t.Fatalf("right after scale_out: %+v", q)
 	}
 	// Busy while scaling.
-	status, raw := qCall(t, srv, "PUT", path, map[string]any{"action": "scale_in", "cu_count": 16})
+	status, raw := call(t, srv, "PUT", path, map[string]any{"action": "scale_in", "cu_count": 16})
 	qWantErr(t, status, raw, 400, "DLI.0999", "busy (scaling)")
-	status, raw = qCall(t, srv, "PUT", path, map[string]any{"action": "restart"})
+	status, raw = call(t, srv, "PUT", path, map[string]any{"action": "restart"})
 	qWantErr(t, status, raw, 400, "DLI.0999", "busy")
 
 	srv.Advance(89 * time.Second)
@@ -321,7 +234,7 @@ func TestRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := "/v1.0/" + qProj + "/queues/etl/action"
-	qGolden(t, "queues_restart_response", qOK(t, srv, "PUT", path, map[string]any{"action": "restart", "force": "false"}))
+	golden(t, "queues_restart_response", qOK(t, srv, "PUT", path, map[string]any{"action": "restart", "force": "false"}))
 	if q := qState(t, srv, "etl"); q.Status != QueueRestarting || q.Restarts != 1 {
 		t.Fatalf("restarting: %+v", q)
 	}
@@ -334,7 +247,7 @@ func TestRestart(t *testing.T) {
 	if len(list.Queues) != 1 || !list.Queues[0].IsRestarting {
 		t.Fatalf("is_restarting not reported: %+v", list)
 	}
-	status, raw := qCall(t, srv, "PUT", path, map[string]any{"action": "scale_out", "cu_count": 16})
+	status, raw := call(t, srv, "PUT", path, map[string]any{"action": "scale_out", "cu_count": 16})
 	qWantErr(t, status, raw, 400, "DLI.0999", "busy (restarting)")
 	srv.Advance(time.Minute)
 	if q := qState(t, srv, "etl"); q.Status != QueueAvailable {
@@ -373,7 +286,7 @@ func TestAdminQueues(t *testing.T) {
 		{map[string]any{"queue_name": "gen", "queue_type": "general", "cu_count": 32, "min_cu": 16, "max_cu": 64}, 201, "", ""},
 	}
 	for _, tc := range tests {
-		status, raw := qCall(t, srv, "POST", "/_emulator/queues", tc.body)
+		status, raw := call(t, srv, "POST", "/_emulator/queues", tc.body)
 		if tc.code == "" {
 			if status != tc.status {
 				t.Fatalf("%v: %d %s", tc.body, status, raw)
@@ -404,13 +317,13 @@ func TestAdminQueues(t *testing.T) {
 
 func TestQueuesGolden(t *testing.T) {
 	srv := qServer(t)
-	qGolden(t, "queues_list", qOK(t, srv, "GET", "/v1.0/"+qProj+"/queues?queue_type=all", nil))
-	qGolden(t, "queues_show", qOK(t, srv, "GET", "/v1.0/"+qProj+"/queues/etl", nil))
-	status, raw := qCall(t, srv, "GET", "/v1.0/"+qProj+"/queues/nope", nil)
+	golden(t, "queues_list", qOK(t, srv, "GET", "/v1.0/"+qProj+"/queues?queue_type=all", nil))
+	golden(t, "queues_show", qOK(t, srv, "GET", "/v1.0/"+qProj+"/queues/etl", nil))
+	status, raw := call(t, srv, "GET", "/v1.0/"+qProj+"/queues/nope", nil)
 	if status != 400 {
 		t.Fatal(status)
 	}
-	qGolden(t, "queues_error", raw)
+	golden(t, "queues_error", raw)
 }
 
 // TestAdvanceBeforeAnyRequest: a clock jump right after start fires the

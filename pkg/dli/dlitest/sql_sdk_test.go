@@ -1,49 +1,17 @@
 package dlitest
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
-	dli "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/dli/v1"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/dli/v1/model"
 )
 
 // SQL endpoints through the official SDK (signed requests, the SDK's own
 // response models) and golden files of every SQL response shape.
-
-func init() {
-	// -update regenerates golden files; another test file of this package
-	// may register the same flag first.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "regenerate golden files in testdata/")
-	}
-}
-
-// sqlSDK builds an SDK client for the emulator (AK/SK signing, no retries).
-func sqlSDK(t *testing.T, srv *Server) *dli.DliClient {
-	t.Helper()
-	o := srv.Options()
-	cred, err := basic.NewCredentialsBuilder().WithAk(o.AK).WithSk(o.SK).WithProjectId(o.ProjectID).SafeBuild()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := dli.DliClientBuilder().WithEndpoints([]string{srv.URL}).WithCredential(cred).
-		WithHttpConfig(config.DefaultHttpConfig().WithRetries(0)).SafeBuild()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dli.NewDliClient(hc)
-}
 
 func sqlPtr[T any](v T) *T { return &v }
 
@@ -53,7 +21,7 @@ func TestSQLThroughSDK(t *testing.T) {
 	if err := srv.AddQueue(QueueSpec{Name: "etl", Type: QueueTypeSQL, CUCount: 16}); err != nil {
 		t.Fatal(err)
 	}
-	c := sqlSDK(t, srv)
+	c := sdkClient(t, srv)
 	t0 := srv.Clock().Now()
 
 	// 7.3.3 submit, async query.
@@ -185,34 +153,6 @@ func TestSQLThroughSDK(t *testing.T) {
 	}
 }
 
-// sqlGolden compares a JSON answer (re-indented) with
-// testdata/<name>.golden.json; -update rewrites it.
-func sqlGolden(t *testing.T, name string, raw []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, "", "  "); err != nil {
-		t.Fatalf("golden %s: not JSON: %v: %s", name, err, raw)
-	}
-	buf.WriteByte('\n')
-	path := filepath.Join("testdata", name+".golden.json")
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden %s: %v (go test -update creates it)", name, err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("golden %s differs (go test -update regenerates it)\n--- got\n%s--- want\n%s", name, buf.Bytes(), want)
-	}
-}
-
 func TestSQLGolden(t *testing.T) {
 	srv := sqlEmu(t)
 	steps := []struct {
@@ -237,9 +177,9 @@ func TestSQLGolden(t *testing.T) {
 	for _, st := range steps {
 		srv.Advance(st.advance)
 		r := sqlDo(t, srv, st.method, st.path, st.body)
-		sqlGolden(t, st.name, r.raw)
+		golden(t, st.name+".golden", r.raw)
 	}
 	// A cancel that succeeds.
 	id := sqlSubmitOK(t, srv, map[string]any{"sql": "select 1"})
-	sqlGolden(t, "sql_cancel", sqlDo(t, srv, "DELETE", "/v1.0/{project_id}/jobs/"+id, nil).raw)
+	golden(t, "sql_cancel.golden", sqlDo(t, srv, "DELETE", "/v1.0/{project_id}/jobs/"+id, nil).raw)
 }

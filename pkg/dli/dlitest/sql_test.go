@@ -1,12 +1,9 @@
 package dlitest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -41,34 +38,9 @@ func (r sqlResp) num(k string) float64 {
 // sqlDo sends a request to the emulator with the test project.
 func sqlDo(t *testing.T, srv *Server, method, path string, body any) sqlResp {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		buf, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(buf)
-	}
 	path = strings.ReplaceAll(path, "{project_id}", srv.Options().ProjectID)
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := sqlResp{status: res.StatusCode, raw: raw}
+	status, raw := call(t, srv, method, path, body)
+	out := sqlResp{status: status, raw: raw}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.body); err != nil {
 			t.Fatalf("%s %s: answer is not a JSON object: %v: %s", method, path, err, raw)
