@@ -299,11 +299,14 @@ func (c *Config) Queue(name string) QueueConfig {
 }
 
 // SetQueue sets one queue's settings (for tests and programmatic use).
+// Copies of c made before are not affected.
 func (c *Config) SetQueue(q QueueConfig) {
-	if c.queues == nil {
-		c.queues = map[string]QueueConfig{}
+	m := make(map[string]QueueConfig, len(c.queues)+1)
+	for k, v := range c.queues {
+		m[k] = v
 	}
-	c.queues[q.Name] = q
+	m[q.Name] = q
+	c.queues = m
 }
 
 // Location is the time zone of the week.

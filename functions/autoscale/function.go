@@ -224,6 +224,9 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 			if p.Launching == nil || t <= st.Last {
 				continue
 			}
+			if st.Last != 0 && time.Duration(t-st.Last)*time.Second > a.cfg.StaleAfter {
+				st.N = 0 // a gap in the samples: not consecutive
+			}
 			if *p.Launching >= a.cfg.NetBacklog {
 				st.N++
 			} else {

@@ -523,3 +523,28 @@ func TestNetLeaseOncePerCooldown(t *testing.T) {
 		t.Errorf("takeovers = %d, want 1", won.Load())
 	}
 }
+
+// TestNetGapIsNotConsecutive: backlog samples an hour old, then one fresh
+// backlog sample: the gap breaks the run, so no scale-out yet.
+func TestNetGapIsNotConsecutive(t *testing.T) {
+	f := netFixture(t)
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	for i := range 2 {
+		if err := f.a.HandleSamples(ctx, point("etl", now.Add(-time.Hour+time.Duration(i)*BucketPeriod), 256, 256, 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.a.HandleSamples(ctx, point("etl", now, 256, 256, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.dli.scales.Load(); n != 0 {
+		t.Fatalf("scale-outs after a gap = %d, want 0", n)
+	}
+	if err := f.a.HandleSamples(ctx, point("etl", now.Add(BucketPeriod), 256, 256, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.dli.scales.Load(); n != 1 {
+		t.Fatalf("scale-outs after two consecutive = %d, want 1", n)
+	}
+}
