@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -605,11 +604,7 @@ func TestFlinkSDKDecode(t *testing.T) {
 
 // BenchmarkFlinkListPage lists one page of 100 out of 10,000 jobs.
 func BenchmarkFlinkListPage(b *testing.B) {
-	e, err := New(Options{SkipAuth: true, Start: jobsStart})
-	if err != nil {
-		b.Fatal(err)
-	}
-	addJobQueues(b, e)
+	e := newJobsEmulator(b)
 	specs := make([]FlinkJobSpec, 10000)
 	for i := range specs {
 		specs[i] = FlinkJobSpec{Name: fmt.Sprintf("j%05d", i), QueueName: []string{"default", "etl"}[i%2], Status: FlinkJobRunning}
@@ -617,13 +612,5 @@ func BenchmarkFlinkListPage(b *testing.B) {
 	if _, err := e.AddFlinkJobs(specs); err != nil {
 		b.Fatal(err)
 	}
-	req := httptest.NewRequest("GET", flinkBase+"?limit=100&offset=2500&queue_name=etl", nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		e.ServeHTTP(w, req)
-		if w.Code != 200 {
-			b.Fatal(w.Code, w.Body.String())
-		}
-	}
+	benchGet(b, e, flinkBase+"?limit=100&offset=2500&queue_name=etl")
 }

@@ -3,6 +3,7 @@ package dlitest
 // Fixtures shared by the Flink and Spark tests.
 
 import (
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -30,6 +31,31 @@ func addJobQueues(t testing.TB, e *Emulator) {
 	for _, q := range []string{"default", "etl", "adhoc"} {
 		if err := e.AddQueue(QueueSpec{Name: q, Type: QueueTypeGeneral, CUCount: 16}); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// newJobsEmulator is newJobsServer without the HTTP server, for benchmarks
+// that call ServeHTTP directly.
+func newJobsEmulator(tb testing.TB) *Emulator {
+	tb.Helper()
+	e, err := New(Options{SkipAuth: true, Start: jobsStart})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addJobQueues(tb, e)
+	return e
+}
+
+// benchGet serves GET target from e once per iteration, wanting 200.
+func benchGet(b *testing.B, e *Emulator, target string) {
+	req := httptest.NewRequest("GET", target, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatal(w.Code, w.Body.String())
 		}
 	}
 }

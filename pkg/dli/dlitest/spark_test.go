@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -598,11 +597,7 @@ func TestSparkSDKDecode(t *testing.T) {
 
 // BenchmarkSparkListPage lists one page of 100 out of 10,000 batches.
 func BenchmarkSparkListPage(b *testing.B) {
-	e, err := New(Options{SkipAuth: true, Start: jobsStart})
-	if err != nil {
-		b.Fatal(err)
-	}
-	addJobQueues(b, e)
+	e := newJobsEmulator(b)
 	specs := make([]BatchSpec, 10000)
 	for i := range specs {
 		specs[i] = BatchSpec{Name: fmt.Sprintf("b%05d", i), Queue: []string{"default", "etl"}[i%2], State: BatchSuccess}
@@ -610,25 +605,13 @@ func BenchmarkSparkListPage(b *testing.B) {
 	if _, err := e.AddBatches(specs); err != nil {
 		b.Fatal(err)
 	}
-	req := httptest.NewRequest("GET", sparkBase+"?size=100&from=2500&queue_name=etl", nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		e.ServeHTTP(w, req)
-		if w.Code != 200 {
-			b.Fatal(w.Code, w.Body.String())
-		}
-	}
+	benchGet(b, e, sparkBase+"?size=100&from=2500&queue_name=etl")
 }
 
 // BenchmarkJobsCatchUpIdle is the per-request lifecycle cost with 10,000
 // Flink jobs and 10,000 batches of which none is due.
 func BenchmarkJobsCatchUpIdle(b *testing.B) {
-	e, err := New(Options{SkipAuth: true, Start: jobsStart})
-	if err != nil {
-		b.Fatal(err)
-	}
-	addJobQueues(b, e)
+	e := newJobsEmulator(b)
 	fs := make([]FlinkJobSpec, 10000)
 	bs := make([]BatchSpec, 10000)
 	for i := range fs {
