@@ -196,7 +196,7 @@ if [ "$EXTRAS" = 1 ] && { [ -z "$BENCH" ] || echo simulate | grep -Eq -- "$BENCH
 		echo "!! go build ./cmd/dlibot failed (see $raw)"
 		failed="$failed simulate(build)"
 	fi
-	{ echo; echo "## autoscale simulate ($raw)"; grep -E '^# (dlibot|exit|jobs)|^\S' "$raw" | grep -Ev '^# (date|load|cpus|commit)'; } >>"$SUMMARY"
+	{ echo; echo "## autoscale simulate ($raw)"; grep -Ev '^# (date|load|cpus|commit)|^$' "$raw"; } >>"$SUMMARY"
 fi
 
 {
