@@ -191,6 +191,14 @@ func TestChaos(t *testing.T) {
 			noSecretsScenario(t, c, "jobwatch")
 		})
 	}
+	if has("autoscale") {
+		t.Run("autoscale", func(t *testing.T) {
+			t.Parallel()
+			c := start(t, []string{"autoscale"}, autoscaleEnv...)
+			autoscaleScenarios(t, c)
+			noSecretsScenario(t, c, "autoscale")
+		})
+	}
 	if has("obsimport") {
 		t.Run("obsimport", func(t *testing.T) {
 			t.Parallel()
@@ -436,8 +444,8 @@ func functionEnv(t testing.TB, registered []string) (fns, env []string) {
 		case "obsimport":
 			env = append(env, obsimportEnv(t)...)
 		case "autoscale":
-			// Defaults: recommend mode, hourly ticks; it consumes the
-			// metrics samples the harness does not send yet.
+			// Served with its defaults (recommend mode) by the ingestion
+			// cluster; the autoscale cluster adds autoscaleEnv.
 		case "chatops":
 			p, err := filepath.Abs("testdata/policy.yaml")
 			if err != nil {
@@ -456,7 +464,7 @@ func functionEnv(t testing.TB, registered []string) (fns, env []string) {
 // notRunRows records the function scenarios that cannot run: their
 // function is not registered, or the harness has no scenario for it yet.
 func notRunRows(registered []string, served func(string) bool) {
-	implemented := map[string]bool{"jobwatch": true, "obsimport": true, "chatops": true}
+	implemented := map[string]bool{"jobwatch": true, "obsimport": true, "chatops": true, "autoscale": true}
 	for _, s := range []struct{ name, attack, fn string }{
 		{"obsimport/*", "object events under kill -9, SIGSTOP and DLI faults", "obsimport"},
 		{"jobwatch/*", "failing jobs under kill -9, DLI and Slack faults, a DLI outage", "jobwatch"},
