@@ -1,13 +1,11 @@
 package dlitest
 
 import (
-	"container/heap"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -121,10 +119,7 @@ type flinkJob struct {
 	hasSavepoint       bool
 	savepointPath      string
 
-	// gen identifies the scheduled transition; a queued event whose gen
-	// differs is stale.
-	gen uint64
-	due time.Time // zero: nothing scheduled
+	jobTimer
 }
 
 type flinkState struct {
@@ -140,30 +135,12 @@ func (s *flinkState) init() {
 }
 
 // schedule arranges for j's next transition at t (replacing any other).
-func (s *flinkState) schedule(j *flinkJob, t time.Time) {
-	j.gen++
-	j.due = t
-	heap.Push(&s.due, dueItem[int64]{at: t, gen: j.gen, key: j.id})
-}
-
-// unschedule drops j's pending transition.
-func (s *flinkState) unschedule(j *flinkJob) {
-	j.gen++
-	j.due = time.Time{}
-}
+func (s *flinkState) schedule(j *flinkJob, t time.Time) { s.due.schedule(&j.jobTimer, j.id, t) }
 
 // catchUp performs every transition due at or before now, each at its own
 // instant. It is O(1) when nothing is due.
 func (s *flinkState) catchUp(e *Emulator, now time.Time) {
-	for s.due.Len() > 0 && !s.due.items[0].at.After(now) {
-		it := heap.Pop(&s.due).(dueItem[int64])
-		j := s.byID[it.key]
-		if j == nil || j.gen != it.gen {
-			continue
-		}
-		j.due = time.Time{}
-		s.step(e, j, it.at)
-	}
+	catchUpDue(&s.due, s.byID, now, func(j *flinkJob, at time.Time) { s.step(e, j, at) })
 }
 
 // step performs j's scheduled transition at instant at.
@@ -187,13 +164,7 @@ func (s *flinkState) step(e *Emulator, j *flinkJob, at time.Time) {
 // add inserts a job keeping s.jobs ordered by create time. Caller holds e.mu.
 func (s *flinkState) add(j *flinkJob) {
 	s.byID[j.id] = j
-	n := len(s.jobs)
-	if n == 0 || !j.createTime.Before(s.jobs[n-1].createTime) {
-		s.jobs = append(s.jobs, j)
-		return
-	}
-	i := sort.Search(n, func(i int) bool { return s.jobs[i].createTime.After(j.createTime) })
-	s.jobs = slices.Insert(s.jobs, i, j)
+	s.jobs = insertByCreateTime(s.jobs, j, func(j *flinkJob) time.Time { return j.createTime })
 }
 
 // run starts j (9.6); it returns the answer's message and success.
@@ -686,30 +657,4 @@ func (e *Emulator) flinkStop(w http.ResponseWriter, r *http.Request) {
 		out = append(out, flinkBatchResult{strconv.FormatBool(ok), msg})
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// ---- a due-time queue shared by the job areas ----
-
-// dueItem is a scheduled transition of the resource key; gen must still
-// match the resource's gen when it pops, otherwise it was superseded.
-type dueItem[K comparable] struct {
-	at  time.Time
-	gen uint64
-	key K
-}
-
-// dueQueue is a min-heap of dueItems by time (container/heap).
-type dueQueue[K comparable] struct{ items []dueItem[K] }
-
-func (q dueQueue[K]) Len() int { return len(q.items) }
-func (q dueQueue[K]) Less(i, j int) bool {
-	return q.items[i].at.Before(q.items[j].at)
-}
-func (q dueQueue[K]) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
-func (q *dueQueue[K]) Push(x any)   { q.items = append(q.items, x.(dueItem[K])) }
-func (q *dueQueue[K]) Pop() any {
-	n := len(q.items)
-	it := q.items[n-1]
-	q.items = q.items[:n-1]
-	return it
 }

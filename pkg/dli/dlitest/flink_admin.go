@@ -179,7 +179,7 @@ func (e *Emulator) SetFlinkJobStatus(id int64, status, desc string) error {
 		return fmt.Errorf("%w: flink job %d", ErrNotFound, id)
 	}
 	now := e.clock.Now()
-	e.flink.unschedule(j)
+	j.unschedule()
 	if flinkStarted[status] && (!flinkStarted[j.status] || flinkEnded[j.status]) && !flinkEnded[status] {
 		j.startTime, j.endTime = now, time.Time{} // (re)started
 	}

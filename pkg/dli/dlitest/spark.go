@@ -1,11 +1,9 @@
 package dlitest
 
 import (
-	"container/heap"
 	"crypto/sha256"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -93,8 +91,7 @@ type batch struct {
 	progress            int       // progress lines logged in the current run
 	reqBody             string
 
-	gen uint64
-	due time.Time
+	jobTimer
 }
 
 type sparkState struct {
@@ -117,40 +114,20 @@ func batchUUID(seq int64) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
+// add inserts a batch keeping s.batches ordered by create time. Caller
+// holds e.mu.
 func (s *sparkState) add(b *batch) {
 	s.byID[b.id] = b
-	n := len(s.batches)
-	if n == 0 || !b.createTime.Before(s.batches[n-1].createTime) {
-		s.batches = append(s.batches, b)
-		return
-	}
-	i := sort.Search(n, func(i int) bool { return s.batches[i].createTime.After(b.createTime) })
-	s.batches = slices.Insert(s.batches, i, b)
+	s.batches = insertByCreateTime(s.batches, b, func(b *batch) time.Time { return b.createTime })
 }
 
-func (s *sparkState) schedule(b *batch, t time.Time) {
-	b.gen++
-	b.due = t
-	heap.Push(&s.due, dueItem[string]{at: t, gen: b.gen, key: b.id})
-}
-
-func (s *sparkState) unschedule(b *batch) {
-	b.gen++
-	b.due = time.Time{}
-}
+// schedule arranges for b's next transition at t (replacing any other).
+func (s *sparkState) schedule(b *batch, t time.Time) { s.due.schedule(&b.jobTimer, b.id, t) }
 
 // catchUp performs every transition due at or before now, each at its own
 // instant; O(1) when nothing is due.
 func (s *sparkState) catchUp(e *Emulator, now time.Time) {
-	for s.due.Len() > 0 && !s.due.items[0].at.After(now) {
-		it := heap.Pop(&s.due).(dueItem[string])
-		b := s.byID[it.key]
-		if b == nil || b.gen != it.gen {
-			continue
-		}
-		b.due = time.Time{}
-		s.step(e, b, it.at)
-	}
+	catchUpDue(&s.due, s.byID, now, func(b *batch, at time.Time) { s.step(e, b, at) })
 }
 
 func (b *batch) logf(at time.Time, level, format string, args ...any) {
@@ -231,7 +208,7 @@ func (s *sparkState) cancel(b *batch, now time.Time) bool {
 	if batchFinal(b.state) {
 		return false
 	}
-	s.unschedule(b)
+	b.unschedule()
 	b.logf(now, "INFO", "Client: batch %s killed on user request", b.id)
 	b.state, b.endTime, b.updateTime = BatchDead, now, now
 	return true

@@ -134,7 +134,7 @@ func (e *Emulator) AddBatches(specs []BatchSpec) ([]string, error) {
 // pinBatch moves b to state at instant at and drops its scheduled step.
 // Caller holds e.mu.
 func (e *Emulator) pinBatch(b *batch, state string, at time.Time) {
-	e.spark.unschedule(b)
+	b.unschedule()
 	b.state, b.updateTime = state, at
 	if state != BatchStarting && b.startTime.IsZero() {
 		b.startTime = at
