@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dlibot/dlibot/pkg/yamlfile"
 	"github.com/goccy/go-yaml"
 	"github.com/sethvargo/go-envconfig"
 
@@ -319,18 +320,11 @@ func (c *Config) Location() *time.Location {
 
 // ParseQueues reads a queues file (`queues:` list of name, mode, min_cu,
 // max_cu). Every problem is reported as "file:line:col: field: problem".
-func ParseQueues(filename string, data []byte) (qs []QueueConfig, err error) {
-	defer func() {
-		// goccy/go-yaml v1.19.2 panics on some malformed input (found by
-		// FuzzParseQueues, e.g. a tag where a sequence should be).
-		if r := recover(); r != nil {
-			qs, err = nil, fmt.Errorf("%w: %s: not valid YAML for a queues file", ErrInvalidConfig, filename)
-		}
-	}()
+func ParseQueues(filename string, data []byte) ([]QueueConfig, error) {
 	var f struct {
 		Queues []QueueConfig `yaml:"queues"`
 	}
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.DisallowUnknownField()); err != nil {
+	if err := yamlfile.Unmarshal(data, &f, yaml.DisallowUnknownField()); err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil {
 			p := ye.GetToken().Position

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/dlibot/dlibot/pkg/yamlfile"
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
@@ -171,12 +172,12 @@ func ParseInlineRules(s string) (*Rules, error) {
 // "routes.yaml:4: routes[1].channel: required".
 func ParseRulesYAML(file string, data []byte) (*Rules, error) {
 	var r Rules
-	if err := yaml.UnmarshalWithOptions(data, &r, yaml.DisallowUnknownField()); err != nil {
+	if err := yamlfile.Unmarshal(data, &r, yaml.DisallowUnknownField()); err != nil {
 		var se yaml.Error
 		if errors.As(err, &se) && se.GetToken() != nil {
 			return nil, fmt.Errorf("%s:%d: %s", file, se.GetToken().Position.Line, se.GetMessage())
 		}
-		return nil, fmt.Errorf("%s: %v", file, err)
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	f, _ := parser.ParseBytes(data, 0)
 	line := func(p string) int {

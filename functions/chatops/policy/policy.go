@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dlibot/dlibot/pkg/yamlfile"
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
@@ -177,7 +178,7 @@ func (e *Error) Is(target error) bool { return target == ErrInvalid }
 // errors.
 func Parse(name string, data []byte) (*Policy, error) {
 	var f file
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
+	if err := yamlfile.Unmarshal(data, &f, yaml.Strict()); err != nil {
 		e := &Error{File: name, Msg: err.Error()}
 		var ye yaml.Error
 		if errors.As(err, &ye) {

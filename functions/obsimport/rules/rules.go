@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dlibot/dlibot/pkg/yamlfile"
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
@@ -159,7 +160,7 @@ func Parse(filename string, data []byte) (*Set, error) {
 		return nil, yamlErr(filename, err)
 	}
 	var f file
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.DisallowUnknownField()); err != nil {
+	if err := yamlfile.Unmarshal(data, &f, yaml.DisallowUnknownField()); err != nil {
 		return nil, yamlErr(filename, err)
 	}
 	if len(f.Rules) == 0 {
