@@ -33,7 +33,13 @@ func TestDevCommandBootsAndPrintsWorkingCommands(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- runDev(ctx, []string{"--http", "127.0.0.1:0"}, &out, &errOut) }()
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(out.String(), "Try:") {
+	// The banner is one write that ends with a blank line after "Try:".
+	bannerDone := func() bool {
+		s := out.String()
+		i := strings.Index(s, "\nTry:\n")
+		return i >= 0 && strings.Contains(s[i:], "\n\n")
+	}
+	for !bannerDone() {
 		select {
 		case err := <-done:
 			t.Fatalf("dev exited: %v\n%s", err, errOut.String())
@@ -45,6 +51,10 @@ func TestDevCommandBootsAndPrintsWorkingCommands(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	banner := out.String()
+	if i := strings.Index(banner, "\nTry:\n"); i >= 0 {
+		end := strings.Index(banner[i:], "\n\n")
+		banner = banner[:i+end]
+	}
 	var httpURL, curlLine string
 	for _, l := range strings.Split(banner, "\n") {
 		f := strings.Fields(l)

@@ -335,7 +335,12 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func printBanner(w io.Writer, info Info, cfg *host.Config, state string) {
+// printBanner writes the banner in one Write, so messages the console
+// notifier prints meanwhile never land inside it.
+func printBanner(out io.Writer, info Info, cfg *host.Config, state string) {
+	var b strings.Builder
+	w := &b
+	defer func() { _, _ = io.WriteString(out, b.String()) }()
 	fmt.Fprintln(w, "dlibot dev is running (Ctrl-C to stop)")
 	fmt.Fprintf(w, "  HTTP       %s  (POST /events, /slack/commands, /slack/interactions, /webhooks/obs; GET /healthz, /readyz, /metrics)\n", info.HTTP)
 	fmt.Fprintf(w, "  NATS       %s  (JetStream, state in %s)\n", info.NATS, filepath.Join(state, "nats"))
