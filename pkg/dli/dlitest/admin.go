@@ -1,6 +1,7 @@
 package dlitest
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -104,6 +105,36 @@ func (e *Emulator) Snapshot() State {
 // adminRoute registers an admin handler; it runs without e.mu held.
 func (e *Emulator) adminRoute(pattern string, h http.HandlerFunc) {
 	e.mux.HandleFunc(pattern, h)
+}
+
+// adminCreate answers an admin POST that adds spec count times: count 0
+// or 1 adds spec alone, more adds count copies named "<name>-00001"… (name
+// reached through nameOf), at most 100000. The answer is 201 with the
+// first id under idKey and, for count > 1, every id under idsKey.
+func adminCreate[S, ID any](w http.ResponseWriter, spec S, count int, nameOf func(*S) *string, add func([]S) ([]ID, error), idKey, idsKey string) {
+	if count < 0 || count > 100000 {
+		writeError(w, http.StatusBadRequest, "DLI.0001", "count must be between 1 and 100000")
+		return
+	}
+	specs := []S{spec}
+	if count > 1 {
+		name := *nameOf(&spec)
+		specs = make([]S, count)
+		for i := range specs {
+			specs[i] = spec
+			*nameOf(&specs[i]) = fmt.Sprintf("%s-%05d", name, i+1)
+		}
+	}
+	ids, err := add(specs)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "DLI.0001", err.Error())
+		return
+	}
+	out := map[string]any{idKey: ids[0]}
+	if count > 1 {
+		out[idsKey] = ids
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (e *Emulator) registerAdmin() {

@@ -219,28 +219,7 @@ func (e *Emulator) registerFlinkAdmin() {
 		if !decodeBody(w, r, &req) {
 			return
 		}
-		if req.Count < 0 || req.Count > 100000 {
-			writeError(w, http.StatusBadRequest, "DLI.0001", "count must be between 1 and 100000")
-			return
-		}
-		specs := []FlinkJobSpec{req.FlinkJobSpec}
-		if req.Count > 1 {
-			specs = make([]FlinkJobSpec, req.Count)
-			for i := range specs {
-				specs[i] = req.FlinkJobSpec
-				specs[i].Name = fmt.Sprintf("%s-%05d", req.Name, i+1)
-			}
-		}
-		ids, err := e.AddFlinkJobs(specs)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "DLI.0001", err.Error())
-			return
-		}
-		out := map[string]any{"job_id": ids[0]}
-		if req.Count > 1 {
-			out["job_ids"] = ids
-		}
-		writeJSON(w, http.StatusCreated, out)
+		adminCreate(w, req.FlinkJobSpec, req.Count, func(s *FlinkJobSpec) *string { return &s.Name }, e.AddFlinkJobs, "job_id", "job_ids")
 	})
 	e.adminRoute("PUT /_emulator/flink/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)

@@ -222,28 +222,7 @@ func (e *Emulator) registerSparkAdmin() {
 		if !decodeBody(w, r, &req) {
 			return
 		}
-		if req.Count < 0 || req.Count > 100000 {
-			writeError(w, http.StatusBadRequest, "DLI.0001", "count must be between 1 and 100000")
-			return
-		}
-		specs := []BatchSpec{req.BatchSpec}
-		if req.Count > 1 {
-			specs = make([]BatchSpec, req.Count)
-			for i := range specs {
-				specs[i] = req.BatchSpec
-				specs[i].Name = fmt.Sprintf("%s-%05d", req.Name, i+1)
-			}
-		}
-		ids, err := e.AddBatches(specs)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "DLI.0001", err.Error())
-			return
-		}
-		out := map[string]any{"id": ids[0]}
-		if req.Count > 1 {
-			out["ids"] = ids
-		}
-		writeJSON(w, http.StatusCreated, out)
+		adminCreate(w, req.BatchSpec, req.Count, func(s *BatchSpec) *string { return &s.Name }, e.AddBatches, "id", "ids")
 	})
 	e.adminRoute("PUT /_emulator/spark/batches/{id}", func(w http.ResponseWriter, r *http.Request) {
 		var u BatchUpdate
