@@ -1,7 +1,6 @@
 package events_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/events/eventstest"
 	"github.com/dlibot/dlibot/pkg/events/natstest"
@@ -275,27 +275,10 @@ func TestConsumerAckWaitExhausted(t *testing.T) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestConsumerPanicIsRetried(t *testing.T) {
 	_, js := natstest.StartJS(t)
 	rec := &eventstest.Recorder{}
-	var logs syncBuf
+	var logs testsync.Buffer
 	cfg := baseConfig(rec)
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	cfg.Backoff = func(attempt int) time.Duration { return 30 * time.Millisecond }

@@ -18,6 +18,7 @@ import (
 	awsevents "github.com/aws/aws-lambda-go/events"
 	"github.com/nats-io/nats.go"
 
+	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/events"
 )
 
@@ -247,7 +248,7 @@ func TestLambdaDropGoesToDLQWithNATS(t *testing.T) {
 
 func TestLambdaDropWithoutNATSIsLogged(t *testing.T) {
 	p := &probe{outcome: events.Drop("row 3: bad date")}
-	var log syncBuffer
+	var log testsync.Buffer
 	l := newTestLambda(t, p, nil, &log)
 	if _, err := l.Invoke(context.Background(), fixture(t, "s3-put.json")); err != nil {
 		t.Fatal(err)

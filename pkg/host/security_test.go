@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dlibot/dlibot/internal/testsync"
 )
 
 const (
@@ -55,7 +57,7 @@ func postBoom(base string) (*http.Response, error) {
 // TestPanicPathLogsNoSecret: a handler panic on a request carrying a token
 // and a signature must not put them in the logs.
 func TestPanicPathLogsNoSecret(t *testing.T) {
-	var log syncBuffer
+	var log testsync.Buffer
 	base := servePanicking(t, &log)
 	if resp, err := postBoom(base); err == nil {
 		resp.Body.Close()
@@ -82,7 +84,7 @@ func TestPanicPathLogsNoSecret(t *testing.T) {
 // a dropped connection as a generic dispatch failure and the sender cannot
 // tell it from a network fault.
 func TestPanicAnswers500(t *testing.T) {
-	var log syncBuffer
+	var log testsync.Buffer
 	base := servePanicking(t, &log)
 	resp, err := postBoom(base)
 	if err != nil {

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,45 +9,27 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/host/slacksig"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type serverFixture struct {
 	nats *testNATS
 	js   jetstream.JetStream
 	srv  *httptest.Server
 	m    *Metrics
-	log  *syncBuffer
+	log  *testsync.Buffer
 }
 
 func newServerFixture(t *testing.T, mutate func(*ServerOptions)) *serverFixture {
 	t.Helper()
-	f := &serverFixture{nats: startTestNATS(t), m: NewMetrics(), log: &syncBuffer{}}
+	f := &serverFixture{nats: startTestNATS(t), m: NewMetrics(), log: &testsync.Buffer{}}
 	nc, js := f.nats.connect(t)
 	f.js = js
 	logger := slog.New(slog.NewJSONHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -252,7 +233,7 @@ func TestEventsUnavailableWhileNATSDownAndReadyzFlips(t *testing.T) {
 		t.Fatalf("healthz during outage: %d (liveness must not depend on NATS)", resp.StatusCode)
 	}
 	f.nats.start()
-	waitFor(t, 15*time.Second, "readyz after restart", func() bool {
+	testsync.WaitFor(t, 15*time.Second, "readyz after restart", func() bool {
 		resp, _ := f.do(t, "GET", "/readyz", nil, "")
 		return resp.StatusCode == 200
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/dli/dlitest"
 	"github.com/dlibot/dlibot/pkg/events"
@@ -40,7 +41,7 @@ func runService(t testing.TB, o Options) (string, func() error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Console == nil {
-		o.Console = &syncBuffer{}
+		o.Console = &testsync.Buffer{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
@@ -173,9 +174,9 @@ func TestTicksFromThreeReplicasOnePerPeriod(t *testing.T) {
 			DLI: dliCfg, Registry: reg, Now: now, Metrics: metrics[i]})
 	}
 	_, js := n.connect(t)
-	waitFor(t, 20*time.Second, "the tick to be handled", func() bool { return calls.Load() >= 1 })
+	testsync.WaitFor(t, 20*time.Second, "the tick to be handled", func() bool { return calls.Load() >= 1 })
 	// Every replica has tried its publish.
-	waitFor(t, 20*time.Second, "three tick publishes", func() bool {
+	testsync.WaitFor(t, 20*time.Second, "three tick publishes", func() bool {
 		total := 0.0
 		for _, m := range metrics {
 			total += counterValue(t, m, "dlibot_ticks_total")
@@ -266,7 +267,7 @@ func TestRestartProcessesAcknowledgedEventsOnce(t *testing.T) {
 		}}, nil
 	}})
 	runService(t, Options{Config: cfg, DLI: testDLI(t), Registry: reg})
-	waitFor(t, 30*time.Second, "all events handled", func() bool {
+	testsync.WaitFor(t, 30*time.Second, "all events handled", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(seen) == total
@@ -280,7 +281,7 @@ func TestRestartProcessesAcknowledgedEventsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "all acks", func() bool {
+	testsync.WaitFor(t, 10*time.Second, "all acks", func() bool {
 		info, err := c.Info(ctx)
 		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
 	})

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/notify"
 	"github.com/dlibot/dlibot/pkg/notify/blockkit"
 )
@@ -95,7 +96,7 @@ func TestConsoleBehavesLikeSlack(t *testing.T) {
 
 // Concurrent posts never interleave their lines.
 func TestConsoleConcurrent(t *testing.T) {
-	var out syncBuffer
+	var out testsync.Buffer
 	c, _ := notify.NewConsole(&out, "#x")
 	var wg sync.WaitGroup
 	for range 20 {
@@ -107,23 +108,6 @@ func TestConsoleConcurrent(t *testing.T) {
 	if got := strings.Count(out.String(), "  line one\n  line two\n"); got != 20 {
 		t.Fatalf("%d intact messages, want 20:\n%s", got, out.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func goldenFile(t *testing.T, name string, got []byte) {

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,28 +17,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/dli/dlitest"
 	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/host"
 	"github.com/dlibot/dlibot/pkg/host/slacksig"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testFunctions registers three trivial functions: one ticking, one
 // consuming object events, one serving a Slack route.
@@ -70,7 +53,7 @@ func testFunctions(handled *atomic.Int32) *host.Registry {
 
 type devRun struct {
 	info   Info
-	out    *syncBuffer
+	out    *testsync.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -78,7 +61,7 @@ type devRun struct {
 func startDev(t *testing.T, dir string, reg *host.Registry) *devRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &devRun{out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	d := &devRun{out: &testsync.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan Info, 1)
 	go func() {
 		d.done <- Run(ctx, Options{Dir: dir, HTTPAddr: "127.0.0.1:0", Env: envconfig.MapLookuper(map[string]string{}),
@@ -184,7 +167,7 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 	}
 	// ticking got its start-up tick and the example; objects its example(s);
 	// slashy its command.
-	waitFor(t, 20*time.Second, "handlers", func() bool { return handled.Load() >= 4 })
+	testsync.WaitFor(t, 20*time.Second, "handlers", func() bool { return handled.Load() >= 4 })
 }
 
 func TestDevKeepsStateAcrossRestarts(t *testing.T) {
@@ -237,17 +220,6 @@ func TestDevKeepsStateAcrossRestarts(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestDevWithRealDLICredentials: with HUAWEICLOUD_SDK_AK set, dev uses that
 // DLI (here an emulator standing in for it) instead of starting its own, and
 // DLI calls show in /metrics.
@@ -262,7 +234,7 @@ func TestDevWithRealDLICredentials(t *testing.T) {
 	}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testsync.Buffer{}
 	ready := make(chan Info, 1)
 	done := make(chan error, 1)
 	go func() {
