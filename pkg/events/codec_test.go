@@ -1,9 +1,7 @@
 package events
 
 import (
-	"bytes"
 	"errors"
-	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,9 +10,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+	"github.com/dlibot/dlibot/internal/golden"
+)
 
 func sampleEvent(t testing.TB) Event {
 	t.Helper()
@@ -31,29 +29,12 @@ func sampleEvent(t testing.TB) Event {
 	return e
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
-		t.Errorf("%s changed:\n got: %s\nwant: %s", name, got, want)
-	}
-}
-
 func TestMarshalGolden(t *testing.T) {
 	b, err := Marshal(sampleEvent(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "object-created.structured.golden.json", b)
+	golden.Check(t, "object-created.structured.golden.json", b)
 }
 
 func TestNewMsgIsStructured(t *testing.T) {

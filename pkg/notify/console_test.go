@@ -4,19 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/dlibot/dlibot/internal/golden"
 	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/notify"
 	"github.com/dlibot/dlibot/pkg/notify/blockkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func TestConsoleGolden(t *testing.T) {
 	var out bytes.Buffer
@@ -61,7 +57,7 @@ func TestConsoleGolden(t *testing.T) {
 	if err != nil || fr.ID == "" || fr.Channel != "#autoscale" {
 		t.Fatalf("upload: %+v, %v", fr, err)
 	}
-	goldenFile(t, "console.golden.txt", out.Bytes())
+	golden.Check(t, "console.golden.txt", out.Bytes())
 }
 
 func TestConsoleBehavesLikeSlack(t *testing.T) {
@@ -107,26 +103,5 @@ func TestConsoleConcurrent(t *testing.T) {
 	wg.Wait()
 	if got := strings.Count(out.String(), "  line one\n  line two\n"); got != 20 {
 		t.Fatalf("%d intact messages, want 20:\n%s", got, out.String())
-	}
-}
-
-func goldenFile(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

@@ -2,17 +2,14 @@ package blockkit
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/slack-go/slack"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/dlibot/dlibot/internal/golden"
+)
 
 // Representative messages of the functions, built the way they build them.
 var representative = map[string]func() []slack.Block{
@@ -111,8 +108,8 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".golden.json", append(js, '\n'))
-			golden(t, name+".golden.txt", []byte(Plain(blocks)))
+			golden.Check(t, name+".golden.json", append(js, '\n'))
+			golden.Check(t, name+".golden.txt", []byte(Plain(blocks)))
 			// Rendering is deterministic.
 			again, _ := json.MarshalIndent(Fit(build()), "", "  ")
 			if string(again) != string(js) {
@@ -122,27 +119,6 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("%d blocks", len(blocks))
 			}
 		})
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 
