@@ -621,30 +621,26 @@ func decodeFlinkBatch(w http.ResponseWriter, r *http.Request) (flinkBatchBody, b
 }
 
 func (e *Emulator) flinkRun(w http.ResponseWriter, r *http.Request) {
-	b, ok := decodeFlinkBatch(w, r)
-	if !ok {
-		return
-	}
-	now := e.clock.Now()
-	out := make([]flinkBatchResult, 0, len(*b.JobIDs))
-	for _, id := range *b.JobIDs {
-		j := e.flink.byID[id]
-		if j == nil {
-			out = append(out, flinkBatchResult{"false", fmt.Sprintf("The job %d does not exist.", id)})
-			continue
-		}
-		ok, msg := e.flink.run(e, j, now)
-		out = append(out, flinkBatchResult{strconv.FormatBool(ok), msg})
-	}
-	writeJSON(w, http.StatusOK, out)
+	e.flinkBatch(w, r, func(_ flinkBatchBody, j *flinkJob, now time.Time) (bool, string) {
+		return e.flink.run(e, j, now)
+	})
 }
 
 func (e *Emulator) flinkStop(w http.ResponseWriter, r *http.Request) {
+	e.flinkBatch(w, r, func(b flinkBatchBody, j *flinkJob, now time.Time) (bool, string) {
+		savepoint := b.TriggerSavepoint != nil && *b.TriggerSavepoint
+		return e.flink.stop(e, j, savepoint, now)
+	})
+}
+
+// flinkBatch serves 9.6 and 9.11: act runs on each job of the body's
+// job_ids in order, and the answer lists one result a job, a job that
+// does not exist failing alone.
+func (e *Emulator) flinkBatch(w http.ResponseWriter, r *http.Request, act func(b flinkBatchBody, j *flinkJob, now time.Time) (bool, string)) {
 	b, ok := decodeFlinkBatch(w, r)
 	if !ok {
 		return
 	}
-	savepoint := b.TriggerSavepoint != nil && *b.TriggerSavepoint
 	now := e.clock.Now()
 	out := make([]flinkBatchResult, 0, len(*b.JobIDs))
 	for _, id := range *b.JobIDs {
@@ -653,7 +649,7 @@ func (e *Emulator) flinkStop(w http.ResponseWriter, r *http.Request) {
 			out = append(out, flinkBatchResult{"false", fmt.Sprintf("The job %d does not exist.", id)})
 			continue
 		}
-		ok, msg := e.flink.stop(e, j, savepoint, now)
+		ok, msg := act(b, j, now)
 		out = append(out, flinkBatchResult{strconv.FormatBool(ok), msg})
 	}
 	writeJSON(w, http.StatusOK, out)

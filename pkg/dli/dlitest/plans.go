@@ -367,19 +367,27 @@ func (q *queue) planIndex(id int64) int {
 	return slices.IndexFunc(q.plans, func(p *plan) bool { return p.id == id })
 }
 
+// lookupPlan finds the queue and the plan a request's path names, and the
+// plan's index in q.plans; when either is missing it writes the error
+// answer and returns ok false.
+func (e *Emulator) lookupPlan(w http.ResponseWriter, r *http.Request) (q *queue, id int64, i int, ok bool) {
+	if q = e.lookupQueue(w, r); q == nil {
+		return nil, 0, 0, false
+	}
+	if id, ok = pathPlanID(w, r); !ok {
+		return nil, 0, 0, false
+	}
+	if i = q.planIndex(id); i < 0 {
+		writeError(w, http.StatusBadRequest, "DLI.0002", fmt.Sprintf("The plan with id %d does not exist.", id))
+		return nil, 0, 0, false
+	}
+	return q, id, i, true
+}
+
 // deletePlan is 6.9.
 func (e *Emulator) deletePlan(w http.ResponseWriter, r *http.Request) {
-	q := e.lookupQueue(w, r)
-	if q == nil {
-		return
-	}
-	id, ok := pathPlanID(w, r)
+	q, _, i, ok := e.lookupPlan(w, r)
 	if !ok {
-		return
-	}
-	i := q.planIndex(id)
-	if i < 0 {
-		writeError(w, http.StatusBadRequest, "DLI.0002", fmt.Sprintf("The plan with id %d does not exist.", id))
 		return
 	}
 	q.plans = slices.Delete(q.plans, i, i+1)
@@ -390,17 +398,8 @@ func (e *Emulator) deletePlan(w http.ResponseWriter, r *http.Request) {
 // updatePlan is 6.10: the body replaces the plan's settings; its firing
 // history stays.
 func (e *Emulator) updatePlan(w http.ResponseWriter, r *http.Request) {
-	q := e.lookupQueue(w, r)
-	if q == nil {
-		return
-	}
-	id, ok := pathPlanID(w, r)
+	q, id, i, ok := e.lookupPlan(w, r)
 	if !ok {
-		return
-	}
-	i := q.planIndex(id)
-	if i < 0 {
-		writeError(w, http.StatusBadRequest, "DLI.0002", fmt.Sprintf("The plan with id %d does not exist.", id))
 		return
 	}
 	var b planBody
