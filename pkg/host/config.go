@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/dlibot/dlibot/pkg/host/secretvar"
 )
 
 // DefaultMaxBodyBytes is the default limit on HTTP request bodies (1 MiB).
@@ -221,18 +223,6 @@ func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// looksSecret matches variables that hold secrets even when the struct
-// carrying them (another package's) has no `secret` tag.
-func looksSecret(name string) bool {
-	n := strings.ToUpper(name)
-	for _, s := range []string{"SECRET", "TOKEN", "PASSWORD", "PRIVATE"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return strings.HasSuffix(n, "_SK") || strings.HasSuffix(n, "_AK")
-}
-
 // Setting is one configuration variable as `dlibot config check` prints it.
 type Setting struct {
 	// Name is the environment variable.
@@ -293,7 +283,7 @@ func collectSettings(v reflect.Value, prefix string, out *[]Setting) {
 		}
 		full := prefix + name
 		s := Setting{Name: full}
-		if f.Tag.Get("secret") == "true" || looksSecret(full) {
+		if secretvar.Is(f.Tag, full) {
 			s.Secret = true
 			if fv.IsZero() {
 				s.Value = "<unset>"

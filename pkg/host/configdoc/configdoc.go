@@ -21,6 +21,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/dlibot/dlibot/pkg/host/secretvar"
 )
 
 // Section is one group of variables in the reference.
@@ -84,7 +86,7 @@ func Variables(moduleRoot string, s Section) ([]Variable, error) {
 	for _, n := range extra {
 		if !seen[n] {
 			seen[n] = true
-			out = append(out, Variable{Name: n, Secret: looksSecret(n)})
+			out = append(out, Variable{Name: n, Secret: secretvar.Is("", n)})
 		}
 	}
 	return out, nil
@@ -121,7 +123,7 @@ func collect(src *sources, t reflect.Type, prefix string, out *[]Variable) error
 		v := Variable{Name: prefix + name, Type: typeName(ft), Doc: docs[f.Name]}
 		v.Default, _ = option(opts, "default")
 		_, v.Required = option(opts, "required")
-		v.Secret = f.Tag.Get("secret") == "true" || looksSecret(v.Name)
+		v.Secret = secretvar.Is(f.Tag, v.Name)
 		*out = append(*out, v)
 	}
 	return nil
@@ -165,16 +167,6 @@ func typeName(t reflect.Type) string {
 		return "string"
 	}
 	return t.String()
-}
-
-func looksSecret(name string) bool {
-	n := strings.ToUpper(name)
-	for _, s := range []string{"SECRET", "TOKEN", "PASSWORD", "PRIVATE"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return strings.HasSuffix(n, "_SK") || strings.HasSuffix(n, "_AK")
 }
 
 // sources finds doc comments of struct fields in the module's source.
