@@ -217,21 +217,13 @@ type FlinkJobState struct {
 }
 
 func (j *flinkJob) state() FlinkJobState {
-	st := FlinkJobState{
+	return FlinkJobState{
 		ID: j.id, Name: j.name, Queue: j.queue, Type: j.jobType, Status: j.status,
 		StatusDesc: j.statusDesc, UserName: j.userName, RootID: j.rootID,
 		Tags: maps.Clone(j.tags), EnterpriseProject: j.enterpriseProject,
 		CreateTime: j.createTime, UpdateTime: j.updateTime, HasSavepoint: j.hasSavepoint,
+		StartTime: timePtr(j.startTime), NextAt: timePtr(j.due),
 	}
-	if !j.startTime.IsZero() {
-		t := j.startTime
-		st.StartTime = &t
-	}
-	if !j.due.IsZero() {
-		t := j.due
-		st.NextAt = &t
-	}
-	return st
 }
 
 func (s *flinkState) snapshot() []FlinkJobState {

@@ -263,6 +263,8 @@ type BatchState struct {
 	NextAt *time.Time `json:"next_at,omitempty"`
 }
 
+// timePtr returns &t, nil for the zero time: an optional instant of a
+// Flink job's or a batch's snapshot.
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
