@@ -183,31 +183,30 @@ func TestChaos(t *testing.T) {
 		}
 		noSecretsScenario(t, c, "ingest")
 	})
-	if has("jobwatch") {
-		t.Run("jobwatch", func(t *testing.T) {
+	// group runs fn on a cluster of its own serving fns, in parallel with
+	// the other groups, and ends with the no-secrets scan of that cluster.
+	group := func(name string, fns []string, extra []string, fn func(t *testing.T, c *Cluster)) {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c := start(t, []string{"jobwatch"})
-			jobwatchScenarios(t, c)
-			noSecretsScenario(t, c, "jobwatch")
+			c := start(t, fns, extra...)
+			fn(t, c)
+			noSecretsScenario(t, c, name)
 		})
+	}
+	if has("jobwatch") {
+		group("jobwatch-faults", []string{"jobwatch"}, nil, jobwatchFaults)
+		group("jobwatch-outage", []string{"jobwatch"}, nil, jobwatchOutage)
 	}
 	if has("autoscale") {
-		t.Run("autoscale", func(t *testing.T) {
-			t.Parallel()
-			c := start(t, []string{"autoscale"}, autoscaleEnv...)
-			autoscaleScenarios(t, c)
-			noSecretsScenario(t, c, "autoscale")
-		})
+		group("autoscale", []string{"autoscale"}, autoscaleEnv, autoscaleScenarios)
 	}
 	if has("obsimport") {
-		t.Run("obsimport", func(t *testing.T) {
-			t.Parallel()
-			c := start(t, []string{"obsimport"})
-			obsimportScenarios(t, c)
+		group("obsimport", []string{"obsimport"}, nil, func(t *testing.T, c *Cluster) {
+			obsimportKillPause(t, c)
 			obsimportPoison(t, c)
-			noSecretsScenario(t, c, "obsimport")
 			obsimportPastRecoverAfter(t, start)
 		})
+		group("obsimport-faults", []string{"obsimport"}, nil, obsimportDLIFaults)
 	}
 }
 

@@ -51,7 +51,8 @@ var (
 
 // Binary returns the dlibot binary: $DLIBOT_BIN when set, else one built
 // once per test process with `go build` into dir (cached by the go build
-// cache, so a rebuild of an unchanged tree takes seconds).
+// cache, so a rebuild of an unchanged tree takes seconds; -trimpath like
+// `make build`, so the two share the cache).
 func Binary(dir string) (string, error) {
 	if p := os.Getenv(BinaryEnv); p != "" {
 		abs, err := filepath.Abs(p)
@@ -69,7 +70,7 @@ func Binary(dir string) (string, error) {
 			goBin = "go"
 		}
 		out := filepath.Join(dir, "dlibot")
-		cmd := exec.Command(goBin, "build", "-o", out, "github.com/dlibot/dlibot/cmd/dlibot")
+		cmd := exec.Command(goBin, "build", "-trimpath", "-o", out, "github.com/dlibot/dlibot/cmd/dlibot")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/dlibot: %v\n%s", err, b)
 			return

@@ -112,7 +112,9 @@ func sum(m map[string]int) int {
 	return n
 }
 
-func jobwatchScenarios(t *testing.T, c *Cluster) {
+// jobwatchFaults: jobs fail while DLI and Slack misbehave and a replica
+// dies; each alerts once.
+func jobwatchFaults(t *testing.T, c *Cluster) {
 	scenario(t, "jobwatch/kill-9+faults", "Flink jobs fail while: kill -9 of a replica, DLI 500, 429+Retry-After, reset (×2 each; short form ×1) and 10 s latency (short form 3 s) on the job list, Slack 429+Retry-After (×2; short ×1) and 500×1 on chat.postMessage", func(t *testing.T) string {
 		ids, names := addRunningFlinkJobs(t, c, "chaos-jw-a", 4)
 		waitPolls(t, c, sizes(1, 2), 60*time.Second) // the running jobs are known
@@ -143,6 +145,11 @@ func jobwatchScenarios(t *testing.T, c *Cluster) {
 		return detail
 	})
 
+}
+
+// jobwatchOutage: a DLI outage across polls is visible, and jobs that
+// failed during it alert once after it.
+func jobwatchOutage(t *testing.T, c *Cluster) {
 	scenario(t, "jobwatch/dli-outage", "DLI answers 503 to every call (long form: 3 more polls after the first failure is visible), then recovers; jobs fail during the outage", func(t *testing.T) string {
 		before := sumMetric(t, c, "dlibot_dli_calls_total", `!outcome="ok"`)
 		ids, names := addRunningFlinkJobs(t, c, "chaos-jw-b", 2)

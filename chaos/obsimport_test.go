@@ -115,7 +115,9 @@ func obsimportRequests(t *testing.T, bucket, name string, n int) ([]Request, []s
 	return reqs, keys
 }
 
-func obsimportScenarios(t *testing.T, c *Cluster) {
+// obsimportKillPause: object events while replicas are killed and paused;
+// each object is imported once.
+func obsimportKillPause(t *testing.T, c *Cluster) {
 	n := sizes(40, 300)
 	scenario(t, "obsimport/kill-9+pause", "object events while one replica is killed (kill -9, restarted) and another paused (SIGSTOP 5 s; long form 35 s, past AckWait but within OBSIMPORT_RECOVER_AFTER)", func(t *testing.T) string {
 		bucket := "chaos-imports"
@@ -144,6 +146,12 @@ func obsimportScenarios(t *testing.T, c *Cluster) {
 		return checkImportedOnce(t, c, bucket, keys, before, sizes(90*time.Second, 180*time.Second))
 	})
 
+}
+
+// obsimportDLIFaults: import submits fail in every way; each object is
+// imported once.
+func obsimportDLIFaults(t *testing.T, c *Cluster) {
+	n := sizes(40, 300)
 	scenario(t, "obsimport/dli-faults", "import submits answered 500, 429 + Retry-After, connection reset and 3 s latency (long form 10 s)", func(t *testing.T) string {
 		bucket := "chaos-imports"
 		reqs, keys := obsimportRequests(t, bucket, "faults", n)
