@@ -1,6 +1,7 @@
 package dlitest
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -105,6 +106,16 @@ func (e *Emulator) Snapshot() State {
 // adminRoute registers an admin handler; it runs without e.mu held.
 func (e *Emulator) adminRoute(pattern string, h http.HandlerFunc) {
 	e.mux.HandleFunc(pattern, h)
+}
+
+// writeAdminError answers an admin update that failed: 404 DLI.0002 when
+// the object does not exist (ErrNotFound), 400 DLI.0001 otherwise.
+func writeAdminError(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrNotFound) {
+		writeError(w, http.StatusNotFound, "DLI.0002", err.Error())
+		return
+	}
+	writeError(w, http.StatusBadRequest, "DLI.0001", err.Error())
 }
 
 // adminCreate answers an admin POST that adds spec count times: count 0

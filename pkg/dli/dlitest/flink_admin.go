@@ -235,11 +235,7 @@ func (e *Emulator) registerFlinkAdmin() {
 			return
 		}
 		if err := e.SetFlinkJobStatus(id, req.Status, req.StatusDesc); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				writeError(w, http.StatusNotFound, "DLI.0002", err.Error())
-				return
-			}
-			writeError(w, http.StatusBadRequest, "DLI.0001", err.Error())
+			writeAdminError(w, err)
 			return
 		}
 		st, _ := e.FlinkJob(id)

@@ -231,11 +231,7 @@ func (e *Emulator) registerSparkAdmin() {
 		}
 		id := r.PathValue("id")
 		if err := e.UpdateBatch(id, u); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				writeError(w, http.StatusNotFound, "DLI.0002", err.Error())
-				return
-			}
-			writeError(w, http.StatusBadRequest, "DLI.0001", err.Error())
+			writeAdminError(w, err)
 			return
 		}
 		st, _ := e.Batch(id)
