@@ -141,3 +141,6 @@ func sdkClient(t testing.TB, srv *Server) *dli.DliClient {
 	}
 	return dli.NewDliClient(hc)
 }
+
+// ptr returns a pointer to v, for the SDK's optional request fields.
+func ptr[T any](v T) *T { return &v }

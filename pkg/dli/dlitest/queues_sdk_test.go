@@ -12,8 +12,6 @@ import (
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/dli/v1/model"
 )
 
-func qPtr[T any](v T) *T { return &v }
-
 // TestSDKQueuesAndPlans calls every queue and plan endpoint through the
 // official SDK client (signed with AK/SK) and checks the answers decode into
 // the SDK's models.
@@ -26,7 +24,7 @@ func TestSDKQueuesAndPlans(t *testing.T) {
 	}
 	c := sdkClient(t, srv)
 
-	list, err := c.ListQueues(&model.ListQueuesRequest{QueueType: qPtr("all"), WithPriv: qPtr(true), WithChargeInfo: qPtr(true)})
+	list, err := c.ListQueues(&model.ListQueuesRequest{QueueType: ptr("all"), WithPriv: ptr(true), WithChargeInfo: ptr(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +53,7 @@ func TestSDKQueuesAndPlans(t *testing.T) {
 	}
 
 	act, err := c.RunQueueAction(&model.RunQueueActionRequest{QueueName: "etl",
-		Body: &model.RunQueueActionRequestBody{Action: "scale_out", CuCount: qPtr(int32(16))}})
+		Body: &model.RunQueueActionRequestBody{Action: "scale_out", CuCount: ptr(int32(16))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +68,7 @@ func TestSDKQueuesAndPlans(t *testing.T) {
 	days := model.GetQueuePlanRequestBodyRepeatDayEnum()
 	created, err := c.CreateQueuePlan(&model.CreateQueuePlanRequest{QueueName: "etl", Body: &model.QueuePlanRequestBody{
 		PlanName: "plan_A", TargetCu: 128, StartHour: 20, StartMinute: 30,
-		RepeatDay: []model.QueuePlanRequestBodyRepeatDay{days.MONDAY, days.SUNDAY}, Activate: qPtr(true),
+		RepeatDay: []model.QueuePlanRequestBodyRepeatDay{days.MONDAY, days.SUNDAY}, Activate: ptr(true),
 	}})
 	if err != nil || !*created.IsSuccess {
 		t.Fatalf("create plan: %v %+v", err, created)

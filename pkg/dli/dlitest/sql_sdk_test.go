@@ -13,8 +13,6 @@ import (
 // SQL endpoints through the official SDK (signed requests, the SDK's own
 // response models) and golden files of every SQL response shape.
 
-func sqlPtr[T any](v T) *T { return &v }
-
 func TestSQLThroughSDK(t *testing.T) {
 	// Signed requests: the clock must be near the wall clock.
 	srv := NewServer(t)
@@ -26,8 +24,8 @@ func TestSQLThroughSDK(t *testing.T) {
 
 	// 7.3.3 submit, async query.
 	sub, err := c.CreateSqlJob(&model.CreateSqlJobRequest{Body: &model.CreateSqlJobRequestBody{
-		Sql: "SELECT id, name FROM db1.t1 LIMIT 3", Currentdb: sqlPtr("db1"), QueueName: sqlPtr("etl"),
-		EngineType: sqlPtr(model.GetCreateSqlJobRequestBodyEngineTypeEnum().SPARK),
+		Sql: "SELECT id, name FROM db1.t1 LIMIT 3", Currentdb: ptr("db1"), QueueName: ptr("etl"),
+		EngineType: ptr(model.GetCreateSqlJobRequestBodyEngineTypeEnum().SPARK),
 		Conf:       &[]string{"spark.sql.shuffle.partitions=200"},
 		Tags:       &[]model.Tag{{Key: "workspace", Value: "space1"}},
 	}})
@@ -59,7 +57,7 @@ func TestSQLThroughSDK(t *testing.T) {
 	}
 
 	// 7.3.6 preview.
-	pv, err := c.PreviewSqlJobResult(&model.PreviewSqlJobResultRequest{JobId: id, QueueName: sqlPtr("etl")})
+	pv, err := c.PreviewSqlJobResult(&model.PreviewSqlJobResultRequest{JobId: id, QueueName: ptr("etl")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +67,7 @@ func TestSQLThroughSDK(t *testing.T) {
 	}
 
 	// 7.3.3 synchronous DDL with schema and rows.
-	ddl, err := c.CreateSqlJob(&model.CreateSqlJobRequest{Body: &model.CreateSqlJobRequestBody{Sql: "desc table1", Currentdb: sqlPtr("db1")}})
+	ddl, err := c.CreateSqlJob(&model.CreateSqlJobRequest{Body: &model.CreateSqlJobRequestBody{Sql: "desc table1", Currentdb: ptr("db1")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +78,8 @@ func TestSQLThroughSDK(t *testing.T) {
 	// 7.3.1 import with the SDK's string partition_spec, then 7.3.8 detail.
 	imp, err := c.ImportTable(&model.ImportTableRequest{Body: &model.ImportTableRequestBody{
 		DataPath: "obs://bucket/landing/dt=2026-11-25/a.csv", DataType: "csv", DatabaseName: "db1", TableName: "events",
-		WithColumnHeader: sqlPtr(true), Delimiter: sqlPtr(";"), QueueName: sqlPtr("etl"), Overwrite: sqlPtr(true),
-		PartitionSpec: sqlPtr(`{"dt":"2026-11-25"}`), Conf: &[]string{"dli.sql.dynamicPartitionOverwrite.enabled=true"},
+		WithColumnHeader: ptr(true), Delimiter: ptr(";"), QueueName: ptr("etl"), Overwrite: ptr(true),
+		PartitionSpec: ptr(`{"dt":"2026-11-25"}`), Conf: &[]string{"dli.sql.dynamicPartitionOverwrite.enabled=true"},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -124,11 +122,11 @@ func TestSQLThroughSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	ls, err := c.ListSqlJobs(&model.ListSqlJobsRequest{
-		PageSize: sqlPtr(int32(100)), CurrentPage: sqlPtr(int32(2)),
-		JobType: sqlPtr(model.GetListSqlJobsRequestJobTypeEnum().INSERT), JobStatus: sqlPtr(model.GetListSqlJobsRequestJobStatusEnum().FINISHED),
-		Order: sqlPtr(model.GetListSqlJobsRequestOrderEnum().START_TIME_ASC), QueueName: sqlPtr("default"),
-		SqlPattern: sqlPtr("insert into"), EngineType: sqlPtr(model.GetListSqlJobsRequestEngineTypeEnum().SPARK),
-		Start: sqlPtr(t0.Add(-2 * time.Hour).UnixMilli()), End: sqlPtr(t0.UnixMilli()), DbName: sqlPtr("db1"), TableName: sqlPtr("daily"),
+		PageSize: ptr(int32(100)), CurrentPage: ptr(int32(2)),
+		JobType: ptr(model.GetListSqlJobsRequestJobTypeEnum().INSERT), JobStatus: ptr(model.GetListSqlJobsRequestJobStatusEnum().FINISHED),
+		Order: ptr(model.GetListSqlJobsRequestOrderEnum().START_TIME_ASC), QueueName: ptr("default"),
+		SqlPattern: ptr("insert into"), EngineType: ptr(model.GetListSqlJobsRequestEngineTypeEnum().SPARK),
+		Start: ptr(t0.Add(-2 * time.Hour).UnixMilli()), End: ptr(t0.UnixMilli()), DbName: ptr("db1"), TableName: ptr("daily"),
 		JobTypes: &[]model.ListSqlJobsRequestJobTypes{model.GetListSqlJobsRequestJobTypesEnum().INSERT, model.GetListSqlJobsRequestJobTypesEnum().QUERY},
 	})
 	if err != nil {
@@ -143,11 +141,11 @@ func TestSQLThroughSDK(t *testing.T) {
 		*j.TableName != "daily" || j.EngineType.Value() != "spark" || j.Statement != "INSERT INTO db1.daily SELECT 1" {
 		t.Errorf("list entry: %+v", j)
 	}
-	ls, err = c.ListSqlJobs(&model.ListSqlJobsRequest{Tags: sqlPtr("workspace=space1")})
+	ls, err = c.ListSqlJobs(&model.ListSqlJobsRequest{Tags: ptr("workspace=space1")})
 	if err != nil || *ls.JobCount != 1 || (*ls.Jobs)[0].JobId != id || (*(*ls.Jobs)[0].Tags)[0].Value != "space1" {
 		t.Errorf("tag filter: %v %+v", err, ls)
 	}
-	_, err = c.ListSqlJobs(&model.ListSqlJobsRequest{PageSize: sqlPtr(int32(101))})
+	_, err = c.ListSqlJobs(&model.ListSqlJobsRequest{PageSize: ptr(int32(101))})
 	if !errors.As(err, &se) || se.ErrorCode != "DLI.0001" {
 		t.Errorf("page-size 101: %v", err)
 	}
