@@ -134,10 +134,11 @@ func scenario(t *testing.T, name, attack string, fn func(t *testing.T) string) {
 	})
 }
 
-// TestChaos runs the scenario groups in parallel, each on its own cluster
-// (three replicas, NATS, emulator, Slack fake): ingestion and security,
-// jobwatch, obsimport. Most of their time is spent waiting (poll
-// intervals, AckWait), not computing.
+// TestChaos runs the scenario groups concurrently, each on its own cluster
+// (three replicas, NATS, emulator, Slack fake): ingestion + security +
+// chatops, jobwatch (faults; outage), autoscale, obsimport (kill/pause;
+// DLI faults). Most of their time is spent waiting (poll intervals,
+// AckWait), not computing.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts dlibot processes")
@@ -173,26 +174,30 @@ func TestChaos(t *testing.T) {
 	has := func(f string) bool { return slices.Contains(served, f) }
 	notRunRows(registered, has)
 
-	t.Run("ingest", func(t *testing.T) {
-		t.Parallel()
-		c := start(t, served)
+	// group runs fn on a cluster of its own serving fns, concurrently with
+	// the other groups (t.Run from goroutines: not bound by -parallel,
+	// the groups mostly wait on poll intervals and AckWait), and ends with
+	// the no-secrets scan of that cluster.
+	var groups sync.WaitGroup
+	defer groups.Wait()
+	group := func(name string, fns []string, extra []string, fn func(t *testing.T, c *Cluster)) {
+		groups.Add(1)
+		go func() {
+			defer groups.Done()
+			t.Run(name, func(t *testing.T) {
+				c := start(t, fns, extra...)
+				fn(t, c)
+				noSecretsScenario(t, c, name)
+			})
+		}()
+	}
+	group("ingest", served, nil, func(t *testing.T, c *Cluster) {
 		ingestScenarios(t, c)
 		securityScenarios(t, c, has("chatops"))
 		if has("chatops") {
 			chatopsScenarios(t, c)
 		}
-		noSecretsScenario(t, c, "ingest")
 	})
-	// group runs fn on a cluster of its own serving fns, in parallel with
-	// the other groups, and ends with the no-secrets scan of that cluster.
-	group := func(name string, fns []string, extra []string, fn func(t *testing.T, c *Cluster)) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			c := start(t, fns, extra...)
-			fn(t, c)
-			noSecretsScenario(t, c, name)
-		})
-	}
 	if has("jobwatch") {
 		group("jobwatch-faults", []string{"jobwatch"}, nil, jobwatchFaults)
 		group("jobwatch-outage", []string{"jobwatch"}, nil, jobwatchOutage)
