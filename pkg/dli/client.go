@@ -110,7 +110,9 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithObserver calls observe once per call, after its last attempt, with
 // the operation (e.g. "GetQueue"), the outcome (one of the Outcome*
-// constants) and the call's duration, retries and waits included. pkg/host
+// constants; a call that succeeded only after retries reports
+// OutcomeRecovered, so transient DLI faults show in the metrics) and the
+// call's duration, retries and waits included. pkg/host
 // turns it into Prometheus metrics. observe must be fast and safe for
 // concurrent use.
 func WithObserver(observe func(op, outcome string, d time.Duration)) Option {
@@ -228,14 +230,21 @@ func (c *Client) sdkClient(rt http.RoundTripper) *dlisdk.DliClient {
 // return an *Error for an answer that decoded but reports a failure.
 func (c *Client) call(ctx context.Context, op string, idempotent bool, fn func(*dlisdk.DliClient) error) error {
 	start := c.now()
-	err := c.run(ctx, op, idempotent, fn)
+	retried := false
+	err := c.run(ctx, op, idempotent, fn, &retried)
 	if c.observe != nil {
-		c.observe(op, outcome(err), c.now().Sub(start))
+		oc := outcome(err)
+		if err == nil && retried {
+			oc = OutcomeRecovered
+		}
+		c.observe(op, oc, c.now().Sub(start))
 	}
 	return err
 }
 
-func (c *Client) run(ctx context.Context, op string, idempotent bool, fn func(*dlisdk.DliClient) error) error {
+// run performs the attempts; it sets *retried when an attempt failed and
+// another one followed.
+func (c *Client) run(ctx context.Context, op string, idempotent bool, fn func(*dlisdk.DliClient) error, retried *bool) error {
 	var last *Error
 	for attempt := 1; ; attempt++ {
 		if err := c.waitRate(ctx); err != nil {
@@ -274,6 +283,7 @@ func (c *Client) run(ctx context.Context, op string, idempotent bool, fn func(*d
 		c.log.LogAttrs(ctx, slog.LevelDebug, "dli: retrying",
 			slog.String("op", op), slog.Int("attempt", attempt), slog.Duration("wait", wait),
 			slog.Int("status", e.Status), slog.String("code", e.Code), slog.String("error", e.Error()))
+		*retried = true
 		if err := c.sleep(ctx, wait); err != nil {
 			return c.ctxError(ctx, op, attempt, e)
 		}

@@ -219,6 +219,7 @@ func outcome(err error) string {
 // Outcomes reported to the Observer hook.
 const (
 	OutcomeOK          = "ok"
+	OutcomeRecovered   = "ok_after_retry" // succeeded after one or more failed attempts
 	OutcomeNotFound    = "not_found"
 	OutcomeAuth        = "auth"
 	OutcomeThrottled   = "throttled"

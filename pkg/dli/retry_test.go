@@ -67,8 +67,8 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 			if n := countRequests(srv, tc.method, tc.path(srv)); n != 3 {
 				t.Errorf("%d requests, want 3", n)
 			}
-			if len(obs.reports) != 1 || obs.reports[0][len(obs.reports[0])-2:] != "ok" {
-				t.Errorf("observer reports %v, want one ok", obs.reports)
+			if len(obs.reports) != 1 || !strings.HasSuffix(obs.reports[0], " "+OutcomeRecovered) {
+				t.Errorf("observer reports %v, want one %s", obs.reports, OutcomeRecovered)
 			}
 		})
 	}
