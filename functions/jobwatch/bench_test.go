@@ -20,7 +20,7 @@ import (
 // interval). Reported: DLI calls per poll (and the budget: pages + failures),
 // poll duration, detection latency p99 (emulator time from the change to the
 // tick plus the poll's wall time until the post), heap in use, process RSS,
-// and duplicate posts. Results: /work/notes/bench-jobwatch.md.
+// and duplicate posts. Results: docs/benchmarks.md (jobwatch).
 func BenchmarkPoll25k(b *testing.B) {
 	f := newFixture(b, nil)
 	ctx := context.Background()

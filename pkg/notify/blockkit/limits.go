@@ -14,7 +14,7 @@
 package blockkit
 
 // Slack Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks and the composition
-// object pages; see /work/shared/research/chatops.md "Block Kit limits").
+// object pages; see Slack's Block Kit reference, "Block Kit limits").
 const (
 	// MaxBlocks is the most blocks one message may carry (modals and the Home tab allow 100).
 	MaxBlocks = 50
