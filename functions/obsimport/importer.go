@@ -102,6 +102,8 @@ type Importer struct {
 	// intakeOnly, set by benchmarks, records and queues objects without
 	// advancing the queues.
 	intakeOnly bool
+	// owner is this importer's lease token (Batch.Owner).
+	owner string
 }
 
 // errDropped marks a faultHook error as permanent.
@@ -134,7 +136,7 @@ func New(ctx context.Context, o Options) (*Importer, error) {
 	}
 	im := &Importer{cfg: o.Config, rules: o.RuleSet, l: l, dli: o.DLI, notify: o.Notifier, publish: o.Publish,
 		log: o.Logger, m: newMetrics(o.Registerer), now: o.Now, bg: o.Background,
-		tables: map[string]*sync.Mutex{}, workers: map[string]chan struct{}{}}
+		tables: map[string]*sync.Mutex{}, workers: map[string]chan struct{}{}, owner: newOwner()}
 	im.imp = &importBackend{dli: o.DLI, queue: o.Config.Queue, skew: o.Config.ClockSkew}
 	im.sql = &sqlBackend{dli: o.DLI, queue: o.Config.Queue, skew: o.Config.ClockSkew}
 	im.ctx, im.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -333,6 +335,12 @@ func (im *Importer) step(ctx context.Context, th string) (wait time.Duration, ag
 	}
 }
 
+func newOwner() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 func newBatchID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -433,7 +441,7 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 	}
 	b.DataPath = DataPath(b.Bucket, b.Paths)
 	b.Backend = im.backendFor().name()
-	b.IntentAt = im.now()
+	b.IntentAt, b.Owner = im.now(), im.owner
 	rev, ok, err := im.l.create(ctx, lockKey(th), b)
 	if err != nil || !ok {
 		return 0, !ok && err == nil, err
@@ -495,10 +503,41 @@ func classifySubmit(err error) submitOutcome {
 	return submitRejected
 }
 
-// submit sends b (whose lock is at rev) to DLI.
+// submit sends b (whose lock is at rev) to DLI. The lock is the fence:
+// right before the call it is updated with a revision check (owner token,
+// fresh lease), so a replica that was paused while another took the batch
+// over finds the revision changed and does not submit; after the update
+// the lease must still have at least half of OBSIMPORT_RECOVER_AFTER left
+// by the local clock (a pause during the update itself), and the call is
+// bounded by what is left of it.
 func (im *Importer) submit(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
 	b.Attempts++
-	jobID, err := im.backendOf(b).submit(ctx, b)
+	b.IntentAt, b.Owner = im.now(), im.owner
+	frev, ok, err := im.l.update(ctx, lockKey(th), b, rev)
+	if err != nil {
+		return 0, false, err
+	}
+	if !ok {
+		im.m.jobs.WithLabelValues(b.Backend, "fenced").Inc()
+		im.log.Warn("table lock changed before the submit (taken over or finished elsewhere); not submitting",
+			"table", b.TableID(), "batch", b.ID)
+		return 0, true, nil
+	}
+	rev = frev
+	im.at("fenced")
+	left := b.IntentAt.Add(im.cfg.RecoverAfter).Sub(im.now())
+	if left < im.cfg.RecoverAfter/2 {
+		// Paused between the fence and here: another replica may take
+		// over any moment. Step again: wait for the lease, then recover.
+		im.m.jobs.WithLabelValues(b.Backend, "fenced").Inc()
+		im.log.Warn("submit lease ran short before the call (process paused?); not submitting",
+			"table", b.TableID(), "batch", b.ID, "lease_left", left)
+		return 0, true, nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, left)
+	defer cancel()
+	im.at("send")
+	jobID, err := im.backendOf(b).submit(sctx, b)
 	if err != nil {
 		switch classifySubmit(err) {
 		case submitRetry:
@@ -533,7 +572,9 @@ func (im *Importer) recorded(ctx context.Context, th string, b *Batch, rev uint6
 		return 0, false, err
 	}
 	if !ok {
-		im.log.Warn("table lock changed while recording the job id", "table", b.TableID(), "batch", b.ID, "job_id", jobID)
+		if err := im.lostAfterSubmit(ctx, th, b, jobID); err != nil {
+			return 0, false, err
+		}
 		return 0, true, nil
 	}
 	im.at("recorded")
@@ -558,6 +599,44 @@ func (im *Importer) recorded(ctx context.Context, th string, b *Batch, rev uint6
 		return 0, false, err
 	}
 	return im.cfg.PollInterval, false, nil
+}
+
+// lostAfterSubmit handles a job id that could not be recorded because the
+// lock changed after the fence: another replica took the batch over while
+// this one was paused between the fence and the request (the remaining
+// window), or adopted this very job. A job the lock does not name is a
+// duplicate import: it is logged at error level, counted
+// (jobs_total{outcome="duplicate"}) and recorded in the lock's Duplicates
+// while the batch is still in flight.
+func (im *Importer) lostAfterSubmit(ctx context.Context, th string, b *Batch, jobID string) error {
+	for range 20 {
+		cur, rev, err := getJSON[Batch](ctx, im.l, lockKey(th))
+		if err != nil {
+			return err
+		}
+		if cur != nil && cur.ID == b.ID && cur.JobID == jobID {
+			im.log.Info("job id recorded by the replica that took the batch over", "batch", b.ID, "job_id", jobID)
+			return nil
+		}
+		if cur != nil && cur.ID == b.ID && contains(cur.Duplicates, jobID) {
+			return nil
+		}
+		im.m.jobs.WithLabelValues(b.Backend, "duplicate").Inc()
+		other := ""
+		if cur != nil && cur.ID == b.ID {
+			other = cur.JobID
+		}
+		im.log.Error("batch submitted twice: another replica took it over while this one was paused before its submit",
+			"table", b.TableID(), "batch", b.ID, "job_id", jobID, "other_job_id", other, "files", len(b.Files))
+		if cur == nil || cur.ID != b.ID {
+			return nil
+		}
+		cur.Duplicates = appendBounded(cur.Duplicates, jobID)
+		if _, ok, err := im.l.update(ctx, lockKey(th), cur, rev); err != nil || ok {
+			return err
+		}
+	}
+	return fmt.Errorf("obsimport: lock of batch %s changed 20 times in a row", b.ID)
 }
 
 // updateEntry applies change to the entry at key with a revision check,
@@ -595,14 +674,12 @@ func (im *Importer) recoverBatch(ctx context.Context, th string, b *Batch, rev u
 		im.log.Info("interrupted submission found in DLI; adopting its job", "batch", b.ID, "job_id", jobID)
 		return im.recorded(ctx, th, b, rev, jobID, "recovered")
 	}
-	im.log.Warn("interrupted submission not in DLI's job list; submitting again", "batch", b.ID, "table", b.TableID())
-	b.IntentAt = im.now()
-	nrev, ok, err := im.l.update(ctx, lockKey(th), b, rev)
-	if err != nil || !ok {
-		return 0, !ok && err == nil, err
-	}
+	im.log.Warn("interrupted submission not in DLI's job list; taking it over and submitting again",
+		"batch", b.ID, "table", b.TableID(), "previous_owner", b.Owner)
 	im.m.jobs.WithLabelValues(b.Backend, "resubmitted").Inc()
-	return im.submit(ctx, th, b, nrev)
+	// submit's fence is the takeover: revision-checked against the
+	// expired lease read by step.
+	return im.submit(ctx, th, b, rev)
 }
 
 // follow checks the job of b; when it has ended, finalises the batch.

@@ -199,8 +199,18 @@ type Batch struct {
 	// PrevJobs are earlier jobs of these objects (never adopted by
 	// recovery).
 	PrevJobs []string `json:"prev_jobs,omitempty"`
-	// IntentAt is when the (latest) submission was decided.
+	// IntentAt is when the (latest) submission was decided, renewed by
+	// the fence right before each submit call: the owner's lease runs
+	// until IntentAt + OBSIMPORT_RECOVER_AFTER, after which another
+	// replica may take the batch over (revision-checked).
 	IntentAt time.Time `json:"intent_at"`
+	// Owner is the token of the importer (replica) that holds the lease:
+	// it last fenced the batch for a submit.
+	Owner string `json:"owner,omitempty"`
+	// Duplicates are job ids a replica submitted for this batch after
+	// another had taken it over (a freeze inside the remaining window):
+	// both jobs ran; they are logged at error level and counted.
+	Duplicates []string `json:"duplicates,omitempty"`
 	// Attempts counts submissions.
 	Attempts int `json:"attempts"`
 	// Submitted is when DLI answered.

@@ -12,7 +12,9 @@ type metrics struct {
 	// ignored_test_event, ignored_folder_marker, ignored_control.
 	objects *prometheus.CounterVec
 	// jobs counts DLI import jobs by backend and outcome (submitted,
-	// succeeded, failed, rejected, retried, recovered, resubmitted).
+	// succeeded, failed, rejected, retried, recovered, resubmitted,
+	// fenced: a submit not sent because the lease was lost or ran short,
+	// duplicate: a job submitted after another replica took over).
 	jobs *prometheus.CounterVec
 	// submitLatency is the time from an object's first event to its
 	// import's submission.
