@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -28,6 +29,7 @@ type attemptTransport struct {
 	getConn atomic.Bool // the transport started looking for a connection
 	gotConn atomic.Bool // … and got one
 	wrote   atomic.Bool // request headers were written: DLI may have it
+	expired atomic.Bool // refused to send: the deadline had passed
 
 	mu     sync.Mutex
 	status int
@@ -39,6 +41,14 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		GetConn:      func(string) { t.getConn.Store(true) },
 		GotConn:      func(httptrace.GotConnInfo) { t.gotConn.Store(true) },
 		WroteHeaders: func() { t.wrote.Store(true) },
+	}
+	// A process paused (SIGSTOP) past the deadline resumes with the
+	// context's timer not fired yet: the clock, not Done, decides that a
+	// request is not sent after its caller's deadline (obsimport's submit
+	// lease relies on it).
+	if dl, ok := t.ctx.Deadline(); ok && !time.Now().Before(dl) {
+		t.expired.Store(true)
+		return nil, fmt.Errorf("request not sent: %w", context.DeadlineExceeded)
 	}
 	req = req.WithContext(httptrace.WithClientTrace(t.ctx, trace))
 	resp, err := t.base.RoundTrip(req)
@@ -62,6 +72,9 @@ func (t *attemptTransport) answer() (int, http.Header) {
 func (t *attemptTransport) notSent(err error) bool {
 	if t.wrote.Load() {
 		return false
+	}
+	if t.expired.Load() {
+		return true
 	}
 	if t.getConn.Load() && !t.gotConn.Load() {
 		return true
