@@ -43,8 +43,9 @@ type Config struct {
 	PollInterval time.Duration `env:"POLL_INTERVAL, default=5s"`
 	// RecoverAfter is how long after recording its intent a submission
 	// with no job id is considered interrupted (a crash), and looked for
-	// in DLI's job list before it is submitted again. It must exceed the
-	// DLI call timeout (DLI_TIMEOUT). Default 2m.
+	// in DLI's job list before it is submitted again; it is also the lease
+	// a replica holds on a submission (the submit call is bounded by it).
+	// It must exceed the DLI call timeout (DLI_TIMEOUT). Default 2m.
 	RecoverAfter time.Duration `env:"RECOVER_AFTER, default=2m"`
 	// SweepInterval is how often every table's queue and lock are
 	// checked (work left by a crash or another replica). Default 30s.

@@ -12,8 +12,12 @@
 // records the intent (batch id, files, data path) before the submit, so
 // after a crash the job already submitted is looked up in DLI's job list
 // (by tag for the SQL backend, by statement for the import API) before
-// anything is submitted again. docs/obsimport.md describes the remaining
-// window.
+// anything is submitted again. The lock is also a fence: right before each
+// submit its owner renews it with a revision-checked update (owner token,
+// lease until intent + RecoverAfter), and another replica takes an expired
+// lease over only through the same check, so a replica paused past
+// RecoverAfter does not submit what another has taken over.
+// docs/obsimport.md describes the remaining window.
 package obsimport
 
 import (
