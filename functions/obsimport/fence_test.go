@@ -112,3 +112,54 @@ func TestFrozenPastRecoverAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestTakenOverWhileSubmitting: A is paused right before its DLI call;
+// B takes the batch over and is paused at the same point; A's request
+// goes out first, and A records its job although the lock moved (B has no
+// job yet). B's request is then refused by DLI (one import per table) and
+// B releases nothing it does not hold: one job, followed to the end.
+func TestTakenOverWhileSubmitting(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	a, b := h.im, h.start()
+	pausedA, releaseA := pauseAt(a, "send")
+	pausedB, releaseB := pauseAt(b, "send")
+	const key = "landing/sales/2026/11/26/hour=07/race.csv"
+	doneA := make(chan events.Outcome, 1)
+	go func() { doneA <- a.Handle(ctx, objectEvent(t, key, "e1")) }()
+	<-pausedA
+	h.srv.Advance(h.cfg.RecoverAfter + 5*time.Second)
+	doneB := make(chan error, 1)
+	go func() { doneB <- b.Sweep(ctx) }()
+	<-pausedB
+	close(releaseA)
+	if out := <-doneA; out.Kind() != events.KindAck {
+		t.Fatalf("A's outcome %v", out)
+	}
+	th := TableKey("analytics", "sales")
+	lock, _, err := getJSON[Batch](ctx, a.l, lockKey(th))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lock == nil || lock.State != BatchSubmitted || lock.JobID == "" || lock.Owner != b.owner {
+		t.Fatalf("lock after A's submit: %+v", lock)
+	}
+	close(releaseB)
+	if err := <-doneB; err != nil {
+		t.Fatal(err)
+	}
+	h.drive(20)
+	var jobs []string
+	for _, imp := range h.srv.Snapshot().Imports {
+		jobs = append(jobs, imp.JobID)
+	}
+	if len(jobs) != 1 || jobs[0] != lock.JobID {
+		t.Errorf("jobs in DLI %q, want only A's %s", jobs, lock.JobID)
+	}
+	if e := h.entry("raw-data", key); e == nil || e.State != StateLoaded || e.JobID != lock.JobID {
+		t.Errorf("entry %+v", e)
+	}
+	if got := jobCount(t, a, "duplicate") + jobCount(t, b, "duplicate"); got != 0 {
+		t.Errorf("%v duplicates counted", got)
+	}
+}

@@ -576,16 +576,19 @@ func (im *Importer) recorded(ctx context.Context, th string, b *Batch, rev uint6
 		return 0, false, err
 	}
 	if !ok {
-		if err := im.lostAfterSubmit(ctx, th, b, jobID); err != nil {
-			return 0, false, err
-		}
-		return 0, true, nil
+		return im.lostAfterSubmit(ctx, th, b, jobID)
 	}
+	return im.markSubmitted(ctx, b, jobID, how, now)
+}
+
+// markSubmitted follows the recording of b's job id: metrics, log, and
+// its files' entries marked submitted.
+func (im *Importer) markSubmitted(ctx context.Context, b *Batch, jobID, how string, now time.Time) (time.Duration, bool, error) {
 	im.at("recorded")
 	im.m.jobs.WithLabelValues(b.Backend, how).Inc()
 	im.m.batchFiles.Observe(float64(len(b.Files)))
 	im.log.Info("import submitted", "table", b.TableID(), "batch", b.ID, "job_id", jobID, "files", len(b.Files), "data_path", b.DataPath, "how", how)
-	err = parallel(ctx, len(b.Files), func(i int) error {
+	err := parallel(ctx, len(b.Files), func(i int) error {
 		e, err := im.updateEntry(ctx, b.Files[i], func(e *Entry) bool {
 			if e.Content != b.Contents[i] || e.State != StatePending {
 				return false
@@ -608,39 +611,62 @@ func (im *Importer) recorded(ctx context.Context, th string, b *Batch, rev uint6
 // lostAfterSubmit handles a job id that could not be recorded because the
 // lock changed after the fence: another replica took the batch over while
 // this one was paused between the fence and the request (the remaining
-// window), or adopted this very job. A job the lock does not name is a
-// duplicate import: it is logged at error level, counted
-// (jobs_total{outcome="duplicate"}) and recorded in the lock's Duplicates
-// while the batch is still in flight.
-func (im *Importer) lostAfterSubmit(ctx context.Context, th string, b *Batch, jobID string) error {
-	for range 20 {
-		cur, rev, err := getJSON[Batch](ctx, im.l, lockKey(th))
+// window), or adopted this very job.
+//   - The lock names this job: nothing to do.
+//   - The replica that took over has no job id yet (it is about to submit,
+//     or submitting): this job is recorded as the batch's, with a revision
+//     check; that replica's own submit is then refused by DLI while this
+//     job runs (one import per table) and released, or reports itself.
+//   - Otherwise two jobs ran for one batch: logged at error level, counted
+//     (jobs_total{outcome="duplicate"}) and kept in the lock's Duplicates
+//     while the batch is still in flight.
+func (im *Importer) lostAfterSubmit(ctx context.Context, th string, b *Batch, jobID string) (time.Duration, bool, error) {
+	cur, rev, err := getJSON[Batch](ctx, im.l, lockKey(th))
+	if err != nil {
+		return 0, false, err
+	}
+	same := cur != nil && cur.ID == b.ID
+	if same && cur.JobID == jobID {
+		im.log.Info("job id recorded by the replica that took the batch over", "batch", b.ID, "job_id", jobID)
+		return 0, true, nil
+	}
+	if same && cur.State == BatchSubmitting {
+		now := im.now()
+		cur.State, cur.JobID, cur.Submitted = BatchSubmitted, jobID, now
+		_, ok, err := im.l.update(ctx, lockKey(th), cur, rev)
 		if err != nil {
-			return err
+			return 0, false, err
 		}
-		if cur != nil && cur.ID == b.ID && cur.JobID == jobID {
-			im.log.Info("job id recorded by the replica that took the batch over", "batch", b.ID, "job_id", jobID)
-			return nil
+		if ok {
+			im.log.Warn("batch taken over while this replica was submitting it; its job recorded before the other replica's",
+				"table", b.TableID(), "batch", b.ID, "job_id", jobID, "owner", cur.Owner)
+			return im.markSubmitted(ctx, cur, jobID, "submitted", now)
 		}
-		if cur != nil && cur.ID == b.ID && contains(cur.Duplicates, jobID) {
-			return nil
+		cur, rev, err = getJSON[Batch](ctx, im.l, lockKey(th))
+		if err != nil {
+			return 0, false, err
 		}
-		im.m.jobs.WithLabelValues(b.Backend, "duplicate").Inc()
-		other := ""
-		if cur != nil && cur.ID == b.ID {
-			other = cur.JobID
-		}
-		im.log.Error("batch submitted twice: another replica took it over while this one was paused before its submit",
-			"table", b.TableID(), "batch", b.ID, "job_id", jobID, "other_job_id", other, "files", len(b.Files))
-		if cur == nil || cur.ID != b.ID {
-			return nil
-		}
-		cur.Duplicates = appendBounded(cur.Duplicates, jobID)
-		if _, ok, err := im.l.update(ctx, lockKey(th), cur, rev); err != nil || ok {
-			return err
+		same = cur != nil && cur.ID == b.ID
+		if same && cur.JobID == jobID {
+			return 0, true, nil
 		}
 	}
-	return fmt.Errorf("obsimport: lock of batch %s changed 20 times in a row", b.ID)
+	im.m.jobs.WithLabelValues(b.Backend, "duplicate").Inc()
+	other := ""
+	if same {
+		other = cur.JobID
+	}
+	im.log.Error("batch submitted twice: another replica took it over while this one was paused before its submit",
+		"table", b.TableID(), "batch", b.ID, "job_id", jobID, "other_job_id", other, "files", len(b.Files))
+	if same && !contains(cur.Duplicates, jobID) {
+		cur.Duplicates = appendBounded(cur.Duplicates, jobID)
+		// Best effort: a conflict means the batch moved on; the log line
+		// and the counter remain.
+		if _, _, err := im.l.update(ctx, lockKey(th), cur, rev); err != nil {
+			return 0, false, err
+		}
+	}
+	return 0, true, nil
 }
 
 // updateEntry applies change to the entry at key with a revision check,
