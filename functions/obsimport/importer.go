@@ -446,12 +446,55 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 	b.DataPath = DataPath(b.Bucket, b.Paths)
 	b.Backend = im.backendFor().name()
 	b.IntentAt, b.Owner = im.now(), im.owner
+	im.at("batch")
 	rev, ok, err := im.l.create(ctx, lockKey(th), b)
 	if err != nil || !ok {
 		return 0, !ok && err == nil, err
 	}
 	im.at("intent")
+	// The entries were read before the lock was ours: a replica paused in
+	// between finds them imported meanwhile by another. Holding the lock,
+	// nobody else changes their state now; drop what is no longer pending
+	// (the fence in submit stores the batch as it leaves).
+	if err := im.dropStale(ctx, b); err != nil {
+		return 0, false, err
+	}
+	if len(b.Files) == 0 {
+		if _, err := im.l.deleteAt(ctx, lockKey(th), rev); err != nil {
+			return 0, false, err
+		}
+		return 0, true, nil
+	}
 	return im.submit(ctx, th, b, rev)
+}
+
+// dropStale removes from b the files whose entries are no longer pending
+// with the batch's content.
+func (im *Importer) dropStale(ctx context.Context, b *Batch) error {
+	entries := make([]*Entry, len(b.Files))
+	if err := parallel(ctx, len(b.Files), func(i int) error {
+		e, _, err := getJSON[Entry](ctx, im.l, b.Files[i])
+		entries[i] = e
+		return err
+	}); err != nil {
+		return err
+	}
+	var files, contents, paths []string
+	for i, e := range entries {
+		if e != nil && e.State == StatePending && e.Content == b.Contents[i] {
+			files, contents, paths = append(files, b.Files[i]), append(contents, b.Contents[i]), append(paths, b.Paths[i])
+		}
+	}
+	if len(files) == len(b.Files) {
+		return nil
+	}
+	im.log.Info("files imported elsewhere while this batch was formed; left out", "table", b.TableID(), "batch", b.ID,
+		"left_out", len(b.Files)-len(files))
+	b.Files, b.Contents, b.Paths = files, contents, paths
+	if len(paths) > 0 {
+		b.DataPath = DataPath(b.Bucket, paths)
+	}
+	return nil
 }
 
 // backendFor picks the backend of a new batch: OBSIMPORT_BACKEND, for
