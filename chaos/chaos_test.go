@@ -421,7 +421,7 @@ func statusList(m map[int]int) string {
 	return strings.Join(parts, " ")
 }
 
-func sumMetric(t *testing.T, c *Cluster, name string, labels ...string) float64 {
+func sumMetric(t testing.TB, c *Cluster, name string, labels ...string) float64 {
 	t.Helper()
 	total := 0.0
 	for _, u := range c.Live() {

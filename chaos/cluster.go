@@ -96,6 +96,9 @@ type Options struct {
 	Timing dlitest.Timing
 	// Queues are created in the emulator before the replicas start.
 	Queues []dlitest.QueueSpec
+	// Seed, if set, fills the emulator (jobs, queues) before the replicas
+	// start, so their first poll already sees it.
+	Seed func(*dlitest.Emulator) error
 }
 
 // Cluster is a running system under test: an embedded NATS server, the
@@ -142,6 +145,11 @@ func Start(tb testing.TB, o Options) *Cluster {
 	for _, q := range o.Queues {
 		if err := emu.AddQueue(q); err != nil {
 			tb.Fatalf("emulator queue %s: %v", q.Name, err)
+		}
+	}
+	if o.Seed != nil {
+		if err := o.Seed(emu); err != nil {
+			tb.Fatalf("emulator seed: %v", err)
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
