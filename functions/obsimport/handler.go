@@ -156,19 +156,40 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 		// exist, the item is harmless (it names content the ledger has
 		// already handled, or the same content already queued) and the
 		// batch builder drops it as stale.
+		// Both are written create-only against revision 0 (one round trip
+		// each, in parallel); a key that exists or holds a delete marker
+		// fails that. The entry failing that way is read below (entries
+		// are never deleted); the queue item failing that way while the
+		// entry was new is created again the careful way, which recreates
+		// a deleted item (an earlier import of the key removed it).
 		if attempt == 0 {
 			var ne Entry
 			fresh(&ne)
-			qerr := make(chan error, 1)
-			go func() { qerr <- im.enqueue(ctx, &ne, false) }()
-			_, ok, err := im.l.create(ctx, key, &ne)
-			if qe := <-qerr; err == nil {
-				err = qe
+			it := im.queueItem(&ne)
+			qkey := queueKey(TableKey(ne.Database, ne.Table), it.File)
+			type created struct {
+				ok  bool
+				err error
+			}
+			qres := make(chan created, 1)
+			go func() {
+				_, ok, err := im.l.tryCreate(ctx, qkey, it)
+				qres <- created{ok, err}
+			}()
+			_, ok, err := im.l.tryCreate(ctx, key, &ne)
+			q := <-qres
+			if err == nil {
+				err = q.err
 			}
 			if err != nil {
 				return "", err
 			}
 			if ok {
+				if !q.ok {
+					if _, _, err := im.l.create(ctx, qkey, it); err != nil {
+						return "", err
+					}
+				}
 				im.at("recorded-entry")
 				return AcceptQueued, nil
 			}

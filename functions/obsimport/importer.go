@@ -869,12 +869,17 @@ func (im *Importer) finalize(ctx context.Context, th string, b *Batch, rev uint6
 // holding older content).
 func (im *Importer) enqueue(ctx context.Context, e *Entry, overwrite bool) error {
 	th := TableKey(e.Database, e.Table)
-	it := QueueItem{File: FileKey(e.Bucket, e.Key), Content: e.Content, Group: e.Spec.group(e.Bucket, e.Path), Enqueued: im.now()}
+	it := im.queueItem(e)
 	if overwrite {
 		return im.l.put(ctx, queueKey(th, it.File), it)
 	}
 	_, _, err := im.l.create(ctx, queueKey(th, it.File), it)
 	return err
+}
+
+// queueItem is the queue item for e's current content.
+func (im *Importer) queueItem(e *Entry) QueueItem {
+	return QueueItem{File: FileKey(e.Bucket, e.Key), Content: e.Content, Group: e.Spec.group(e.Bucket, e.Path), Enqueued: im.now()}
 }
 
 // parallel runs f(0..n-1) with at most 16 calls in flight and returns the

@@ -252,6 +252,10 @@ func queueKey(th, file string) string { return "q." + th + "." + strings.TrimPre
 // ledger wraps the KV bucket with typed, revision-checked access.
 type ledger struct {
 	kv jetstream.KeyValue
+	// w writes values (create-only, revision-checked or plain) with one
+	// request each straight to the bucket's subject; nil writes through
+	// kv. See directWriter.
+	w *directWriter
 }
 
 // OpenLedger creates (or opens) the obsimport KV bucket.
@@ -266,7 +270,13 @@ func openLedger(ctx context.Context, js jetstream.KeyValueManager, replicas int,
 	if err != nil {
 		return nil, fmt.Errorf("obsimport: open KV bucket %s: %w", Bucket, err)
 	}
-	return &ledger{kv: kv}, nil
+	l := &ledger{kv: kv}
+	if w, err := newDirectWriter(ctx, js, kv); err != nil {
+		return nil, err
+	} else if w != nil {
+		l.w = w
+	}
+	return l, nil
 }
 
 func getJSON[T any](ctx context.Context, l *ledger, key string) (*T, uint64, error) {
@@ -301,6 +311,43 @@ func (l *ledger) create(ctx context.Context, key string, v any) (rev uint64, ok 
 	return rev, true, nil
 }
 
+// tryCreate stores v under key only if the key has never been written
+// or its history was purged: one round trip, where create costs two more
+// when the key exists (it reads the key to see whether it holds a delete
+// marker). ok is false when the key exists or holds a delete marker; use
+// create when a deleted key may be recreated.
+func (l *ledger) tryCreate(ctx context.Context, key string, v any) (rev uint64, ok bool, err error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, false, err
+	}
+	rev, err = l.write(ctx, key, b, 0, true)
+	if isWrongRevision(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("obsimport: create %s: %w", key, err)
+	}
+	return rev, true, nil
+}
+
+// write stores b under key, if expect only while the key's revision is
+// rev (0: the key has never been written).
+func (l *ledger) write(ctx context.Context, key string, b []byte, rev uint64, expect bool) (uint64, error) {
+	if l.w != nil {
+		n, err := l.w.write(ctx, key, b, rev, expect)
+		if !errors.Is(err, errNoStream) {
+			return n, err
+		}
+		// No stream answered (JetStream restarting, a leader election):
+		// nothing was stored; the KV client retries such a write.
+	}
+	if expect {
+		return l.kv.Update(ctx, key, b, rev)
+	}
+	return l.kv.Put(ctx, key, b)
+}
+
 // update stores v under key if its revision is still rev; ok is false
 // when someone else changed it first.
 func (l *ledger) update(ctx context.Context, key string, v any, rev uint64) (uint64, bool, error) {
@@ -308,7 +355,7 @@ func (l *ledger) update(ctx context.Context, key string, v any, rev uint64) (uin
 	if err != nil {
 		return 0, false, err
 	}
-	nrev, err := l.kv.Update(ctx, key, b, rev)
+	nrev, err := l.write(ctx, key, b, rev, true)
 	if isWrongRevision(err) {
 		return 0, false, nil
 	}
@@ -323,7 +370,7 @@ func (l *ledger) put(ctx context.Context, key string, v any) error {
 	if err != nil {
 		return err
 	}
-	if _, err := l.kv.Put(ctx, key, b); err != nil {
+	if _, err := l.write(ctx, key, b, 0, false); err != nil {
 		return fmt.Errorf("obsimport: write %s: %w", key, err)
 	}
 	return nil
@@ -353,7 +400,8 @@ func isWrongRevision(err error) bool {
 		return true
 	}
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 		return true
 	}
 	return strings.Contains(err.Error(), "wrong last sequence")

@@ -1,0 +1,183 @@
+package obsimport
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dlibot/dlibot/pkg/events/natstest"
+)
+
+func TestParsePubAck(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		seq     uint64
+		wrong   bool // a failed expectation (isWrongRevision)
+		invalid bool
+	}{
+		{name: "plain", in: `{"stream":"KV_dlibot_obsimport","seq":42}`, seq: 42},
+		{name: "with domain", in: `{"stream":"KV_dlibot_obsimport","seq":7,"domain":"hub"}`, seq: 7},
+		{name: "max", in: `{"stream":"KV_x","seq":18446744073709551615}`, seq: 18446744073709551615},
+		{name: "spaced (slow path)", in: `{ "stream": "KV_x", "seq": 9 }`, seq: 9},
+		{name: "fields reordered (slow path)", in: `{"seq":3,"stream":"KV_x"}`, seq: 3},
+		{name: "wrong last sequence", in: `{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 5"},"stream":"KV_x","seq":0}`, wrong: true},
+		{name: "wrong last sequence first", in: `{"stream":"KV_x","error":{"code":400,"err_code":10071,"description":"wrong last sequence: 5"}}`, wrong: true},
+		{name: "replicated conflict", in: `{"error":{"code":400,"err_code":10164,"description":"wrong last sequence"}}`, wrong: true},
+		{name: "no stream", in: `{"seq":3}`, invalid: true},
+		{name: "garbage", in: `nope`, invalid: true},
+		{name: "truncated", in: `{"stream":"KV_x","seq":12`, invalid: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seq, err := parsePubAck([]byte(tc.in))
+			switch {
+			case tc.wrong:
+				if !isWrongRevision(err) {
+					t.Fatalf("err = %v, want a wrong-revision error", err)
+				}
+			case tc.invalid:
+				if !errors.Is(err, jetstream.ErrInvalidJSAck) {
+					t.Fatalf("err = %v, want ErrInvalidJSAck", err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case seq != tc.seq:
+				t.Fatalf("seq = %d, want %d", seq, tc.seq)
+			}
+		})
+	}
+}
+
+// TestValidKey: the same rule as the KV client's key check.
+func TestValidKey(t *testing.T) {
+	kvRule := regexp.MustCompile(`^[-/_=\.a-zA-Z0-9]+$`)
+	for _, k := range []string{"f.0123abcd", "q.ab.cd", "t.x", "a-b_c=d/e", "", ".a", "a.", "a b", "a*", "a>", "ä", "a\n", "f..x"} {
+		want := kvRule.MatchString(k) && k[0] != '.' && k[len(k)-1] != '.'
+		if got := validKey(k); got != want {
+			t.Errorf("validKey(%q) = %v, want %v", k, got, want)
+		}
+	}
+}
+
+// TestLedgerWrites runs the same writes through the direct writer and
+// through the KV client and expects the same outcomes and revisions.
+func TestLedgerWrites(t *testing.T) {
+	_, js := natstest.StartJS(t)
+	ctx := context.Background()
+	direct, err := openLedger(ctx, js, 1, jetstream.FileStorage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if direct.w == nil {
+		t.Fatal("the direct writer is not used on a plain JetStream handle")
+	}
+	viaKV := &ledger{kv: direct.kv}
+	for _, l := range []struct {
+		name string
+		l    *ledger
+	}{{"direct", direct}, {"kv", viaKV}} {
+		t.Run(l.name, func(t *testing.T) {
+			key := "f." + l.name
+			rev, ok, err := l.l.tryCreate(ctx, key, map[string]int{"v": 1})
+			if err != nil || !ok || rev == 0 {
+				t.Fatalf("tryCreate new: %d %v %v", rev, ok, err)
+			}
+			if _, ok, err := l.l.tryCreate(ctx, key, map[string]int{"v": 2}); err != nil || ok {
+				t.Fatalf("tryCreate existing: ok=%v err=%v, want refused", ok, err)
+			}
+			if _, ok, err := l.l.update(ctx, key, map[string]int{"v": 3}, rev+100); err != nil || ok {
+				t.Fatalf("update at a wrong revision: ok=%v err=%v, want refused", ok, err)
+			}
+			nrev, ok, err := l.l.update(ctx, key, map[string]int{"v": 4}, rev)
+			if err != nil || !ok || nrev <= rev {
+				t.Fatalf("update: %d %v %v", nrev, ok, err)
+			}
+			if err := l.l.put(ctx, key, map[string]int{"v": 5}); err != nil {
+				t.Fatal(err)
+			}
+			got, grev, err := getJSON[map[string]int](ctx, l.l, key)
+			if err != nil || (*got)["v"] != 5 || grev <= nrev {
+				t.Fatalf("read back %v rev %d (after %d): %v", got, grev, nrev, err)
+			}
+			// A deleted key holds a delete marker: tryCreate refuses it,
+			// create recreates it.
+			if _, err := l.l.deleteAt(ctx, key, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := l.l.tryCreate(ctx, key, map[string]int{"v": 6}); err != nil || ok {
+				t.Fatalf("tryCreate over a delete marker: ok=%v err=%v, want refused", ok, err)
+			}
+			if _, ok, err := l.l.create(ctx, key, map[string]int{"v": 7}); err != nil || !ok {
+				t.Fatalf("create over a delete marker: ok=%v err=%v", ok, err)
+			}
+		})
+	}
+}
+
+// TestDirectWriterNoStream: a publish no stream answers is reported as
+// errNoStream (nothing stored), which the ledger retries through the KV
+// client.
+func TestDirectWriterNoStream(t *testing.T) {
+	_, js := natstest.StartJS(t)
+	l, err := openLedger(context.Background(), js, 1, jetstream.FileStorage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := *l.w
+	w.prefix = "$KV.no_such_bucket."
+	if _, err := w.write(context.Background(), "f.x", []byte("{}"), 0, true); !errors.Is(err, errNoStream) {
+		t.Fatalf("err = %v, want errNoStream", err)
+	}
+	if _, err := w.write(context.Background(), "bad key", []byte("{}"), 0, true); !errors.Is(err, jetstream.ErrInvalidKey) {
+		t.Fatalf("err = %v, want ErrInvalidKey", err)
+	}
+}
+
+// kvOnly hides everything but the KeyValueManager of a JetStream handle.
+type kvOnly struct{ jetstream.KeyValueManager }
+
+// TestLedgerWithoutDirectWriter: a KeyValueManager that is not a plain
+// JetStream handle is written through the KV client.
+func TestLedgerWithoutDirectWriter(t *testing.T) {
+	_, js := natstest.StartJS(t)
+	l, err := openLedger(context.Background(), kvOnly{js}, 1, jetstream.FileStorage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.w != nil {
+		t.Fatal("direct writer used without a JetStream handle")
+	}
+	if _, ok, err := l.tryCreate(context.Background(), "f.a", 1); err != nil || !ok {
+		t.Fatalf("tryCreate: %v %v", ok, err)
+	}
+}
+
+// TestAcceptRequeuesDeletedQueueItem: a new ledger entry whose queue key
+// holds a delete marker (an earlier item removed) is still queued.
+func TestAcceptRequeuesDeletedQueueItem(t *testing.T) {
+	h := newHarness(t, nil)
+	h.im.intakeOnly = true
+	ctx := context.Background()
+	key := keyName(1)
+	m, err := h.set.Match("raw-data", key)
+	if err != nil || m == nil {
+		t.Fatalf("match: %v %v", m, err)
+	}
+	qk := queueKey(TableKey(m.Database, m.Table), FileKey("raw-data", key))
+	if _, err := h.im.l.kv.Create(ctx, qk, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.im.l.kv.Delete(ctx, qk); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := h.im.Accept(ctx, object(key, "e1")); err != nil || res != AcceptQueued {
+		t.Fatalf("Accept = %v, %v", res, err)
+	}
+	it, _, err := getJSON[QueueItem](ctx, h.im.l, qk)
+	if err != nil || it == nil || it.Content != "e1" {
+		t.Fatalf("queue item %+v, %v; want content e1", it, err)
+	}
+}
