@@ -114,26 +114,39 @@ func validKey(k string) bool {
 }
 
 var (
-	ackStream = []byte(`{"stream":"`)
-	ackSeq    = []byte(`,"seq":`)
-	ackError  = []byte(`"error"`)
+	ackStream  = []byte(`{"stream":"`)
+	ackSeq     = []byte(`,"seq":`)
+	ackError   = []byte(`"error"`)
+	errCode    = []byte(`{"error":{"code":`)
+	errErrCode = []byte(`,"err_code":`)
+	errDesc    = []byte(`,"description":"`)
+	errEnd     = []byte(`"}}`)
 )
 
 // parsePubAck returns the sequence of a JetStream publish acknowledgement
-// ({"stream":"KV_…","seq":N[,…]}) or its API error. The common shape is
+// ({"stream":"KV_…","seq":N[,…]}) or its API error
+// ({"error":{"code":…,"err_code":…,"description":"…"}}, e.g. a failed
+// revision expectation). These two shapes, as nats-server writes them, are
 // read by hand; anything else goes through encoding/json.
 func parsePubAck(b []byte) (uint64, error) {
 	if bytes.HasPrefix(b, ackStream) && !bytes.Contains(b, ackError) {
 		if i := bytes.Index(b, ackSeq); i > 0 {
-			j := i + len(ackSeq)
-			var n uint64
-			k := j
-			for k < len(b) && k-j < 19 && b[k] >= '0' && b[k] <= '9' {
-				n = n*10 + uint64(b[k]-'0')
-				k++
-			}
-			if k > j && k < len(b) && (b[k] == ',' || b[k] == '}') {
+			if n, k, ok := readUint(b, i+len(ackSeq)); ok && k < len(b) && (b[k] == ',' || b[k] == '}') {
 				return n, nil
+			}
+		}
+	}
+	if rest, ok := bytes.CutPrefix(b, errCode); ok {
+		if code, k, ok := readUint(rest, 0); ok && code < 1000 {
+			if rest, ok := bytes.CutPrefix(rest[k:], errErrCode); ok {
+				if ec, k, ok := readUint(rest, 0); ok && ec <= 0xffff {
+					if rest, ok := bytes.CutPrefix(rest[k:], errDesc); ok {
+						if desc, ok := bytes.CutSuffix(rest, errEnd); ok && bytes.IndexAny(desc, "\\\"") < 0 {
+							return 0, fmt.Errorf("nats: %w", &jetstream.APIError{Code: int(code),
+								ErrorCode: jetstream.ErrorCode(ec), Description: string(desc)})
+						}
+					}
+				}
 			}
 		}
 	}
@@ -152,4 +165,16 @@ func parsePubAck(b []byte) (uint64, error) {
 		return 0, jetstream.ErrInvalidJSAck
 	}
 	return r.Seq, nil
+}
+
+// readUint reads the decimal digits at b[i:] (at most 19, so no overflow)
+// and returns the value and the index after them; ok is false without a
+// digit.
+func readUint(b []byte, i int) (n uint64, end int, ok bool) {
+	k := i
+	for k < len(b) && k-i < 19 && b[k] >= '0' && b[k] <= '9' {
+		n = n*10 + uint64(b[k]-'0')
+		k++
+	}
+	return n, k, k > i
 }

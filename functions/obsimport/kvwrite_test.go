@@ -18,21 +18,37 @@ func TestParsePubAck(t *testing.T) {
 		seq     uint64
 		wrong   bool // a failed expectation (isWrongRevision)
 		invalid bool
+		code    jetstream.ErrorCode // another API error
+		desc    string              // the API error's description, when set
 	}{
 		{name: "plain", in: `{"stream":"KV_dlibot_obsimport","seq":42}`, seq: 42},
 		{name: "with domain", in: `{"stream":"KV_dlibot_obsimport","seq":7,"domain":"hub"}`, seq: 7},
 		{name: "max", in: `{"stream":"KV_x","seq":18446744073709551615}`, seq: 18446744073709551615},
 		{name: "spaced (slow path)", in: `{ "stream": "KV_x", "seq": 9 }`, seq: 9},
 		{name: "fields reordered (slow path)", in: `{"seq":3,"stream":"KV_x"}`, seq: 3},
-		{name: "wrong last sequence", in: `{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 5"},"stream":"KV_x","seq":0}`, wrong: true},
+		{name: "wrong last sequence", in: `{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 5"}}`, wrong: true, desc: "wrong last sequence: 5"},
+		{name: "wrong last sequence with ack fields", in: `{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 5"},"stream":"KV_x","seq":0}`, wrong: true},
 		{name: "wrong last sequence first", in: `{"stream":"KV_x","error":{"code":400,"err_code":10071,"description":"wrong last sequence: 5"}}`, wrong: true},
 		{name: "replicated conflict", in: `{"error":{"code":400,"err_code":10164,"description":"wrong last sequence"}}`, wrong: true},
+		{name: "other API error", in: `{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}`, code: 10077, desc: "maximum messages exceeded"},
+		{name: "escaped description (slow path)", in: `{"error":{"code":400,"err_code":10071,"description":"wrong \"x\""}}`, wrong: true, desc: `wrong "x"`},
+		{name: "error with more fields (slow path)", in: `{"error":{"code":400,"err_code":10071,"description":"d","x":1}}`, wrong: true, desc: "d"},
 		{name: "no stream", in: `{"seq":3}`, invalid: true},
 		{name: "garbage", in: `nope`, invalid: true},
 		{name: "truncated", in: `{"stream":"KV_x","seq":12`, invalid: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			seq, err := parsePubAck([]byte(tc.in))
+			var apiErr *jetstream.APIError
+			if tc.desc != "" && (!errors.As(err, &apiErr) || apiErr.Description != tc.desc) {
+				t.Fatalf("err = %v, want an API error %q", err, tc.desc)
+			}
+			if tc.code != 0 {
+				if !errors.As(err, &apiErr) || apiErr.ErrorCode != tc.code || isWrongRevision(err) {
+					t.Fatalf("err = %v, want API error code %d", err, tc.code)
+				}
+				return
+			}
 			switch {
 			case tc.wrong:
 				if !isWrongRevision(err) {

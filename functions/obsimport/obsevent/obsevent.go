@@ -221,15 +221,18 @@ func FromCloudEvent(e events.Event) (Result, error) {
 
 // record is the union of the OBS (v3.0) and S3 (v2.x) record shapes.
 type record struct {
-	EventVersion      string            `json:"eventVersion"`
-	EventSource       string            `json:"eventSource"`
-	EventRegion       string            `json:"eventRegion"`
-	AWSRegion         string            `json:"awsRegion"`
-	EventTime         string            `json:"eventTime"`
-	EventName         string            `json:"eventName"`
-	ResponseElements  map[string]string `json:"responseElements"`
-	OBS               *recordBody       `json:"obs"`
-	S3                *recordBody       `json:"s3"`
+	EventVersion     string `json:"eventVersion"`
+	EventSource      string `json:"eventSource"`
+	EventRegion      string `json:"eventRegion"`
+	AWSRegion        string `json:"awsRegion"`
+	EventTime        string `json:"eventTime"`
+	EventName        string `json:"eventName"`
+	ResponseElements struct {
+		OBSRequestID string `json:"x-obs-request-id"`
+		AMZRequestID string `json:"x-amz-request-id"`
+	} `json:"responseElements"`
+	OBS               *recordBody `json:"obs"`
+	S3                *recordBody `json:"s3"`
 	decodedBodyFormat Format
 }
 
@@ -355,9 +358,9 @@ func (r record) decode() (Object, *Ignored, error) {
 	if region == "" {
 		region = r.AWSRegion
 	}
-	reqID := r.ResponseElements["x-obs-request-id"]
+	reqID := r.ResponseElements.OBSRequestID
 	if reqID == "" {
-		reqID = r.ResponseElements["x-amz-request-id"]
+		reqID = r.ResponseElements.AMZRequestID
 	}
 	return Object{
 		ObjectCreated: events.ObjectCreated{

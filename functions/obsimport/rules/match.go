@@ -121,9 +121,7 @@ func (r *Rule) match(bucket, key string) (*Match, bool, error) {
 		}
 	}
 	m.Captures = caps
-	fill := func(t string) string {
-		return templateRe.ReplaceAllStringFunc(t, func(s string) string { return caps[s[1:len(s)-1]] })
-	}
+	fill := func(t string) string { return fillTemplate(t, caps) }
 	m.Database, m.Table = fill(r.Database), fill(r.Table)
 	m.Queue, m.BadRecordsPath = fill(r.Queue), fill(r.BadRecordsPath)
 	if len(r.Partition) > 0 {
@@ -154,6 +152,53 @@ func (r *Rule) match(bucket, key string) (*Match, bool, error) {
 		}
 	}
 	return m, true, nil
+}
+
+// fillTemplate replaces each {name} in t (name as templateRe has it: a
+// letter or _, then letters, digits or _) with caps[name] ("" when
+// missing) — templateRe.ReplaceAllStringFunc without the regexp, on every
+// object's path.
+func fillTemplate(t string, caps map[string]string) string {
+	i := strings.IndexByte(t, '{')
+	if i < 0 {
+		return t
+	}
+	var b strings.Builder
+	b.Grow(len(t) + 16)
+	for i >= 0 {
+		b.WriteString(t[:i])
+		t = t[i:]
+		n := templateName(t)
+		if n == 0 {
+			b.WriteByte('{')
+			t = t[1:]
+		} else {
+			b.WriteString(caps[t[1:n-1]])
+			t = t[n:]
+		}
+		i = strings.IndexByte(t, '{')
+	}
+	b.WriteString(t)
+	return b.String()
+}
+
+// templateName returns the length of the "{name}" at the start of t, or
+// 0 when t does not start with one.
+func templateName(t string) int {
+	isAlpha := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' }
+	if len(t) < 3 || t[0] != '{' || !isAlpha(t[1]) {
+		return 0
+	}
+	for j := 2; j < len(t); j++ {
+		switch c := t[j]; {
+		case c == '}':
+			return j + 1
+		case isAlpha(c) || c >= '0' && c <= '9':
+		default:
+			return 0
+		}
+	}
+	return 0
 }
 
 // Describe is a one-line summary of the match for `check-rules`.

@@ -210,3 +210,16 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+// TestFillTemplate: fillTemplate does what templateRe.ReplaceAllStringFunc
+// did.
+func TestFillTemplate(t *testing.T) {
+	caps := map[string]string{"y": "2026", "m": "11", "table": "orders", "_x1": "X", "a": "{b}"}
+	for _, tpl := range []string{"", "plain", "{y}-{m}-{d}", "{table}", "t_{table}_{y}", "{", "}", "{}", "{{y}}", "{y",
+		"{1y}", "{y-}", "{_x1}{a}", "x{y}{m}z", "{ y}", "{y }", "€{y}€", "{ä}", "{a}{b}", "{y}}{", "{{{m}"} {
+		want := templateRe.ReplaceAllStringFunc(tpl, func(s string) string { return caps[s[1:len(s)-1]] })
+		if got := fillTemplate(tpl, caps); got != want {
+			t.Errorf("fillTemplate(%q) = %q, want %q", tpl, got, want)
+		}
+	}
+}
