@@ -205,6 +205,9 @@ func TestChaos(t *testing.T) {
 	if has("autoscale") {
 		group("autoscale", []string{"autoscale"}, autoscaleEnv, autoscaleScenarios)
 	}
+	if has("jobwatch") && has("obsimport") && has("autoscale") {
+		group("dli-outage", []string{"jobwatch", "obsimport", "autoscale"}, outageEnv(), dliOutage)
+	}
 	if has("obsimport") {
 		group("obsimport", []string{"obsimport"}, nil, func(t *testing.T, c *Cluster) {
 			obsimportKillPause(t, c)

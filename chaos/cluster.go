@@ -229,13 +229,31 @@ func (c *Cluster) Live() []string {
 // many times each is stored. Undecodable messages are counted under
 // "<undecodable>".
 func (c *Cluster) StreamEvents(ctx context.Context, stream, filter string) (map[string]int, error) {
-	s, err := c.JS.Stream(ctx, stream)
+	ids := map[string]int{}
+	es, bad, err := c.StreamEventList(ctx, stream, filter)
 	if err != nil {
 		return nil, err
 	}
+	for _, e := range es {
+		ids[e.ID()]++
+	}
+	if bad > 0 {
+		ids["<undecodable>"] += bad
+	}
+	return ids, nil
+}
+
+// StreamEventList reads every message stored on stream under subject
+// filter, in stream order, and returns the decoded CloudEvents and how
+// many messages did not decode.
+func (c *Cluster) StreamEventList(ctx context.Context, stream, filter string) ([]events.Event, int, error) {
+	s, err := c.JS.Stream(ctx, stream)
+	if err != nil {
+		return nil, 0, err
+	}
 	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	want := uint64(0)
 	for subj, n := range info.State.Subjects {
@@ -243,19 +261,20 @@ func (c *Cluster) StreamEvents(ctx context.Context, stream, filter string) (map[
 			want += n
 		}
 	}
-	ids := map[string]int{}
+	var out []events.Event
+	bad := 0
 	if want == 0 {
-		return ids, nil
+		return out, 0, nil
 	}
 	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	got := uint64(0)
 	for got < want {
 		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		n := 0
 		for m := range batch.Messages() {
@@ -263,19 +282,19 @@ func (c *Cluster) StreamEvents(ctx context.Context, stream, filter string) (map[
 			got++
 			e, err := events.Decode(m.Headers(), m.Data())
 			if err != nil {
-				ids["<undecodable>"]++
+				bad++
 				continue
 			}
-			ids[e.ID()]++
+			out = append(out, e)
 		}
 		if err := batch.Error(); err != nil && n == 0 {
-			return nil, fmt.Errorf("fetch %s after %d/%d messages: %w", stream, got, want, err)
+			return nil, 0, fmt.Errorf("fetch %s after %d/%d messages: %w", stream, got, want, err)
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("fetch %s: stalled after %d/%d messages", stream, got, want)
+			return nil, 0, fmt.Errorf("fetch %s: stalled after %d/%d messages", stream, got, want)
 		}
 	}
-	return ids, nil
+	return out, bad, nil
 }
 
 // subjectMatches matches a NATS subject against a filter with * and >.

@@ -1,0 +1,198 @@
+package chaos
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dlibot/dlibot/pkg/dli/dlitest"
+)
+
+// BenchmarkServeJobwatch25k measures a `dlibot serve jobwatch` process
+// (one replica, JOBWATCH_INTERVAL=30s, the default) while the emulator
+// holds 25,000 jobs — 10,000 running Flink jobs, 10,000 finished Spark
+// batches, 5,000 finished SQL jobs, as functions/jobwatch's in-process
+// BenchmarkPoll25k — with the default DLI_QPS=10 and with the limit lifted
+// (1000). Each iteration is one poll interval in which 15 jobs fail (5 of
+// each kind) at random instants. Reported: the process's peak RSS (VmHWM,
+// which includes the first, full listing of all 25,000 jobs), the mean
+// poll duration (dlibot_handler_duration_seconds of the ticks), DLI calls
+// per poll (the emulator's request log, log-tail calls included),
+// detection latency p50/p99 (failure → its Slack alert seen by the fake,
+// 100 ms resolution) and duplicate alerts.
+//
+//	go test -run '^$' -bench ServeJobwatch25k -benchtime 3x -timeout 30m ./chaos
+func BenchmarkServeJobwatch25k(b *testing.B) {
+	for _, qps := range []string{"10", "1000"} {
+		b.Run("DLI_QPS="+qps, func(b *testing.B) { benchJobwatch25k(b, qps) })
+	}
+}
+
+func benchJobwatch25k(b *testing.B, qps string) {
+	const interval = 30 * time.Second
+	bin, err := Binary(binDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	registered, err := Registered(bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !slices.Contains(registered, "jobwatch") {
+		b.Skip("jobwatch not registered in cmd/dlibot")
+	}
+	var flinkIDs []int64
+	c := Start(b, Options{Binary: bin, Replicas: 1, Functions: []string{"jobwatch"},
+		Env: []string{"JOBWATCH_INTERVAL=" + interval.String(), "DLI_QPS=" + qps},
+		Seed: func(e *dlitest.Emulator) error {
+			if err := e.AddQueue(dlitest.QueueSpec{Name: "default", CUCount: 16}); err != nil {
+				return err
+			}
+			now := e.Clock().Now()
+			fs := make([]dlitest.FlinkJobSpec, 10000)
+			for i := range fs {
+				fs[i] = dlitest.FlinkJobSpec{Name: fmt.Sprintf("stream_%05d_", i), Status: dlitest.FlinkJobRunning, CreatedAt: now.Add(-time.Hour)}
+			}
+			var err error
+			if flinkIDs, err = e.AddFlinkJobs(fs); err != nil {
+				return err
+			}
+			bs := make([]dlitest.BatchSpec, 10000)
+			for i := range bs {
+				bs[i] = dlitest.BatchSpec{Name: fmt.Sprintf("batch_%04d_", i%2000), State: dlitest.BatchSuccess, CreatedAt: now.Add(-2 * time.Hour)}
+			}
+			if _, err := e.AddBatches(bs); err != nil {
+				return err
+			}
+			_, err = e.AddSQLJobs(5000, dlitest.SQLJobSpec{Statement: "INSERT INTO sales SELECT * FROM raw", Status: dlitest.SQLFinished,
+				StartTime: now.Add(-5 * time.Hour), Spacing: 3 * time.Second})
+			return err
+		}})
+	e := c.Emulator
+	polls := func() (n, secs float64) {
+		n = sumMetric(b, c, "dlibot_handler_duration_seconds_count", `function="jobwatch"`)
+		secs = sumMetric(b, c, "dlibot_handler_duration_seconds_sum", `function="jobwatch"`)
+		return n, secs
+	}
+	// The first poll lists everything (quiet start: no alerts).
+	if err := Eventually(3*time.Minute, func() error {
+		if n, _ := polls(); n < 1 {
+			return fmt.Errorf("the first poll of 25,000 jobs has not finished within 3 minutes")
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	n0, s0 := polls()
+	firstPoll := time.Duration(s0 / n0 * float64(time.Second))
+	e.ClearRequests()
+
+	var mu sync.Mutex
+	changed := map[string]time.Time{} // alert text to look for → when the job failed
+	rng := rand.New(rand.NewPCG(1, 2))
+	next := 0
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		for k := range 15 {
+			at := time.Duration(rng.Int64N(int64(interval)))
+			id := i*15 + k
+			kind := k % 3
+			var fid int64
+			if kind == 0 {
+				fid = flinkIDs[next]
+				next++
+			}
+			wg.Add(1)
+			time.AfterFunc(at, func() {
+				defer wg.Done()
+				var key string
+				var err error
+				switch kind {
+				case 0:
+					err = e.SetFlinkJobStatus(fid, dlitest.FlinkJobRunningException, "TaskManager lost")
+					key = fmt.Sprintf("(%d)", fid)
+				case 1:
+					key = fmt.Sprintf("adhoc_%05d_", id)
+					_, err = e.AddBatch(dlitest.BatchSpec{Name: key, State: dlitest.BatchDead, Log: []string{"ERROR boom"}})
+				case 2:
+					var ids []string
+					ids, err = e.AddSQLJobs(1, dlitest.SQLJobSpec{Statement: fmt.Sprintf("INSERT INTO t SELECT %d", id), Status: dlitest.SQLFailed})
+					if err == nil {
+						key = ids[0]
+					}
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				mu.Lock()
+				changed[key] = time.Now()
+				mu.Unlock()
+			})
+		}
+		// The load itself: one poll interval of failures.
+		time.Sleep(interval)
+	}
+	wg.Wait()
+	// Wait for every alert, noting when each is first seen.
+	seen := map[string]time.Time{}
+	deadline := time.Now().Add(3 * interval)
+	for len(seen) < len(changed) && time.Now().Before(deadline) {
+		now := time.Now()
+		for _, call := range c.Slack.CallsTo("chat.postMessage") {
+			if !call.OK() || call.ThreadTS != "" {
+				continue
+			}
+			text := call.Text + string(call.Blocks)
+			for key := range changed {
+				if _, ok := seen[key]; !ok && strings.Contains(text, key) {
+					seen[key] = now
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	if len(seen) < len(changed) {
+		b.Errorf("%d/%d failures alerted within %s of the last", len(seen), len(changed), 3*interval)
+	}
+	n1, s1 := polls()
+	calls := len(e.Requests())
+	lat := make([]time.Duration, 0, len(seen))
+	for k, at := range seen {
+		lat = append(lat, at.Sub(changed[k]))
+	}
+	dups := 0
+	for _, n := range alertPosts(c, keysOf(changed)) {
+		dups += max(0, n-1)
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		pct := func(p float64) float64 { return lat[int(p*float64(len(lat)-1))].Seconds() }
+		b.ReportMetric(pct(0.50), "detect-p50-s")
+		b.ReportMetric(pct(0.99), "detect-p99-s")
+	}
+	if dn := n1 - n0; dn > 0 {
+		b.ReportMetric((s1-s0)/dn*1000, "ms/poll")
+		b.ReportMetric(float64(calls)/dn, "dli-calls/poll")
+	}
+	b.ReportMetric(float64(firstPoll.Milliseconds()), "first-poll-ms")
+	b.ReportMetric(float64(c.Replicas[0].PeakRSS())/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(dups), "duplicates")
+	b.Logf("%d polls in %s, %d DLI calls, %d failures alerted", int(n1-n0), took.Round(time.Second), calls, len(seen))
+}
+
+func keysOf(m map[string]time.Time) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
