@@ -121,7 +121,31 @@ var (
 	errErrCode = []byte(`,"err_code":`)
 	errDesc    = []byte(`,"description":"`)
 	errEnd     = []byte(`"}}`)
+	errAck     = []byte(`"},"stream":"`)
 )
+
+// plainErrorTail says t, what follows an error's description from its
+// closing quote, ends the response: `"}}`, or `"},"stream":"…","seq":N}`
+// as nats-server appends to a refused publish.
+func plainErrorTail(t []byte) bool {
+	if bytes.Equal(t, errEnd) {
+		return true
+	}
+	rest, ok := bytes.CutPrefix(t, errAck)
+	if !ok {
+		return false
+	}
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
+		return false
+	}
+	rest, ok = bytes.CutPrefix(rest[q:], []byte(`",`+`"seq":`))
+	if !ok {
+		return false
+	}
+	_, k, ok := readUint(rest, 0)
+	return ok && k == len(rest)-1 && rest[k] == '}'
+}
 
 // parsePubAck returns the sequence of a JetStream publish acknowledgement
 // ({"stream":"KV_…","seq":N[,…]}) or its API error
@@ -141,9 +165,9 @@ func parsePubAck(b []byte) (uint64, error) {
 			if rest, ok := bytes.CutPrefix(rest[k:], errErrCode); ok {
 				if ec, k, ok := readUint(rest, 0); ok && ec <= 0xffff {
 					if rest, ok := bytes.CutPrefix(rest[k:], errDesc); ok {
-						if desc, ok := bytes.CutSuffix(rest, errEnd); ok && bytes.IndexAny(desc, "\\\"") < 0 {
+						if q := bytes.IndexByte(rest, '"'); q >= 0 && bytes.IndexByte(rest, '\\') < 0 && plainErrorTail(rest[q:]) {
 							return 0, fmt.Errorf("nats: %w", &jetstream.APIError{Code: int(code),
-								ErrorCode: jetstream.ErrorCode(ec), Description: string(desc)})
+								ErrorCode: jetstream.ErrorCode(ec), Description: string(rest[:q])})
 						}
 					}
 				}
