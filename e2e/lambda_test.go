@@ -31,8 +31,12 @@ const (
 	dliAK         = "E2EAKEXAMPLE"
 	dliSK         = "e2e-secret-key-example"
 	signingSecret = "e2e-slack-signing-secret"
-	e2eQueue      = "e2e_etl"
-	slackUser     = "U0E2EVIEW"
+	// ingestToken is the DLIBOT_INGEST_TOKENS entry senders of POST
+	// /events and POST /webhooks/obs present (template.yaml gives it to
+	// autoscale and obsimport).
+	ingestToken = "e2e-ingest-token-5d0c8a7e41b2"
+	e2eQueue    = "e2e_etl"
+	slackUser   = "U0E2EVIEW"
 )
 
 var (
@@ -383,12 +387,12 @@ func (w *world) obsimportEnv(t testing.TB) []string {
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return w.env("OBSIMPORT_RULES=" + rules)
+	return w.env("OBSIMPORT_RULES="+rules, "DLIBOT_INGEST_TOKENS="+ingestToken)
 }
 
 // autoscaleEnv is autoscale's environment managing the test queue.
 func (w *world) autoscaleEnv() []string {
-	return w.env("AUTOSCALE_QUEUES="+e2eQueue, "AUTOSCALE_MODE=recommend", "AUTOSCALE_INTERVAL=60m")
+	return w.env("AUTOSCALE_QUEUES="+e2eQueue, "AUTOSCALE_MODE=recommend", "AUTOSCALE_INTERVAL=60m", "DLIBOT_INGEST_TOKENS="+ingestToken)
 }
 
 // loadSample is a structured CloudEvent carrying one Cloud Eye style load
@@ -437,7 +441,21 @@ func TestObsimportS3Notification(t *testing.T) {
 		`"obs":{"Version":"1.0","bucket":{"name":"raw-data","bucket":"raw-data"},` +
 		`"object":{"key":"landing%2Fevents%2Fdt%3D2026-11-27%2Fpart-2.csv","eTag":"0cc175b9c0f1b6a831c399e269772661",` +
 		`"size":1024,"versionId":"null","sequencer":"0000000018F1A2B3C4D5E6F8"}}}]}`
-	status, body = invoke(t, r, apiGatewayPost(t, "/webhooks/obs", "application/json", obs))
+	// Without the ingest token: 401, nothing imported. With it in the
+	// query string, as an SMN subscription URL carries it: handled.
+	before := len(dliRequests(w, func(r dlitest.RequestRecord) bool { return strings.Contains(r.Body, "dt=2026-11-27") }))
+	status, body = invoke(t, r, apiGatewayRequest(t, "/webhooks/obs", "", "", "application/json", obs))
+	if resp := apiResponse(t, status, body); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST /webhooks/obs without a token: status %d: %s", resp.StatusCode, resp.Body)
+	}
+	status, body = invoke(t, r, apiGatewayRequest(t, "/webhooks/obs", "access_token=wrong-e2e-token-000000", "", "application/json", obs))
+	if resp := apiResponse(t, status, body); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST /webhooks/obs with a wrong token: status %d: %s", resp.StatusCode, resp.Body)
+	}
+	if n := len(dliRequests(w, func(r dlitest.RequestRecord) bool { return strings.Contains(r.Body, "dt=2026-11-27") })); n != before {
+		t.Fatalf("refused notifications reached DLI (%d requests)", n-before)
+	}
+	status, body = invoke(t, r, apiGatewayRequest(t, "/webhooks/obs", "access_token="+ingestToken, "", "application/json", obs))
 	resp := apiResponse(t, status, body)
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("POST /webhooks/obs: status %d: %s", resp.StatusCode, resp.Body)
@@ -459,12 +477,23 @@ func TestObsimportS3Notification(t *testing.T) {
 }
 
 // apiGatewayPost is an API Gateway HTTP API (payload 2.0) POST of body to
-// path.
+// path, carrying the ingest token as Authorization: Bearer.
 func apiGatewayPost(t testing.TB, path, contentType, body string) []byte {
 	t.Helper()
+	return apiGatewayRequest(t, path, "", "Bearer "+ingestToken, contentType, body)
+}
+
+// apiGatewayRequest is an API Gateway HTTP API (payload 2.0) POST of body
+// to path?query with an Authorization header (none when auth is empty).
+func apiGatewayRequest(t testing.TB, path, query, auth, contentType, body string) []byte {
+	t.Helper()
+	headers := map[string]string{"content-type": contentType, "host": "e2e.execute-api.eu-west-1.amazonaws.com"}
+	if auth != "" {
+		headers["authorization"] = auth
+	}
 	b, err := json.Marshal(awsevents.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "POST " + path, RawPath: path,
-		Headers: map[string]string{"content-type": contentType, "host": "e2e.execute-api.eu-west-1.amazonaws.com"},
+		Version: "2.0", RouteKey: "POST " + path, RawPath: path, RawQueryString: query,
+		Headers: headers,
 		RequestContext: awsevents.APIGatewayV2HTTPRequestContext{
 			AccountID: "123456789012", APIID: "e2e", RequestID: "e2e-obs", RouteKey: "POST " + path, Stage: "$default",
 			HTTP: awsevents.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: path, Protocol: "HTTP/1.1", SourceIP: "192.0.2.10"},
@@ -482,15 +511,33 @@ func apiGatewayPost(t testing.TB, path, contentType, body string) []byte {
 // an EventBridge scheduled event → its re-planning tick is handled.
 func TestAutoscaleSamplesAndTick(t *testing.T) {
 	w := newWorld(t)
+	// First without the ingest token: 401, and nothing reaches autoscale
+	// (no KV bucket is written).
 	r, status, body := startFunction(t, "autoscale", w.autoscaleEnv(),
-		apiGatewayPost(t, "/events", "application/cloudevents+json", loadSample("e2e-sample-1", time.Now())))
-	resp := apiResponse(t, status, body)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"ack"`) {
-		t.Fatalf("POST /events (load sample): status %d: %s", resp.StatusCode, resp.Body)
+		apiGatewayRequest(t, "/events", "", "", "application/cloudevents+json", loadSample("e2e-sample-0", time.Now())))
+	if resp := apiResponse(t, status, body); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST /events without a token: status %d: %s", resp.StatusCode, resp.Body)
+	}
+	status, body = invoke(t, r, apiGatewayRequest(t, "/events", "", "Bearer wrong-e2e-token-000000", "application/cloudevents+json", loadSample("e2e-sample-0", time.Now())))
+	if resp := apiResponse(t, status, body); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST /events with a wrong token: status %d: %s", resp.StatusCode, resp.Body)
 	}
 	_, js := w.nats.Connect()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if kv, err := js.KeyValue(ctx, "dlibot_autoscale"); err == nil {
+		if keys, _ := kv.Keys(ctx); len(keys) > 0 {
+			t.Fatalf("refused samples were stored: %v", keys)
+		}
+	}
+	if strings.Contains(r.Output(), "wrong-e2e-token") || strings.Contains(r.Output(), ingestToken) {
+		t.Errorf("the function's output shows a token:\n%s", r.Output())
+	}
+	status, body = invoke(t, r, apiGatewayPost(t, "/events", "application/cloudevents+json", loadSample("e2e-sample-1", time.Now())))
+	resp := apiResponse(t, status, body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"ack"`) {
+		t.Fatalf("POST /events (load sample): status %d: %s", resp.StatusCode, resp.Body)
+	}
 	kv, err := js.KeyValue(ctx, "dlibot_autoscale")
 	if err != nil {
 		t.Fatalf("autoscale's KV bucket: %v", err)

@@ -68,12 +68,20 @@ the work), publishes its schedule ticks, and serves HTTP on HTTP_ADDR:
   POST /events                CloudEvents (binary or structured) → JetStream;
                               202 once stored, 400 malformed, 413 larger than
                               HTTP_MAX_BODY_BYTES (default 1 MiB), 503 when
-                              NATS is down
+                              NATS is down; 401 without an ingest token
   POST /slack/commands        chatops (Slack-signed)
   POST /slack/interactions    chatops (Slack-signed)
-  POST /webhooks/obs          obsimport
+  POST /webhooks/obs          obsimport (ingest token, or a verified SMN
+                              signature)
   GET  /healthz, /readyz      liveness; readiness (NATS and JetStream answer)
   GET  /metrics               Prometheus (dlibot_*)
+
+The ingest routes (POST /events, POST /webhooks/obs) take a request only
+with one of the tokens in DLIBOT_INGEST_TOKENS (Authorization: Bearer
+<token>; ?access_token=<token> on /webhooks/obs). Without tokens, serve
+accepts unauthenticated requests only on a loopback address (HTTP_ADDR
+127.0.0.1:…) and refuses to start on any other, unless
+DLIBOT_INGEST_AUTH=none says something in front of it authenticates.
 
 On SIGTERM or SIGINT it stops fetching, finishes in-flight work, drains the
 NATS connection and exits within 30 s. Configuration comes from the

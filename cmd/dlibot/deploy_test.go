@@ -126,10 +126,17 @@ func TestDeployKubernetes(t *testing.T) {
 	if _, ok := commands["serve"]; !ok {
 		t.Error("dlibot has no serve command")
 	}
+	ingestTokens := false
 	for _, e := range c.Env {
 		if !known[e.Name] {
 			t.Errorf("container env %s: no configuration reads it", e.Name)
 		}
+		ingestTokens = ingestTokens || e.Name == "DLIBOT_INGEST_TOKENS"
+	}
+	// The replicas listen on :8080: without ingest tokens they refuse to
+	// start (host.IngestPolicy).
+	if !ingestTokens {
+		t.Errorf("the Deployment sets no DLIBOT_INGEST_TOKENS: `dlibot serve` on :8080 refuses to start without it")
 	}
 	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 8080 || c.Ports[0].Name != "http" {
 		t.Errorf("ports %+v, want http 8080", c.Ports)
@@ -166,16 +173,23 @@ func TestDeploySystemd(t *testing.T) {
 	}
 	defer env.Close()
 	known := knownVariables()
+	vars := map[string]string{}
 	sc := bufio.NewScanner(env)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		k, _, ok := strings.Cut(line, "=")
+		k, v, ok := strings.Cut(line, "=")
 		if !ok || !known[k] {
 			t.Errorf("dlibot.env.example: %q sets a variable no configuration reads", line)
 		}
+		vars[k] = v
+	}
+	// Listening beyond loopback, serve needs ingest tokens: the example
+	// must show where they go.
+	if _, ok := vars["DLIBOT_INGEST_TOKENS"]; !ok && !host.LoopbackAddr(vars["HTTP_ADDR"]) {
+		t.Errorf("dlibot.env.example listens on %q without a DLIBOT_INGEST_TOKENS line: serve would refuse to start", vars["HTTP_ADDR"])
 	}
 }
 

@@ -735,3 +735,41 @@ func TestTemplateCfnLint(t *testing.T) {
 		t.Errorf("cfn-lint %s: %v\n%s", templatePath, err, out)
 	}
 }
+
+// TestTemplateIngestAuth: every function wired to an ingest route (POST
+// /events, host.IngestRoutes) gets DLIBOT_INGEST_TOKENS by dynamic
+// reference and no DLIBOT_INGEST_AUTH=none; the others do not get the
+// tokens at all (least privilege).
+func TestTemplateIngestAuth(t *testing.T) {
+	tpl := openTemplate(t, nil)
+	for id, fn := range samFunctions(t, tpl) {
+		ingest := false
+		for _, ev := range fn.Events {
+			if ev.Type != "HttpApi" || ev.Properties.HttpApiEvent == nil || ev.Properties.HttpApiEvent.Path == nil {
+				continue
+			}
+			p := ev.Properties.HttpApiEvent
+			route := "POST " + *p.Path
+			if p.Method != nil {
+				route = strings.ToUpper(*p.Method) + " " + *p.Path
+			}
+			ingest = ingest || route == "POST /events" || host.IngestRoutes[route]
+		}
+		vars := map[string]string{}
+		if fn.Environment != nil {
+			vars = fn.Environment.Variables
+		}
+		tokens, has := vars["DLIBOT_INGEST_TOKENS"]
+		switch {
+		case ingest && !has:
+			t.Errorf("%s serves an ingest route but has no DLIBOT_INGEST_TOKENS: it would refuse every request", id)
+		case ingest && !dynamicRef.MatchString(tokens):
+			t.Errorf("%s: DLIBOT_INGEST_TOKENS must be a dynamic reference", id)
+		case !ingest && has:
+			t.Errorf("%s serves no ingest route but gets DLIBOT_INGEST_TOKENS", id)
+		}
+		if vars["DLIBOT_INGEST_AUTH"] == host.IngestAuthNone {
+			t.Errorf("%s: DLIBOT_INGEST_AUTH=none leaves the public ingest routes open", id)
+		}
+	}
+}

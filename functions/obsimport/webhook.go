@@ -11,6 +11,7 @@ import (
 
 	"github.com/dlibot/dlibot/functions/obsimport/obsevent"
 	"github.com/dlibot/dlibot/pkg/events"
+	"github.com/dlibot/dlibot/pkg/host"
 )
 
 // WebhookPath is the route that takes raw notifications.
@@ -22,7 +23,9 @@ const WebhookPath = "/webhooks/obs"
 // dlibot.in.obs.<bucket>; the answer is 2xx only once every one is stored
 // (202), 400 for a malformed body (with the reason), 403 for an SMN
 // message whose signature does not verify, 413 over the size limit and
-// 503 when the event store is unavailable (the sender retries).
+// 503 when the event store is unavailable (the sender retries). The host
+// authenticates the request first (an ingest token, or VerifyIngest) and
+// answers 401 without calling ServeHTTP when that fails.
 type Webhook struct {
 	// Store stores one event; required. In a service it publishes to
 	// JetStream and waits for the ack; in Lambda it may handle the event
@@ -39,6 +42,32 @@ type Webhook struct {
 	Counted func(result string)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+}
+
+// SchemeSMNSignature names the authentication of a request by its SMN
+// signature (the via label of dlibot_ingress_auth_accepted_total).
+const SchemeSMNSignature = "smn_signature"
+
+var _ host.IngestVerifier = (*Webhook)(nil)
+
+// VerifyIngest lets the host accept, without an ingest token, an SMN
+// message whose signature verifies — only when Verify is on and SMN
+// restricts the topics (OBSIMPORT_SMN_TOPICS): anyone can create an SMN
+// topic of their own and subscribe this URL, so a valid signature alone
+// proves nothing about the sender. Anything else returns host.ErrNotSigned
+// (the token decides); a bad signature returns the verifier's error.
+func (h *Webhook) VerifyIngest(ctx context.Context, header http.Header, body []byte) (string, error) {
+	if !h.Verify || h.SMN == nil || len(h.SMN.TopicURNs) == 0 {
+		return "", host.ErrNotSigned
+	}
+	res, err := obsevent.Decode(header, body)
+	if err != nil || res.SMN == nil {
+		return "", host.ErrNotSigned
+	}
+	if err := h.SMN.Verify(ctx, res.SMN); err != nil {
+		return "", err
+	}
+	return SchemeSMNSignature, nil
 }
 
 // WebhookResult is the JSON answer of a handled notification.

@@ -135,29 +135,49 @@ func TestWebhookUnavailable(t *testing.T) {
 	}
 }
 
-func TestWebhookSMN(t *testing.T) {
+// smnSigner is a fake SMN: it serves a signing certificate (and counts
+// subscription confirmations) over TLS; sign signs a message with it.
+type smnSigner struct {
+	srv      *httptest.Server
+	key      *rsa.PrivateKey
+	confirms atomic.Int32
+}
+
+func newSMNSigner(t *testing.T) *smnSigner {
+	t.Helper()
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smn"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	var confirms atomic.Int32
-	smn := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := &smnSigner{key: key}
+	s.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/cert.pem" {
 			_, _ = w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 			return
 		}
-		confirms.Add(1)
+		s.confirms.Add(1)
 	}))
-	defer smn.Close()
-	sign := func(m *obsevent.SMNMessage) []byte {
-		m.SigningCertURL = smn.URL + "/cert.pem"
-		h := sha256.Sum256([]byte(m.StringToSign()))
-		sig, _ := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, h[:])
-		m.Signature = base64.StdEncoding.EncodeToString(sig)
-		b, _ := json.Marshal(m)
-		return b
-	}
-	v := &obsevent.SMNVerifier{CertHosts: []string{"127.0.0.1"}, Client: smn.Client()}
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *smnSigner) sign(m *obsevent.SMNMessage) []byte {
+	m.SigningCertURL = s.srv.URL + "/cert.pem"
+	h := sha256.Sum256([]byte(m.StringToSign()))
+	sig, _ := rsa.SignPKCS1v15(rand.Reader, s.key, crypto.SHA256, h[:])
+	m.Signature = base64.StdEncoding.EncodeToString(sig)
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func (s *smnSigner) verifier(topics ...string) *obsevent.SMNVerifier {
+	return &obsevent.SMNVerifier{CertHosts: []string{"127.0.0.1"}, Client: s.srv.Client(), TopicURNs: topics}
+}
+
+func TestWebhookSMN(t *testing.T) {
+	signer := newSMNSigner(t)
+	smn, sign, confirms := signer.srv, signer.sign, &signer.confirms
+	v := signer.verifier()
 	srv, _ := webhookServer(t, &Webhook{SMN: v, Verify: true, Confirm: true})
 
 	sub := &obsevent.SMNMessage{Type: obsevent.SMNSubscriptionConfirmation, TopicURN: "urn:smn:x:p:obs", MessageID: "m1",
@@ -213,4 +233,116 @@ func TestConformance(t *testing.T) {
 			Logger:        quietLogger(),
 		}
 	})
+}
+
+// TestWebhookVerifyIngest: the webhook vouches for a token-less request
+// only when it is an SMN message whose signature verifies, with
+// verification on and the topics restricted.
+func TestWebhookVerifyIngest(t *testing.T) {
+	signer := newSMNSigner(t)
+	const topic = "urn:smn:eu-de:0123456789abcdef:obs-events"
+	b, _ := os.ReadFile("testdata/events/smn-notification.json")
+	var n obsevent.SMNMessage
+	_ = json.Unmarshal(b, &n)
+	signed := signer.sign(&n)
+	other := n
+	other.TopicURN = "urn:smn:eu-de:attacker:their-topic"
+	otherSigned := signer.sign(&other)
+	tampered := n
+	tampered.Message = strings.Replace(n.Message, "smn+file", "evil", 1)
+	tamperedBody, _ := json.Marshal(tampered)
+	native, _ := os.ReadFile("testdata/events/obs-native.json")
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		wh     *Webhook
+		body   []byte
+		scheme string
+		err    error // nil: no error; host.ErrNotSigned; errSig: a signature error
+	}{
+		{"verify off", &Webhook{SMN: signer.verifier(topic)}, signed, "", host.ErrNotSigned},
+		{"no topics: a signature alone proves nothing", &Webhook{SMN: signer.verifier(), Verify: true}, signed, "", host.ErrNotSigned},
+		{"signed, allowed topic", &Webhook{SMN: signer.verifier(topic), Verify: true}, signed, SchemeSMNSignature, nil},
+		{"signed, other topic", &Webhook{SMN: signer.verifier(topic), Verify: true}, otherSigned, "", obsevent.ErrSignature},
+		{"tampered", &Webhook{SMN: signer.verifier(topic), Verify: true}, tamperedBody, "", obsevent.ErrSignature},
+		{"not SMN", &Webhook{SMN: signer.verifier(topic), Verify: true}, native, "", host.ErrNotSigned},
+		{"not JSON", &Webhook{SMN: signer.verifier(topic), Verify: true}, []byte("nope"), "", host.ErrNotSigned},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			scheme, err := tt.wh.VerifyIngest(ctx, http.Header{}, tt.body)
+			if scheme != tt.scheme || (tt.err == nil) != (err == nil) || (tt.err != nil && !errors.Is(err, tt.err)) {
+				t.Fatalf("VerifyIngest = %q, %v; want %q, %v", scheme, err, tt.scheme, tt.err)
+			}
+		})
+	}
+}
+
+// TestWebhookBehindIngestAuth serves the webhook through the host, as
+// `dlibot serve` does, with an ingest token configured: a token (header or
+// ?access_token=) or a verified SMN signature from an allowed topic stores;
+// anything else is 401 and stores nothing.
+func TestWebhookBehindIngestAuth(t *testing.T) {
+	const token = "webhook-test-ingest-token-0123"
+	const topic = "urn:smn:eu-de:0123456789abcdef:obs-events"
+	signer := newSMNSigner(t)
+	_, js := natstest.StartJS(t)
+	ctx := context.Background()
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	in := &host.Ingester{JS: js}
+	wh := &Webhook{SMN: signer.verifier(topic), Verify: true, Confirm: true, Logger: quietLogger(),
+		Store: func(ctx context.Context, subject string, e events.Event) error {
+			_, err := in.Store(ctx, subject, e)
+			return err
+		}}
+	hs, err := host.NewServer(host.ServerOptions{Metrics: host.NewMetrics(), Logger: quietLogger(), IngestTokens: []string{token},
+		Routes: []host.Route{{Method: "POST", Path: WebhookPath, Handler: wh}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(hs)
+	defer srv.Close()
+	stored := func() uint64 {
+		st, err := js.Stream(ctx, events.StreamIn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := st.Info(ctx)
+		return info.State.Msgs
+	}
+	native, _ := os.ReadFile("testdata/events/obs-native.json")
+	fg, _ := os.ReadFile("testdata/events/fg-s3.json")
+	eg, _ := os.ReadFile("testdata/events/eventgrid.json")
+	b, _ := os.ReadFile("testdata/events/smn-notification.json")
+	var n obsevent.SMNMessage
+	_ = json.Unmarshal(b, &n)
+	signed := signer.sign(&n)
+	unsignedSMN := b
+	for _, tt := range []struct {
+		name   string
+		query  string
+		header map[string]string
+		body   []byte
+		status int
+	}{
+		{"OBS native, no token", "", nil, native, 401},
+		{"OBS native, wrong token", "?access_token=webhook-test-wrong-token-00", nil, native, 401},
+		{"OBS native, query token", "?access_token=" + token, nil, native, 202},
+		{"FunctionGraph S3, bearer", "", map[string]string{"Authorization": "Bearer " + token}, fg, 202},
+		{"EventGrid, query token", "?access_token=" + token, nil, eg, 202},
+		{"SMN unsigned, no token", "", nil, unsignedSMN, 401},
+		{"SMN signed, allowed topic, no token", "", nil, signed, 202},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := stored()
+			status, out := post(t, srv.URL+WebhookPath+tt.query, tt.header, tt.body)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %v", status, tt.status, out)
+			}
+			if got := stored() - before; (status == 202) != (got > 0) {
+				t.Fatalf("status %d but %d events stored", status, got)
+			}
+		})
+	}
 }

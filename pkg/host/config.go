@@ -55,6 +55,29 @@ type Config struct {
 	// default max_payload) whatever this says.
 	HTTPMaxBodyBytes int64 `env:"HTTP_MAX_BODY_BYTES, default=1048576"`
 
+	// IngestTokens are the tokens accepted on the ingest routes, POST
+	// /events and POST /webhooks/obs, comma-separated so a token can be
+	// rotated (add the new one, move the senders, remove the old one;
+	// dlibot_ingress_auth_accepted_total{via="token_<n>"} shows which are
+	// still used). Senders send `Authorization: Bearer <token>` (or Basic
+	// with the token as the password); on /webhooks/obs the query
+	// parameter ?access_token=<token> also works, for senders that cannot
+	// set headers. Each token: at least 16 characters of A-Z a-z 0-9
+	// - . _ ~ + / = (e.g. `openssl rand -hex 32`). Default empty: see
+	// DLIBOT_INGEST_AUTH for what happens then.
+	IngestTokens string `env:"DLIBOT_INGEST_TOKENS" secret:"true"`
+	// IngestAuth is how the ingest routes authenticate: "token" or "none".
+	// "token" (default) requires one of DLIBOT_INGEST_TOKENS; while none
+	// is set, `dlibot serve` and `dlibot dev` accept unauthenticated
+	// requests only when they listen on loopback (127.0.0.1, ::1,
+	// localhost) and refuse to start on any other address, and a Lambda
+	// answers 401. obsimport also accepts, without a token, SMN messages
+	// whose signature verifies from a topic in OBSIMPORT_SMN_TOPICS (with
+	// OBSIMPORT_SMN_VERIFY=true). "none" accepts unauthenticated requests
+	// everywhere (a warning at start): only for deployments where
+	// something in front of dlibot authenticates.
+	IngestAuth string `env:"DLIBOT_INGEST_AUTH, default=token"`
+
 	// SlackBotToken is the Slack Web API bot token (xoxb-…). Default empty:
 	// notifications go to the console (dev) or nowhere (a warning at start).
 	SlackBotToken string `env:"SLACK_BOT_TOKEN" secret:"true"`
@@ -186,6 +209,18 @@ func (c *Config) Validate() error {
 	if c.SlackBotToken != "" && !strings.HasPrefix(c.SlackBotToken, "xox") {
 		bad("SLACK_BOT_TOKEN", "does not look like a Slack token (want xoxb-…)")
 	}
+	if _, err := ParseIngestTokens(c.IngestTokens); err != nil {
+		bad("DLIBOT_INGEST_TOKENS", "%v", err)
+	}
+	switch c.IngestAuth {
+	case "", IngestAuthToken:
+	case IngestAuthNone:
+		if strings.TrimSpace(c.IngestTokens) != "" {
+			bad("DLIBOT_INGEST_AUTH", "is none but DLIBOT_INGEST_TOKENS is set: unset one of them")
+		}
+	default:
+		bad("DLIBOT_INGEST_AUTH", "%q is not one of token, none", c.IngestAuth)
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL", "%v", err)
 	}
@@ -193,6 +228,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(errs, "\n  "))
 	}
 	return nil
+}
+
+// IngestTokenList returns the tokens of DLIBOT_INGEST_TOKENS (nil when it
+// is unset or invalid; Validate reports the latter).
+func (c *Config) IngestTokenList() []string {
+	t, err := ParseIngestTokens(c.IngestTokens)
+	if err != nil {
+		return nil
+	}
+	return t
 }
 
 // SlackSecrets returns the accepted Slack signing secrets, current first.

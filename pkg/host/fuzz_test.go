@@ -34,7 +34,7 @@ func FuzzEventsReceiver(f *testing.F) {
 	f.Add("application/json", `{"specversion":"1.0","id":"1","source":"/x","type":"dlibot.metrics.sample","data":[{"metric_name":"m","dimensions":[{"name":"queue","value":"a"}],"value":1,"timestamp":1}]}`)
 	f.Add("", "{")
 	var stored []string
-	s, err := NewServer(ServerOptions{Metrics: NewMetrics(), Direct: func(ctx context.Context, subject string, e events.Event) (int, any) {
+	s, err := NewServer(ServerOptions{Metrics: NewMetrics(), IngestOpen: true, Direct: func(ctx context.Context, subject string, e events.Event) (int, any) {
 		stored = append(stored, subject)
 		return http.StatusAccepted, nil
 	}})

@@ -149,6 +149,14 @@ func NewLambda(ctx context.Context, o LambdaOptions) (*Lambda, error) {
 		return nil, err
 	}
 	l.fn = fns[0]
+	switch {
+	case o.Config.IngestAuth == IngestAuthNone:
+		l.log.Warn("DLIBOT_INGEST_AUTH=none: POST /events and the webhook routes accept unauthenticated requests; " +
+			"only safe when something in front (an API Gateway authorizer) authenticates")
+	case len(o.Config.IngestTokenList()) == 0 && l.takesIngest():
+		l.log.Warn("DLIBOT_INGEST_TOKENS is unset: POST /events and the webhook routes answer 401 to every request " +
+			"they cannot authenticate otherwise (set DLIBOT_INGEST_TOKENS; see docs/deploy.md)")
+	}
 	if l.js != nil && l.fn.Handler != nil {
 		// Lambda retries and events delivered both ways (S3 and a webhook)
 		// have one effect: the same dedup claims as the stream consumer.
@@ -172,14 +180,33 @@ func NewLambda(ctx context.Context, o LambdaOptions) (*Lambda, error) {
 			}
 			return nil
 		},
-		Direct: l.direct,
-		Now:    o.Now,
+		Direct:       l.direct,
+		Now:          o.Now,
+		IngestTokens: o.Config.IngestTokenList(),
+		IngestOpen:   o.Config.IngestAuth == IngestAuthNone,
 	})
 	if err != nil {
 		l.Close()
 		return nil, err
 	}
 	return l, nil
+}
+
+// takesIngest reports whether the function is meant to receive events over
+// HTTP: it consumes input events other than its own ticks (POST /events) or
+// serves a webhook ingest route.
+func (l *Lambda) takesIngest() bool {
+	for _, s := range l.fn.Subjects {
+		if s != events.TickSubject(l.fn.Name) {
+			return true
+		}
+	}
+	for _, r := range l.fn.Routes {
+		if r.Ingest || IngestRoutes[r.Pattern()] {
+			return true
+		}
+	}
+	return false
 }
 
 // Function returns the function this Lambda runs.
@@ -524,7 +551,8 @@ func APIGatewayRequest(ctx context.Context, ev awsevents.APIGatewayV2HTTPRequest
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("bad request line %s %q: %v", method, target, err)
+		// The query may carry an ingest token: name the path only.
+		return nil, fmt.Errorf("bad request line %s %q", method, redactQuery(target))
 	}
 	for k, v := range ev.Headers {
 		req.Header.Set(k, v)

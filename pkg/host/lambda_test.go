@@ -24,6 +24,10 @@ import (
 
 const fixtureSecret = "fixture-signing-secret"
 
+// fixtureIngestToken is the ingest token the API Gateway fixtures of
+// POST /events carry (testdata/apigw-v2-events-structured.json).
+const fixtureIngestToken = "fixture-ingest-token-0123456789"
+
 // fixtureNow is when the fixtures were "sent" (their Slack timestamp).
 var fixtureNow = time.Date(2026, 11, 26, 10, 7, 0, 0, time.UTC)
 
@@ -76,7 +80,7 @@ func newTestLambda(t testing.TB, p *probe, nc *nats.Conn, log io.Writer) *Lambda
 		log = io.Discard
 	}
 	l, err := NewLambda(context.Background(), LambdaOptions{
-		Config:   &Config{SlackSigningSecret: fixtureSecret, HTTPMaxBodyBytes: DefaultMaxBodyBytes},
+		Config:   &Config{SlackSigningSecret: fixtureSecret, IngestTokens: fixtureIngestToken, HTTPMaxBodyBytes: DefaultMaxBodyBytes},
 		Handler:  "probe",
 		DLI:      testDLI(t),
 		Registry: p.registry(),
@@ -344,5 +348,119 @@ func TestLambdaHandlerPanicIsRetried(t *testing.T) {
 	}
 	if _, err := l.Invoke(context.Background(), fixture(t, "eventbridge-scheduled.json")); !errors.Is(err, ErrRetry) {
 		t.Fatalf("panic: %v", err)
+	}
+}
+
+// apigwEvents is the POST /events fixture with its Authorization header
+// replaced (removed when auth is empty) and the query string set.
+func apigwEvents(t *testing.T, path, auth, query string) []byte {
+	t.Helper()
+	var ev awsevents.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(fixture(t, "apigw-v2-events-structured.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	delete(ev.Headers, "authorization")
+	if auth != "" {
+		ev.Headers["authorization"] = auth
+	}
+	ev.RawPath, ev.RequestContext.HTTP.Path, ev.RawQueryString = path, path, query
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+// TestLambdaIngestAuth: in Lambda the ingest routes take a request only
+// with a configured token (the handler never runs otherwise); without
+// DLIBOT_INGEST_TOKENS they refuse everything (and warn at start) unless
+// DLIBOT_INGEST_AUTH=none.
+func TestLambdaIngestAuth(t *testing.T) {
+	var hooks []string
+	var mu sync.Mutex
+	p := &probe{}
+	reg := p.registry()
+	reg.Register(Registration{Name: "hooked", Routes: []string{"POST /webhooks/obs"}, New: func(ctx context.Context, env Env) (*Function, error) {
+		return &Function{Subjects: []string{events.SubjectsObs}, Handler: func(ctx context.Context, e events.Event) events.Outcome {
+			return events.Ack()
+		}, Routes: []Route{{Method: "POST", Path: "/webhooks/obs", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hooks = append(hooks, r.URL.String())
+			mu.Unlock()
+			w.WriteHeader(http.StatusAccepted)
+		})}}}, nil
+	}})
+	newL := func(cfg Config, handler string, log io.Writer) *Lambda {
+		cfg.HTTPMaxBodyBytes = DefaultMaxBodyBytes
+		l, err := NewLambda(context.Background(), LambdaOptions{Config: &cfg, Handler: handler, DLI: testDLI(t), Registry: reg,
+			Logger: slog.New(slog.NewJSONHandler(log, nil)), Console: io.Discard, Now: func() time.Time { return fixtureNow }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(l.Close)
+		return l
+	}
+	var log testsync.Buffer
+	tokens := Config{IngestTokens: fixtureIngestToken + "," + plantedIngestToken}
+	l := newL(tokens, "probe", &log)
+	for _, tt := range []struct {
+		name, auth, query string
+		status            int
+	}{
+		{"fixture token", "Bearer " + fixtureIngestToken, "", 200},
+		{"second token", "Bearer " + plantedIngestToken, "", 200},
+		{"no token", "", "", 401},
+		{"rotated out", "Bearer " + plantedIngestRetired, "", 401},
+		{"query token is not for /events", "", "access_token=" + fixtureIngestToken, 401},
+	} {
+		before := len(p.got())
+		resp := invokeAPIGW(t, l, apigwEvents(t, "/events", tt.auth, tt.query))
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: %d %s", tt.name, resp.StatusCode, resp.Body)
+		}
+		if ran := len(p.got()) - before; (tt.status == 200) != (ran == 1) {
+			t.Errorf("%s: the handler ran %d times", tt.name, ran)
+		}
+	}
+	// A webhook route: the token also works as ?access_token=, which the
+	// handler never sees.
+	hl := newL(tokens, "hooked", &log)
+	if resp := invokeAPIGW(t, hl, apigwEvents(t, "/webhooks/obs", "", "access_token="+plantedIngestToken+"&x=1")); resp.StatusCode != 202 {
+		t.Errorf("webhook with a query token: %d %s", resp.StatusCode, resp.Body)
+	}
+	if resp := invokeAPIGW(t, hl, apigwEvents(t, "/webhooks/obs", "", "")); resp.StatusCode != 401 {
+		t.Errorf("webhook without a token: %d %s", resp.StatusCode, resp.Body)
+	}
+	mu.Lock()
+	if len(hooks) != 1 || strings.Contains(hooks[0], "access_token") {
+		t.Errorf("webhook handler calls %v, want one without the token", hooks)
+	}
+	mu.Unlock()
+
+	// No tokens: refused, with a warning at start naming the variable.
+	var warn testsync.Buffer
+	nl := newL(Config{}, "probe", &warn)
+	if resp := invokeAPIGW(t, nl, apigwEvents(t, "/events", "Bearer "+fixtureIngestToken, "")); resp.StatusCode != 401 {
+		t.Errorf("no tokens configured: %d %s", resp.StatusCode, resp.Body)
+	}
+	if !strings.Contains(warn.String(), "DLIBOT_INGEST_TOKENS is unset") {
+		t.Errorf("no start warning:\n%s", warn.String())
+	}
+	// DLIBOT_INGEST_AUTH=none: open.
+	ol := newL(Config{IngestAuth: IngestAuthNone}, "probe", &log)
+	if resp := invokeAPIGW(t, ol, apigwEvents(t, "/events", "", "")); resp.StatusCode != 200 {
+		t.Errorf("DLIBOT_INGEST_AUTH=none: %d %s", resp.StatusCode, resp.Body)
+	}
+	// A request line that cannot be parsed: the error names the path, not
+	// the query (it may carry the token).
+	var ev awsevents.APIGatewayV2HTTPRequest
+	_ = json.Unmarshal(apigwEvents(t, "/webhooks/obs", "", "access_token="+plantedIngestToken), &ev)
+	ev.RequestContext.HTTP.Method = "BAD METHOD"
+	bad, _ := json.Marshal(ev)
+	resp := invokeAPIGW(t, hl, bad)
+	if resp.StatusCode != 400 || strings.Contains(resp.Body, plantedIngestToken) {
+		t.Errorf("bad request line: %d %s", resp.StatusCode, resp.Body)
+	}
+	for _, s := range []string{fixtureIngestToken, plantedIngestToken, plantedIngestRetired} {
+		if strings.Contains(log.String()+warn.String(), s) {
+			t.Errorf("Lambda log contains a token %q", s)
+		}
 	}
 }

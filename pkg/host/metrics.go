@@ -38,6 +38,16 @@ type Metrics struct {
 	// Lambda), by type and result (stored, malformed, too_large,
 	// unavailable).
 	Ingress *prometheus.CounterVec
+	// IngressAuthAccepted counts authenticated requests on the ingest
+	// routes, by route and via: token_<n> (the n-th token of
+	// DLIBOT_INGEST_TOKENS, so a rotation shows when the old one is no
+	// longer used), a handler's own scheme (smn_signature) or open (no
+	// authentication configured).
+	IngressAuthAccepted *prometheus.CounterVec
+	// IngressAuthRefused counts requests refused on the ingest routes
+	// (401), by route and reason: missing_token, invalid_token,
+	// bad_signature, not_configured.
+	IngressAuthRefused *prometheus.CounterVec
 	// Ticks counts tick publishes by function and result (stored,
 	// duplicate, error).
 	Ticks *prometheus.CounterVec
@@ -79,6 +89,12 @@ func NewMetrics() *Metrics {
 		Ingress: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dlibot_ingress_events_total", Help: "Events received over HTTP by type and result.",
 		}, []string{"type", "result"}),
+		IngressAuthAccepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dlibot_ingress_auth_accepted_total", Help: "Authenticated requests on the ingest routes by route and how (token_<n>, smn_signature, open).",
+		}, []string{"route", "via"}),
+		IngressAuthRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dlibot_ingress_auth_refused_total", Help: "Requests refused (401) on the ingest routes by route and reason.",
+		}, []string{"route", "reason"}),
 		Ticks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dlibot_ticks_total", Help: "Tick publishes by function and result (stored, duplicate, error).",
 		}, []string{"function", "result"}),
@@ -91,7 +107,7 @@ func NewMetrics() *Metrics {
 		}, []string{"route"}),
 	}
 	r.MustRegister(m.EventsIn, m.EventsOut, m.EventsFailed, m.HandlerSeconds, m.DLICalls, m.DLISeconds,
-		m.DLQ, m.Ingress, m.Ticks, m.HTTPRequests, m.HTTPSeconds,
+		m.DLQ, m.Ingress, m.IngressAuthAccepted, m.IngressAuthRefused, m.Ticks, m.HTTPRequests, m.HTTPSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

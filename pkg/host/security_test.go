@@ -123,3 +123,77 @@ func TestHTTPServerLimits(t *testing.T) {
 		t.Errorf("ErrorLog unset: net/http's own errors (TLS, panics) would bypass slog")
 	}
 }
+
+// TestIngestTokenNeverLeaks sends the planted ingest token every way a
+// sender can (header, Basic, query), right and wrong, to /events and to a
+// webhook route whose handler panics, and requires that it appears in no
+// log line, metric or answer.
+func TestIngestTokenNeverLeaks(t *testing.T) {
+	var log testsync.Buffer
+	m := NewMetrics()
+	srv, err := NewServer(ServerOptions{
+		Logger:       slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics:      m,
+		IngestTokens: []string{plantedIngestToken},
+		Routes: []Route{{Method: "POST", Path: "/webhooks/obs", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			panic("webhook bug at " + r.URL.String())
+		})}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ctx, ln, time.Second) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Timeout: 5 * time.Second}
+	var answers strings.Builder
+	for _, tc := range []struct{ path, auth string }{
+		{"/events", "Bearer " + plantedIngestToken},
+		{"/events", "Bearer " + plantedIngestToken + "-wrong"},
+		{"/events?access_token=" + plantedIngestToken, ""},
+		{"/events", basic("u", plantedIngestToken)},
+		{"/webhooks/obs?access_token=" + plantedIngestToken, ""},
+		{"/webhooks/obs?access_token=" + plantedIngestToken + "-wrong", ""},
+		{"/webhooks/obs", "Bearer " + plantedIngestToken},
+	} {
+		req, _ := http.NewRequest("POST", base+tc.path, strings.NewReader(`{"specversion":"1.0"`))
+		req.Header.Set("Content-Type", "application/cloudevents+json")
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answers.Write(b)
+		for k, vs := range resp.Header {
+			answers.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
+		}
+	}
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(log.String(), "webhook bug") < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(log.String(), "webhook bug at /webhooks/obs") {
+		t.Fatalf("the webhook panic is not in the log (the scan proves little):\n%s", log.String())
+	}
+	for name, text := range map[string]string{"log": log.String(), "metrics": string(metrics), "answers": answers.String()} {
+		if strings.Contains(text, plantedIngestToken) {
+			t.Errorf("%s contain the planted ingest token:\n%s", name, text)
+		}
+	}
+}

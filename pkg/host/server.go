@@ -50,6 +50,10 @@ type Route struct {
 	// signature, 503 when no secret is configured. Handler still gets the
 	// full body.
 	SlackSigned bool
+	// Ingest makes the route a webhook ingest route: the host requires an
+	// ingest token before Handler runs (see TokenParam and IngestVerifier).
+	// Routes listed in IngestRoutes are ingest routes whatever this says.
+	Ingest bool
 }
 
 // Pattern is the route's http.ServeMux pattern, "METHOD /path".
@@ -82,12 +86,22 @@ type ServerOptions struct {
 	SlackSecrets []string
 	// Now is the clock for Slack timestamp checks; default time.Now.
 	Now func() time.Time
+	// IngestTokens are the tokens accepted on the ingest routes (POST
+	// /events and the webhook routes), from DLIBOT_INGEST_TOKENS. With
+	// none and IngestOpen false, ingest routes refuse every request (401)
+	// that their handler does not authenticate itself (IngestVerifier).
+	IngestTokens []string
+	// IngestOpen accepts unauthenticated requests on the ingest routes
+	// (DLIBOT_INGEST_AUTH=none, or a loopback listener without tokens; see
+	// IngestPolicy). Default false.
+	IngestOpen bool
 }
 
 // Server is dlibot's HTTP surface: POST /events, the functions' routes,
 // GET /healthz, GET /readyz and GET /metrics.
 type Server struct {
 	opts ServerOptions
+	auth *ingestAuth
 	mux  *http.ServeMux
 	h    http.Handler
 }
@@ -106,13 +120,13 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux()}
+	s := &Server{opts: opts, auth: newIngestAuth(opts.IngestTokens, opts.IngestOpen), mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", opts.Metrics.Handler())
-	s.mux.HandleFunc("POST /events", s.events)
+	s.mux.Handle("POST /events", s.ingestGuard("POST /events", http.HandlerFunc(s.events), false))
 	seen := map[string]bool{}
 	for _, rt := range opts.Routes {
 		if rt.Method == "" || !strings.HasPrefix(rt.Path, "/") || rt.Handler == nil {
@@ -125,6 +139,9 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		h := rt.Handler
 		if rt.SlackSigned {
 			h = s.slackVerify(h)
+		}
+		if rt.Ingest || IngestRoutes[rt.Pattern()] {
+			h = s.ingestGuard(rt.Pattern(), h, true)
 		}
 		s.mux.Handle(rt.Pattern(), h)
 	}
@@ -238,6 +255,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 type requestInfo struct {
 	id      string
 	eventID string
+	// auth is how an ingest request was authenticated (token_1,
+	// smn_signature, open) or "refused:<reason>".
+	auth string
 }
 
 type ctxKey struct{}
@@ -359,6 +379,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			attrs = append(attrs, slog.String("ce_id", ri.eventID))
 		}
 		level := slog.LevelInfo
+		if ri.auth != "" {
+			attrs = append(attrs, slog.String("auth", ri.auth))
+			if strings.HasPrefix(ri.auth, "refused:") {
+				level = slog.LevelWarn
+			}
+		}
 		if route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics" {
 			level = slog.LevelDebug
 		}

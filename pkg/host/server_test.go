@@ -40,6 +40,8 @@ func newServerFixture(t *testing.T, mutate func(*ServerOptions)) *serverFixture 
 		Ingest:       &Ingester{JS: js, Conn: nc, Metrics: f.m, Logger: logger},
 		Ready:        NATSReady(nc, js),
 		Owners:       KnownRouteOwners,
+		// Ingest authentication has its own tests (ingestauth_test.go).
+		IngestOpen: true,
 	}
 	if mutate != nil {
 		mutate(&opts)

@@ -116,10 +116,28 @@ func Run(ctx context.Context, o Options) (err error) {
 	// NATS: required by the service (it stores what it receives).
 	nc := o.NATS
 	ownConn := nc == nil
+	if ownConn && cfg.NATSURL == "" {
+		return fmt.Errorf("%w: `dlibot serve` stores events in JetStream and needs NATS_URL", ErrNoNATS)
+	}
+	// Ingest authentication: decided before anything starts, from the
+	// address the server will listen on.
+	listenAddr := cfg.HTTPAddr
+	if o.Listener != nil {
+		listenAddr = o.Listener.Addr().String()
+	}
+	ingestOpen, err := IngestPolicy(cfg, listenAddr)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cfg.IngestAuth == IngestAuthNone:
+		log.Warn("DLIBOT_INGEST_AUTH=none: POST /events and POST /webhooks/obs accept unauthenticated requests; "+
+			"only safe when something in front of dlibot authenticates", "http", listenAddr)
+	case ingestOpen:
+		log.Info("DLIBOT_INGEST_TOKENS is unset: the ingest routes accept unauthenticated requests "+
+			"because the HTTP server listens on loopback only (a reverse proxy on this host would expose them)", "http", listenAddr)
+	}
 	if ownConn {
-		if cfg.NATSURL == "" {
-			return fmt.Errorf("%w: `dlibot serve` stores events in JetStream and needs NATS_URL", ErrNoNATS)
-		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		nc, _, err = cfg.Connect(cctx, "dlibot "+string(o.Mode), log)
 		cancel()
@@ -229,6 +247,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Ingest: &Ingester{JS: js, Conn: nc, Metrics: o.Metrics, Logger: log},
 		Ready:  NATSReady(nc, js), Routes: routes, Owners: o.Registry.Owners(),
 		SlackSecrets: cfg.SlackSecrets(),
+		IngestTokens: cfg.IngestTokenList(), IngestOpen: ingestOpen,
 	})
 	if err != nil {
 		closeConn()

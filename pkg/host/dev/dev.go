@@ -135,6 +135,11 @@ func Run(ctx context.Context, o Options) error {
 		}
 		o.Logger = cfg.NewLogger(o.LogOutput)
 	}
+	// Refuse an unauthenticated non-loopback listener before starting
+	// anything (host.Run decides again on the real listener).
+	if _, err := host.IngestPolicy(cfg, o.HTTPAddr); err != nil {
+		return err
+	}
 	state := filepath.Join(o.Dir, StateDir)
 	if err := os.MkdirAll(filepath.Join(state, "nats"), 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
@@ -208,9 +213,16 @@ func Run(ctx context.Context, o Options) error {
 		Logger: o.Logger, Listener: ln, NATS: nc, Console: o.Stdout,
 		OnReady: func(addr net.Addr, fns []*host.Function) {
 			info := Info{HTTP: "http://" + addr.String(), NATS: cfg.NATSURL, Emulator: emulatorURL, SecretFile: secretFile}
+			// With ingest tokens configured, the printed curl lines send
+			// the first one, read from the shell's environment (the token
+			// itself is never printed).
+			var auth ingestAuth
+			if tokens := cfg.IngestTokenList(); len(tokens) > 0 && cfg.IngestAuth != host.IngestAuthNone {
+				auth = ingestAuth{header: "Bearer " + tokens[0], line: `Authorization: Bearer ${DLIBOT_INGEST_TOKENS%%,*}`}
+			}
 			for _, f := range fns {
 				info.Functions = append(info.Functions, f.Name)
-				if c, ok := tryCommand(o.Bin, info.HTTP, f); ok {
+				if c, ok := tryCommand(o.Bin, info.HTTP, f, auth); ok {
 					info.Commands = append(info.Commands, c)
 				}
 			}
@@ -264,8 +276,16 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// ingestAuth is what the printed ingest commands send: header is the
+// Authorization value the Command carries, line how the printed line
+// spells the header (a shell expansion of DLIBOT_INGEST_TOKENS). Zero: no
+// token.
+type ingestAuth struct {
+	header, line string
+}
+
 // tryCommand renders f's Try (or a derived one) as a command.
-func tryCommand(bin, base string, f *host.Function) (Command, bool) {
+func tryCommand(bin, base string, f *host.Function, auth ingestAuth) (Command, bool) {
 	t := f.Try
 	if t == nil {
 		t = defaultTry(f)
@@ -282,18 +302,25 @@ func tryCommand(bin, base string, f *host.Function) (Command, bool) {
 		if err != nil {
 			return Command{}, false
 		}
-		return curlPost(f.Name, base+"/events", events.ContentType, string(body)), true
+		return curlPost(f.Name, base+"/events", events.ContentType, string(body), auth), true
 	case t.Post != nil:
-		return curlPost(f.Name, base+t.Post.Path, t.Post.ContentType, t.Post.Body), true
+		return curlPost(f.Name, base+t.Post.Path, t.Post.ContentType, t.Post.Body, auth), true
 	}
 	return Command{}, false
 }
 
-func curlPost(name, url, contentType, body string) Command {
-	return Command{
+func curlPost(name, url, contentType, body string, auth ingestAuth) Command {
+	c := Command{
 		Name: name, Method: "POST", URL: url, Header: http.Header{"Content-Type": {contentType}}, Body: body,
-		Line: "curl -s -X POST " + url + " -H " + shellQuote("Content-Type: "+contentType) + " -d " + shellQuote(body),
+		Line: "curl -s -X POST " + url + " -H " + shellQuote("Content-Type: "+contentType),
 	}
+	if auth.header != "" {
+		c.Header.Set("Authorization", auth.header)
+		// Double quotes: the shell expands the variable.
+		c.Line += ` -H "` + auth.line + `"`
+	}
+	c.Line += " -d " + shellQuote(body)
+	return c
 }
 
 // defaultTry derives an example event from what f consumes.

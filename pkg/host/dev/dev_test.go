@@ -2,6 +2,7 @@ package dev
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -60,11 +61,16 @@ type devRun struct {
 
 func startDev(t *testing.T, dir string, reg *host.Registry) *devRun {
 	t.Helper()
+	return startDevEnv(t, dir, reg, map[string]string{})
+}
+
+func startDevEnv(t *testing.T, dir string, reg *host.Registry, env map[string]string) *devRun {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &devRun{out: &testsync.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan Info, 1)
 	go func() {
-		d.done <- Run(ctx, Options{Dir: dir, HTTPAddr: "127.0.0.1:0", Env: envconfig.MapLookuper(map[string]string{}),
+		d.done <- Run(ctx, Options{Dir: dir, HTTPAddr: "127.0.0.1:0", Env: envconfig.MapLookuper(env),
 			Registry: reg, Stdout: d.out, Logger: slog.New(slog.DiscardHandler), OnReady: func(i Info) { ready <- i }})
 	}()
 	select {
@@ -274,5 +280,70 @@ func TestDevWithRealDLICredentials(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDevWithIngestTokens: with DLIBOT_INGEST_TOKENS set, dev requires the
+// token and its printed curl lines send the first one by expanding the
+// variable (the token itself is never printed).
+func TestDevWithIngestTokens(t *testing.T) {
+	const tok1, tok2 = "dev-ingest-token-one-0123456789", "dev-ingest-token-two-0123456789"
+	t.Setenv("DLIBOT_INGEST_TOKENS", tok1+","+tok2) // what the printed lines expand
+	var handled atomic.Int32
+	d := startDevEnv(t, t.TempDir(), testFunctions(&handled), map[string]string{"DLIBOT_INGEST_TOKENS": tok1 + "," + tok2})
+	banner := d.out.String()
+	if strings.Contains(banner, tok1) || strings.Contains(banner, tok2) {
+		t.Fatalf("the banner prints a token:\n%s", banner)
+	}
+	_, curlErr := exec.LookPath("curl")
+	n := 0
+	for _, c := range d.info.Commands {
+		if c.Method != "POST" {
+			continue
+		}
+		n++
+		if !strings.Contains(c.Line, `"Authorization: Bearer ${DLIBOT_INGEST_TOKENS%%,*}"`) {
+			t.Errorf("%s: the line sends no token: %s", c.Name, c.Line)
+		}
+		// Without the token: 401.
+		resp, err := http.Post(c.URL, c.Header.Get("Content-Type"), strings.NewReader(c.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s without the token: %d, want 401", c.Name, resp.StatusCode)
+		}
+		if curlErr == nil {
+			out, err := exec.Command("sh", "-c", c.Line+" -o /dev/null -w '%{http_code}'").CombinedOutput()
+			if err != nil || len(out) == 0 || out[0] != '2' {
+				t.Errorf("%s: %s %v", c.Line, out, err)
+			}
+		} else {
+			req, _ := http.NewRequest(c.Method, c.URL, strings.NewReader(c.Body))
+			req.Header = c.Header.Clone()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				t.Errorf("%s with the token: %d", c.Name, resp.StatusCode)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no POST command printed")
+	}
+}
+
+// TestDevRefusesOpenNonLoopback: dev on all interfaces without a token
+// stops before starting anything, saying what to set.
+func TestDevRefusesOpenNonLoopback(t *testing.T) {
+	var handled atomic.Int32
+	err := Run(context.Background(), Options{Dir: t.TempDir(), HTTPAddr: "0.0.0.0:0", Env: envconfig.MapLookuper(map[string]string{}),
+		Registry: testFunctions(&handled), Stdout: io.Discard, Logger: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, host.ErrIngestAuth) || !strings.Contains(err.Error(), "DLIBOT_INGEST_TOKENS") {
+		t.Fatalf("dev on 0.0.0.0 without a token: %v", err)
 	}
 }
