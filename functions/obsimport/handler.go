@@ -227,7 +227,7 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 		if content == "" || e.Content == content || contains(e.Seen, content) || (e.Next != nil && e.Next.Content == content) {
 			if e.State == StatePending && e.Content == content {
 				// Repair a crash between recording and queueing.
-				if err := im.enqueue(ctx, e, false); err != nil {
+				if err := im.ensureQueued(ctx, key); err != nil {
 					return "", err
 				}
 			}
@@ -272,6 +272,7 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 		}
 		switch res {
 		case AcceptReuploadQueued:
+			im.at("recorded-reupload")
 			return res, im.enqueue(ctx, e, true)
 		case AcceptReuploadAlerted:
 			im.notifyReupload(ctx, e, o)

@@ -785,8 +785,17 @@ func (im *Importer) finalize(ctx context.Context, th string, b *Batch, rev uint6
 	now := im.now()
 	err := parallel(ctx, len(b.Files), func(i int) error {
 		f := b.Files[i]
-		var requeue *Entry
+		requeue := false
 		e, err := im.updateEntry(ctx, f, func(e *Entry) bool {
+			requeue = false
+			if e.Content != b.Contents[i] && e.State == StatePending {
+				// The file moved on to newer content: a finalisation
+				// before a crash took e.Next (and may have died before
+				// queueing it), or a re-upload replaced it. Make sure
+				// that content is queued.
+				requeue = true
+				return false
+			}
 			if e.Content != b.Contents[i] || (e.Batch != b.ID && e.State != StatePending) {
 				return false
 			}
@@ -805,8 +814,7 @@ func (im *Importer) finalize(ctx context.Context, th string, b *Batch, rev uint6
 				e.Seen = appendBounded(e.Seen, e.Content)
 				e.Content, e.Size, e.EventTime = e.Next.Content, e.Next.Size, e.Next.EventTime
 				e.State, e.Batch, e.JobID, e.Error, e.Rows, e.Next = StatePending, "", "", "", 0, nil
-				cp := *e
-				requeue = &cp
+				requeue = true
 			}
 			return true
 		})
@@ -823,8 +831,8 @@ func (im *Importer) finalize(ctx context.Context, th string, b *Batch, rev uint6
 			im.emit(ctx, typ, b, &ev, i)
 		}
 		im.at("finalize-entry")
-		if requeue != nil {
-			if err := im.enqueue(ctx, requeue, true); err != nil {
+		if requeue {
+			if err := im.ensureQueued(ctx, f); err != nil {
 				return err
 			}
 		}
@@ -875,6 +883,41 @@ func (im *Importer) enqueue(ctx context.Context, e *Entry, overwrite bool) error
 	}
 	_, _, err := im.l.create(ctx, queueKey(th, it.File), it)
 	return err
+}
+
+// ensureQueued makes sure the queue holds an item for the current content
+// of file's entry while it is pending: after a crash between recording an
+// entry and queueing it there may be no item, or — for a re-upload while
+// the older content still waited, or a newer content taken from Next —
+// an item naming older content, which the batch builder drops as stale.
+// The item is written revision-checked and the entry read again until
+// both agree, so a writer holding an outdated copy of the entry never
+// leaves the item behind the entry.
+func (im *Importer) ensureQueued(ctx context.Context, file string) error {
+	for range 20 {
+		e, _, err := getJSON[Entry](ctx, im.l, file)
+		if err != nil || e == nil || e.State != StatePending {
+			return err
+		}
+		it := im.queueItem(e)
+		qk := queueKey(TableKey(e.Database, e.Table), it.File)
+		cur, rev, err := getJSON[QueueItem](ctx, im.l, qk)
+		if err != nil {
+			return err
+		}
+		if cur != nil && cur.Content == e.Content {
+			return nil
+		}
+		if cur == nil {
+			_, _, err = im.l.create(ctx, qk, it)
+		} else {
+			_, _, err = im.l.update(ctx, qk, it, rev)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("obsimport: queue item of %s changed 20 times in a row", file)
 }
 
 // queueItem is the queue item for e's current content.

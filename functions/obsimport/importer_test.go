@@ -421,3 +421,81 @@ func TestMultipartCountsOnce(t *testing.T) {
 		t.Errorf("imported %d times, want 1", c)
 	}
 }
+
+// TestCrashBetweenReuploadAndQueue: a re-upload recorded in the ledger
+// while the older content still waits in the queue, then a crash before
+// the queue item names the new content; the redelivered event must queue
+// the new content (the old item is stale and dropped), and it is imported.
+func TestCrashBetweenReuploadAndQueue(t *testing.T) {
+	h := newHarness(t, nil)
+	h.im.intakeOnly = true
+	ctx := context.Background()
+	key := "landing/events/dt=2026-11-26/crash-reupload.csv"
+	if got, err := h.im.Accept(ctx, object(key, "v1")); err != nil || got != AcceptQueued {
+		t.Fatalf("v1: %s %v", got, err)
+	}
+	h.im.crashAt = func(p string) {
+		if p == "recorded-reupload" {
+			panic("crash")
+		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("no crash")
+			}
+		}()
+		_, _ = h.im.Accept(ctx, object(key, "v2"))
+	}()
+	h.im = h.start() // restart on the same KV
+	h.im.intakeOnly = true
+	if got, err := h.im.Accept(ctx, object(key, "v2")); err != nil || got != AcceptDuplicate {
+		t.Fatalf("redelivered v2: %s %v", got, err)
+	}
+	h.im.intakeOnly = false
+	h.drive(20)
+	if e := h.entry("raw-data", key); e.State != StateLoaded || e.Content != "v2" {
+		t.Fatalf("entry %s %s, want v2 loaded", e.State, e.Content)
+	}
+	if c := h.importCounts()[key]; c != 1 {
+		t.Fatalf("imported %d times, want once (v2)", c)
+	}
+}
+
+// TestCrashFinalizingWithNext: a re-upload arrived while the first
+// content's import ran (entry.Next); the importer dies after finalising the
+// entry (which now names the new content, pending) and before queueing it.
+// Finalising again after the restart must still queue the new content.
+func TestCrashFinalizingWithNext(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	key := "landing/events/dt=2026-11-26/crash-next.csv"
+	if got, err := h.im.Accept(ctx, object(key, "v1")); err != nil || got != AcceptQueued {
+		t.Fatalf("v1: %s %v", got, err)
+	}
+	if got, err := h.im.Accept(ctx, object(key, "v2")); err != nil || got != AcceptReuploadNext {
+		t.Fatalf("v2: %s %v", got, err)
+	}
+	crashed := false
+	h.im.crashAt = func(p string) {
+		if p == "finalize-entry" && !crashed {
+			crashed = true
+			panic("crash")
+		}
+	}
+	func() {
+		defer func() { _ = recover() }()
+		h.drive(20)
+	}()
+	if !crashed {
+		t.Fatal("no crash while finalising")
+	}
+	h.im = h.start()
+	h.drive(20)
+	if e := h.entry("raw-data", key); e.State != StateLoaded || e.Content != "v2" {
+		t.Fatalf("entry %s %s, want v2 loaded", e.State, e.Content)
+	}
+	if c := h.importCounts()[key]; c != 2 {
+		t.Fatalf("imported %d times, want twice (v1, then v2)", c)
+	}
+}
