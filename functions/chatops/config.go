@@ -86,6 +86,14 @@ type Config struct {
 	// LogLines is the default of `spark logs --lines` (CHATOPS_LOG_LINES).
 	// Default 50; --lines may ask for up to 1000.
 	LogLines int `env:"LOG_LINES, default=50"`
+	// ReadCacheTTL is how long an answer of DLI to a read command (queues,
+	// queue, plans, flink list, spark list, jobs) is reused by identical
+	// commands in this process (CHATOPS_READ_CACHE_TTL); identical commands
+	// running at the same time share one DLI call. Any change made
+	// through this process forgets every kept answer at once; a change made
+	// elsewhere shows within this time. Default 5s; 0 turns the cache off
+	// (every command asks DLI). At most 1m.
+	ReadCacheTTL time.Duration `env:"READ_CACHE_TTL, default=5s"`
 }
 
 // LoadConfig reads the CHATOPS_* variables through l and validates them.
@@ -134,6 +142,9 @@ func (c *Config) Validate() error {
 		if c.ResponseURLHosts[i] == "" || strings.ContainsAny(h, "/:@") {
 			bad("RESPONSE_URL_HOSTS", "%q is not a host name", h)
 		}
+	}
+	if c.ReadCacheTTL < 0 || c.ReadCacheTTL > time.Minute {
+		bad("READ_CACHE_TTL", "must be between 0 and 1m, got %s", c.ReadCacheTTL)
 	}
 	if c.ResponseBudget < 1 {
 		bad("RESPONSE_BUDGET", "must be at least 1")

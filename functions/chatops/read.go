@@ -23,6 +23,7 @@ const maxLogLines = 1000
 
 // read runs a command that changes nothing.
 func (s *Service) read(ctx context.Context, req request, cmd *command.Command, role *policy.Role) reply {
+	ctx = cachedReads(ctx)
 	switch cmd.Name() {
 	case "help":
 		if len(cmd.Args) > 0 {

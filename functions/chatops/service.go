@@ -116,7 +116,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Service{cfg: *o.Config, pol: o.Policy, dli: o.DLI, secrets: nonEmptyStrings(o.Secrets), notifier: o.Notifier,
+	s := &Service{cfg: *o.Config, pol: o.Policy, dli: newReadCache(o.DLI, o.Config.ReadCacheTTL, o.Now), secrets: nonEmptyStrings(o.Secrets), notifier: o.Notifier,
 		publish: o.Publish, log: o.Logger, now: o.Now, watching: map[string]bool{}}
 	s.resp = newResponder(&s.cfg, o.HTTPClient, o.Now)
 	if o.Groups != nil {
