@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -511,5 +512,42 @@ func TestIngestTokenMatchPositions(t *testing.T) {
 		if got := a.match(tok); got != want {
 			t.Errorf("match(%q) = %d, want %d", tok, got, want)
 		}
+	}
+}
+
+// BenchmarkIngestGuard measures what the ingest check adds to a request
+// (no-op handler, in-process): open, a Bearer token (third of three
+// configured) and a query token (stripped from the URL).
+func BenchmarkIngestGuard(b *testing.B) {
+	noop := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	for _, bc := range []struct {
+		name, target, auth string
+		open               bool
+	}{
+		{"open", "/webhooks/obs", "", true},
+		{"bearer", "/webhooks/obs", "Bearer " + plantedIngestToken, false},
+		{"query", "/webhooks/obs?access_token=" + plantedIngestToken, "", false},
+		{"refused", "/webhooks/obs", "Bearer " + plantedIngestRetired, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv, err := NewServer(ServerOptions{Metrics: NewMetrics(), Logger: slog.New(slog.DiscardHandler), IngestOpen: bc.open,
+				IngestTokens: []string{plantedIngestPrev, plantedIngestRetired + "-x", plantedIngestToken},
+				Routes:       []Route{{Method: "POST", Path: "/webhooks/obs", Handler: noop}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest("POST", bc.target, nil)
+				if bc.auth != "" {
+					req.Header.Set("Authorization", bc.auth)
+				}
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, req)
+				if (rec.Code == http.StatusAccepted) == (bc.name == "refused") {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
 	}
 }
