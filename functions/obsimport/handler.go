@@ -149,6 +149,11 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 		e.State, e.Batch, e.JobID, e.Rows, e.Error, e.Next = StatePending, "", "", 0, "", nil
 		e.EventTime, e.Received, e.Updated = o.EventTime, now, now
 	}
+	// The queue item for this content (same for every attempt: the
+	// object and the match do not change), encoded once.
+	var qkey string
+	var qraw rawJSON
+	var err error
 	for attempt := range 20 {
 		// Optimistically create first: a new object (the common case)
 		// costs one round trip less.
@@ -166,14 +171,17 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 			var ne Entry
 			fresh(&ne)
 			it := im.queueItem(&ne)
-			qkey := queueKey(TableKey(ne.Database, ne.Table), it.File)
+			qkey = queueKey(TableKey(ne.Database, ne.Table), it.File)
+			if qraw, err = json.Marshal(it); err != nil {
+				return "", err
+			}
 			type created struct {
 				ok  bool
 				err error
 			}
 			qres := make(chan created, 1)
 			go func() {
-				_, ok, err := im.l.tryCreate(ctx, qkey, it)
+				_, ok, err := im.l.tryCreate(ctx, qkey, qraw)
 				qres <- created{ok, err}
 			}()
 			_, ok, err := im.l.tryCreate(ctx, key, &ne)
@@ -186,7 +194,7 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 			}
 			if ok {
 				if !q.ok {
-					if _, _, err := im.l.create(ctx, qkey, it); err != nil {
+					if _, _, err := im.l.create(ctx, qkey, qraw); err != nil {
 						return "", err
 					}
 				}
@@ -272,8 +280,13 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 		}
 		switch res {
 		case AcceptReuploadQueued:
+			// fresh(e) made e what attempt 0 tried to create: same
+			// item.
 			im.at("recorded-reupload")
-			return res, im.enqueue(ctx, e, true)
+			if err := im.l.put(ctx, qkey, qraw); err != nil {
+				return "", err
+			}
+			return res, nil
 		case AcceptReuploadAlerted:
 			im.notifyReupload(ctx, e, o)
 		}

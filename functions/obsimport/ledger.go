@@ -294,10 +294,20 @@ func getJSON[T any](ctx context.Context, l *ledger, key string) (*T, uint64, err
 	return &v, e.Revision(), nil
 }
 
+// rawJSON is a value already encoded: the ledger's writes store it as is.
+type rawJSON []byte
+
+func encode(v any) ([]byte, error) {
+	if r, ok := v.(rawJSON); ok {
+		return r, nil
+	}
+	return json.Marshal(v)
+}
+
 // create stores v under key only if the key does not exist; ok is false
 // when it does.
 func (l *ledger) create(ctx context.Context, key string, v any) (rev uint64, ok bool, err error) {
-	b, err := json.Marshal(v)
+	b, err := encode(v)
 	if err != nil {
 		return 0, false, err
 	}
@@ -317,7 +327,7 @@ func (l *ledger) create(ctx context.Context, key string, v any) (rev uint64, ok 
 // marker). ok is false when the key exists or holds a delete marker; use
 // create when a deleted key may be recreated.
 func (l *ledger) tryCreate(ctx context.Context, key string, v any) (rev uint64, ok bool, err error) {
-	b, err := json.Marshal(v)
+	b, err := encode(v)
 	if err != nil {
 		return 0, false, err
 	}
@@ -351,7 +361,7 @@ func (l *ledger) write(ctx context.Context, key string, b []byte, rev uint64, ex
 // update stores v under key if its revision is still rev; ok is false
 // when someone else changed it first.
 func (l *ledger) update(ctx context.Context, key string, v any, rev uint64) (uint64, bool, error) {
-	b, err := json.Marshal(v)
+	b, err := encode(v)
 	if err != nil {
 		return 0, false, err
 	}
@@ -366,7 +376,7 @@ func (l *ledger) update(ctx context.Context, key string, v any, rev uint64) (uin
 }
 
 func (l *ledger) put(ctx context.Context, key string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := encode(v)
 	if err != nil {
 		return err
 	}
