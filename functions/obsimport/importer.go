@@ -416,6 +416,18 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 	}
 	for i, q := range pick {
 		e := entries[i]
+		if e != nil && e.State == StatePending && e.Content != q.item.Content {
+			// The item names other content than the pending entry: a
+			// re-upload's item was overtaken by a late write of the
+			// item for the content before it (two re-uploads of one key
+			// handled at once), or a crash came before it was written.
+			// Point the item at the entry's content (it is taken by a
+			// later batch).
+			if _, _, err := im.l.update(ctx, q.key, im.queueItem(e), q.rev); err != nil {
+				return 0, false, err
+			}
+			continue
+		}
 		if e == nil || e.State != StatePending || e.Content != q.item.Content {
 			// Stale: already imported, or replaced by newer content whose
 			// own item supersedes this one.

@@ -499,3 +499,34 @@ func TestCrashFinalizingWithNext(t *testing.T) {
 		t.Fatalf("imported %d times, want twice (v1, then v2)", c)
 	}
 }
+
+// TestQueueItemBehindEntry: the queue item names older content than the
+// pending entry (a late write of the older item overtook the re-upload's
+// own); the batch builder points it at the entry's content instead of
+// dropping it as stale, and the new content is imported.
+func TestQueueItemBehindEntry(t *testing.T) {
+	h := newHarness(t, nil)
+	h.im.intakeOnly = true
+	ctx := context.Background()
+	key := "landing/events/dt=2026-11-26/overtaken.csv"
+	if got, err := h.im.Accept(ctx, object(key, "v1")); err != nil || got != AcceptQueued {
+		t.Fatalf("v1: %s %v", got, err)
+	}
+	e := h.entry("raw-data", key)
+	stale := h.im.queueItem(e) // the item for v1
+	if got, err := h.im.Accept(ctx, object(key, "v2")); err != nil || got != AcceptReuploadQueued {
+		t.Fatalf("v2: %s %v", got, err)
+	}
+	qk := queueKey(TableKey(e.Database, e.Table), stale.File)
+	if err := h.im.l.put(ctx, qk, stale); err != nil {
+		t.Fatal(err)
+	}
+	h.im.intakeOnly = false
+	h.drive(20)
+	if e := h.entry("raw-data", key); e.State != StateLoaded || e.Content != "v2" {
+		t.Fatalf("entry %s %s, want v2 loaded", e.State, e.Content)
+	}
+	if c := h.importCounts()[key]; c != 1 {
+		t.Fatalf("imported %d times, want once (v2)", c)
+	}
+}
