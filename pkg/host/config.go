@@ -98,6 +98,17 @@ type Config struct {
 	// LogLevel is the minimum log level: debug, info, warn or error.
 	// Default "info".
 	LogLevel string `env:"LOG_LEVEL, default=info"`
+
+	// EMF turns on, in AWS Lambda only, the CloudWatch Embedded Metric
+	// Format lines: after each invocation the changes of the dlibot_*
+	// counters are written to stdout, which CloudWatch Logs turns into
+	// metrics (docs/deploy.md, "Metrics in Lambda"). `dlibot serve` and
+	// `dlibot dev` ignore it (they serve GET /metrics). Default true.
+	EMF bool `env:"DLIBOT_EMF, default=true"`
+	// EMFNamespace is the CloudWatch namespace of the EMF metrics: 1 to
+	// 255 characters of A-Z a-z 0-9 . - _ / # : and space, not starting
+	// with "AWS/". Default "dlibot".
+	EMFNamespace string `env:"DLIBOT_EMF_NAMESPACE, default=dlibot"`
 }
 
 // ErrInvalidConfig is wrapped by every configuration validation error.
@@ -223,6 +234,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL", "%v", err)
+	}
+	if err := ValidEMFNamespace(c.EMFNamespace); err != nil {
+		bad("DLIBOT_EMF_NAMESPACE", "%v", err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(errs, "\n  "))

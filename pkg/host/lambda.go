@@ -52,6 +52,9 @@ type LambdaOptions struct {
 	// DedupLease is how long a dedup claim protects an event being handled
 	// (with NATS only; renewed by events.InProgress). Default 5 minutes.
 	DedupLease time.Duration
+	// EMFOutput receives the metrics as CloudWatch EMF lines after each
+	// invocation (Config.EMF; see emf.go). Default os.Stdout.
+	EMFOutput io.Writer
 }
 
 // Lambda runs one function under AWS Lambda: Invoke takes the raw event
@@ -68,6 +71,7 @@ type Lambda struct {
 	log     *slog.Logger
 	m       *Metrics
 	now     func() time.Time
+	emf     *EMF
 }
 
 // ErrUnknownHandler reports a _HANDLER that names no function.
@@ -189,6 +193,7 @@ func NewLambda(ctx context.Context, o LambdaOptions) (*Lambda, error) {
 		l.Close()
 		return nil, err
 	}
+	l.emf = newLambdaEMF(o, l.fn.Name, l.log)
 	return l, nil
 }
 
@@ -232,8 +237,20 @@ var ErrRetry = errors.New("handler asked to retry")
 var ErrUnrecognizedEvent = errors.New("unrecognized Lambda event")
 
 // Invoke implements lambda.Handler: it inspects the event JSON and
-// dispatches it.
+// dispatches it. An event it cannot read counts as
+// dlibot_ingress_events_total{result="malformed"}; before it returns, the
+// metrics' changes are written as EMF lines (Config.EMF).
 func (l *Lambda) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	defer l.flushEMF()
+	out, err := l.dispatch(ctx, payload)
+	if errors.Is(err, ErrUnrecognizedEvent) || errors.Is(err, events.ErrMalformed) {
+		l.m.Ingress.WithLabelValues("unknown", "malformed").Inc()
+	}
+	return out, err
+}
+
+// dispatch runs the event by its shape.
+func (l *Lambda) dispatch(ctx context.Context, payload []byte) ([]byte, error) {
 	var probe struct {
 		RawPath        *string         `json:"rawPath"`
 		RequestContext json.RawMessage `json:"requestContext"`

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -461,6 +462,135 @@ func TestLambdaIngestAuth(t *testing.T) {
 	for _, s := range []string{fixtureIngestToken, plantedIngestToken, plantedIngestRetired} {
 		if strings.Contains(log.String()+warn.String(), s) {
 			t.Errorf("Lambda log contains a token %q", s)
+		}
+	}
+}
+
+// newEMFLambda is newTestLambda with the EMF lines on (as in Lambda by
+// default) written to out, and cfg's secrets.
+func newEMFLambda(t *testing.T, p *probe, cfg Config, out io.Writer) *Lambda {
+	t.Helper()
+	cfg.HTTPMaxBodyBytes, cfg.EMF, cfg.EMFNamespace = DefaultMaxBodyBytes, true, "dlibot"
+	l, err := NewLambda(context.Background(), LambdaOptions{
+		Config: &cfg, Handler: "probe", DLI: testDLI(t), Registry: p.registry(),
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Console: io.Discard,
+		Now: func() time.Time { return fixtureNow }, EMFOutput: out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
+// apigwBody is the POST /events fixture with the fixture token and body.
+func apigwBody(t *testing.T, body string) []byte {
+	t.Helper()
+	var ev awsevents.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(apigwEvents(t, "/events", "Bearer "+fixtureIngestToken, ""), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.Body, ev.IsBase64Encoded = body, false
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+// TestLambdaEMFMalformedEvent: in Lambda, where nothing scrapes /metrics,
+// a malformed event is counted in the EMF lines written before the
+// invocation returns — over API Gateway (400) and invoked directly (an
+// error) — once each, never again in a later invocation.
+func TestLambdaEMFMalformedEvent(t *testing.T) {
+	var out bytes.Buffer
+	l := newEMFLambda(t, &probe{}, Config{IngestTokens: fixtureIngestToken}, &out)
+	malformed := map[string]string{"function": "probe", "type": "unknown", "result": "malformed"}
+
+	if resp := invokeAPIGW(t, l, apigwBody(t, `{"specversion":"1.0","id":`)); resp.StatusCode != 400 {
+		t.Fatalf("malformed POST /events: %d %s", resp.StatusCode, resp.Body)
+	}
+	docs := parseEMF(t, out.String())
+	if v, ok := find(docs, "dlibot_ingress_events_total", malformed); !ok || v != 1 {
+		t.Fatalf("after a malformed POST /events: ingress malformed %v %v, want 1\n%s", v, ok, out.String())
+	}
+	if v, _ := find(docs, "dlibot_http_requests_total", map[string]string{"function": "probe", "route": "POST /events", "method": "POST", "code": "400"}); v != 1 {
+		t.Errorf("http 400 %v, want 1\n%s", v, out.String())
+	}
+
+	out.Reset()
+	if _, err := l.Invoke(context.Background(), []byte(`{"specversion":"0.3","id":"x"}`)); !errors.Is(err, events.ErrMalformed) {
+		t.Fatalf("direct malformed CloudEvent: %v", err)
+	}
+	docs = parseEMF(t, out.String())
+	if v, _ := find(docs, "dlibot_ingress_events_total", malformed); v != 1 || len(docs) != 1 {
+		t.Errorf("after a malformed direct invocation: %d documents, ingress malformed %v, want one document, 1 (not 2)\n%s", len(docs), v, out.String())
+	}
+
+	out.Reset()
+	if _, err := l.Invoke(context.Background(), []byte(`[1,2]`)); !errors.Is(err, ErrUnrecognizedEvent) {
+		t.Fatalf("not an object: %v", err)
+	}
+	if v, _ := find(parseEMF(t, out.String()), "dlibot_ingress_events_total", malformed); v != 1 {
+		t.Errorf("unrecognized event: ingress malformed %v, want 1\n%s", v, out.String())
+	}
+
+	// An event handled and dropped: the DLQ-less drop and the outcome show.
+	out.Reset()
+	p := &probe{outcome: events.Drop("bad row")}
+	dl := newEMFLambda(t, p, Config{IngestTokens: fixtureIngestToken}, &out)
+	if resp := invokeAPIGW(t, dl, fixture(t, "apigw-v2-events-structured.json")); resp.StatusCode != 422 {
+		t.Fatalf("drop: %d %s", resp.StatusCode, resp.Body)
+	}
+	if v, _ := find(parseEMF(t, out.String()), "dlibot_events_failed_total",
+		map[string]string{"function": "probe", "type": "dlibot.obs.object.created", "outcome": "drop"}); v != 1 {
+		t.Errorf("dropped event: events_failed %v, want 1\n%s", v, out.String())
+	}
+}
+
+// TestLambdaEMFOff: DLIBOT_EMF=false writes nothing.
+func TestLambdaEMFOff(t *testing.T) {
+	var out bytes.Buffer
+	cfg := Config{IngestTokens: fixtureIngestToken, HTTPMaxBodyBytes: DefaultMaxBodyBytes, EMF: false}
+	l, err := NewLambda(context.Background(), LambdaOptions{Config: &cfg, Handler: "probe", DLI: testDLI(t), Registry: (&probe{}).registry(),
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Console: io.Discard, EMFOutput: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	invokeAPIGW(t, l, apigwBody(t, "{"))
+	_, _ = l.Invoke(context.Background(), []byte("{"))
+	if out.Len() != 0 {
+		t.Errorf("DLIBOT_EMF=false, but written:\n%s", out.String())
+	}
+}
+
+// TestLambdaEMFNeverShowsSecrets: the planted ingest tokens and Slack
+// signing secret, sent every way a request can carry them, right and
+// wrong, never appear in the EMF lines (labels are route patterns and
+// enumerations, never request data).
+func TestLambdaEMFNeverShowsSecrets(t *testing.T) {
+	var out bytes.Buffer
+	l := newEMFLambda(t, &probe{}, Config{IngestTokens: plantedIngestToken + "," + plantedIngestPrev,
+		SlackSigningSecret: plantedSecret, SlackSigningSecretPrevious: fixtureSecret}, &out)
+	for _, req := range []struct{ path, auth, query string }{
+		{"/events", "Bearer " + plantedIngestToken, ""},
+		{"/events", "Bearer " + plantedIngestPrev, ""},
+		{"/events", "Bearer " + plantedIngestRetired, ""},
+		{"/events", "", "access_token=" + plantedIngestToken},
+		{"/events", basic("u", plantedIngestToken), ""},
+		{"/webhooks/obs", "", "access_token=" + plantedIngestToken},
+		{"/" + plantedIngestToken, "Bearer " + plantedIngestToken, ""},
+		{"/slack/commands", "Bearer " + plantedSecret, ""},
+	} {
+		invokeAPIGW(t, l, apigwEvents(t, req.path, req.auth, req.query))
+	}
+	// A signed Slack command (the previous secret signs the fixture).
+	invokeAPIGW(t, l, fixture(t, "apigw-v2-slack-command-base64.json"))
+	if !strings.Contains(out.String(), "dlibot_ingress_auth_refused_total") || !strings.Contains(out.String(), "dlibot_ingress_auth_accepted_total") {
+		t.Fatalf("no auth metrics in the EMF lines:\n%s", out.String())
+	}
+	parseEMF(t, out.String())
+	for _, s := range []string{plantedIngestToken, plantedIngestPrev, plantedIngestRetired, plantedSecret, fixtureSecret, fixtureIngestToken} {
+		if strings.Contains(out.String(), s) {
+			t.Errorf("EMF lines contain the secret %q:\n%s", s, out.String())
 		}
 	}
 }
