@@ -345,14 +345,20 @@ func (s *Service) click(ctx context.Context, c *clickAction) {
 	received := time.Now()
 	start := s.now()
 	a := &AuditRecord{User: c.User, UserName: c.UserName, Channel: c.Channel, Team: c.Team, TriggerID: c.TriggerID, Confirmation: c.Value}
-	r := s.within(ctx, c.ResponseURL, a, start, func(ctx context.Context) reply { return s.act(ctx, c, a) })
-	if r.working {
+	r := s.within(ctx, c.ResponseURL, a, start, &deferred{Kind: kindClick, Click: c}, func(ctx context.Context) reply { return s.act(ctx, c, a) })
+	if r.working && !r.noStore {
 		// the result replaces the clicked message when it is ready (no
 		// interim post: it could overtake the result)
 		return
 	}
 	m := r.message()
 	m.ReplaceOriginal = !r.newMessage
+	final := true
+	if r.working {
+		// the result may not follow: say so in a message of its own (the
+		// result, if it comes, replaces the clicked one)
+		m.ReplaceOriginal, final = false, false
+	}
 	// post in the background and wait for it only as long as Slack waits
 	// for the acknowledgement
 	posted := make(chan struct{})
@@ -362,7 +368,7 @@ func (s *Service) click(ctx context.Context, c *clickAction) {
 		defer close(posted)
 		pctx, cancel := context.WithTimeout(s.bgCtx, 10*time.Second)
 		defer cancel()
-		if err := s.resp.post(pctx, c.ResponseURL, m, true); err != nil {
+		if err := s.resp.post(pctx, c.ResponseURL, m, final); err != nil {
 			s.log.Warn("chatops: click answer not delivered", "err", err)
 		}
 	}()
@@ -394,10 +400,7 @@ func (s *Service) act(ctx context.Context, c *clickAction, a *AuditRecord) reply
 		s.log.Error("chatops: reading confirmation failed", "err", err)
 		return errorReply("Could not read the confirmation (NATS KV). Try again.")
 	}
-	a.Text, a.Role, a.Requester = p.Text, p.Role, p.User
-	if cmd, err := command.Parse(p.Text); err == nil {
-		a.Command = cmd.Name()
-	}
+	auditFromPending(a, p)
 	key := "pending." + p.ID
 	if !s.now().Before(p.Expires) {
 		_ = s.st.claim(ctx, key, rev)
@@ -434,16 +437,7 @@ func (s *Service) act(ctx context.Context, c *clickAction, a *AuditRecord) reply
 		if r := claim(); r != nil {
 			return *r
 		}
-		if c.Action == actionCancel {
-			return reply{text: "Cancelled: " + p.Summary, blocks: blockkit.Blocks(blockkit.Section("✖️ Cancelled: " + p.Summary + ".")),
-				outcome: OutcomeNone, decision: DecisionCancelled, replace: true}
-		}
-		if p.Protected {
-			return s.askApproval(ctx, p, c)
-		}
-		r := s.execute(ctx, p)
-		r.decision = DecisionConfirmed
-		return r
+		return s.afterClaim(ctx, c, p, a)
 	case actionApprove, actionDeny:
 		if p.Stage != StageApprove {
 			return refuse(DecisionDenied, "This request has no approval step.")
@@ -468,6 +462,42 @@ func (s *Service) act(ctx context.Context, c *clickAction, a *AuditRecord) reply
 		if r := claim(); r != nil {
 			return *r
 		}
+		return s.afterClaim(ctx, c, p, a)
+	}
+	return errorReply("Unknown action.")
+}
+
+// auditFromPending fills the audit record's command fields from the
+// confirmation a click answers.
+func auditFromPending(a *AuditRecord, p *pending) {
+	a.Text, a.Role, a.Requester = p.Text, p.Role, p.User
+	if cmd, err := command.Parse(p.Text); err == nil {
+		a.Command = cmd.Name()
+	}
+}
+
+// afterClaim carries out a click whose confirmation p it consumed (also
+// when the tick resumes a deferred click). The claim is recorded first, so
+// a taker resumes here instead of clicking again.
+func (s *Service) afterClaim(ctx context.Context, c *clickAction, p *pending, a *AuditRecord) reply {
+	if err := s.claimed(ctx, p); err != nil {
+		s.log.Error("chatops: recording the claimed confirmation failed", "err", err)
+		return notSent(err)
+	}
+	switch c.Action {
+	case actionConfirm, actionCancel:
+		if c.Action == actionCancel {
+			return reply{text: "Cancelled: " + p.Summary, blocks: blockkit.Blocks(blockkit.Section("✖️ Cancelled: " + p.Summary + ".")),
+				outcome: OutcomeNone, decision: DecisionCancelled, replace: true}
+		}
+		if p.Protected {
+			return s.askApproval(ctx, p, c)
+		}
+		r := s.execute(ctx, p)
+		r.decision = DecisionConfirmed
+		return r
+	case actionApprove, actionDeny:
+		a.Approver = c.User
 		if c.Action == actionDeny {
 			who := "rejected"
 			if c.User == p.User {
@@ -507,6 +537,9 @@ func (s *Service) askApproval(ctx context.Context, p *pending, c *clickAction) r
 	now := s.now()
 	ap := *p
 	ap.ID, ap.Stage, ap.Created, ap.Expires = newID(), StageApprove, now, now.Add(s.cfg.ConfirmTTL)
+	if err := s.effect(ctx, "posting the approval request to "+p.Summary, ""); err != nil {
+		return notSent(err)
+	}
 	if err := s.st.putPending(ctx, &ap, s.cfg.ConfirmTTL); err != nil {
 		s.log.Error("chatops: storing approval failed", "err", err)
 		return errorReply("Could not store the approval request (NATS KV); nothing was changed.")

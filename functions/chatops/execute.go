@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,12 +38,18 @@ func (s *Service) executeCmd(ctx context.Context, p *pending, cmd *command.Comma
 		h, m, _ := parseHHMM(cmd.Args[3])
 		days, _ := parseDays(cmd.Args[4:])
 		spec := dli.PlanSpec{Name: cmd.Args[1], TargetCU: cu, StartHour: h, StartMinute: m, RepeatDays: days}
+		if err := s.effect(ctx, fmt.Sprintf("adding plan %s to queue %s", spec.Name, cmd.Args[0]), "/dli plans "+cmd.Args[0]); err != nil {
+			return notSent(err)
+		}
 		if err := s.dli.CreatePlan(ctx, cmd.Args[0], spec); err != nil {
 			return dliError("adding the plan", err)
 		}
 		return done(fmt.Sprintf("Added plan *%s* to queue *%s*: %d CU at %02d:%02d %s.", blockkit.Escape(spec.Name), blockkit.Escape(cmd.Args[0]), cu, h, m, weekdays(days)), cmd.Args[1])
 	case "plan rm":
 		id, _ := strconv.ParseInt(cmd.Args[1], 10, 64)
+		if err := s.effect(ctx, fmt.Sprintf("deleting plan %d of queue %s", id, cmd.Args[0]), "/dli plans "+cmd.Args[0]); err != nil {
+			return notSent(err)
+		}
 		if err := s.dli.DeletePlan(ctx, cmd.Args[0], id); err != nil {
 			return dliError("deleting the plan", err)
 		}
@@ -54,6 +61,9 @@ func (s *Service) executeCmd(ctx context.Context, p *pending, cmd *command.Comma
 		}
 		var res []dli.FlinkResult
 		verb := "Stop"
+		if err := s.effect(ctx, fmt.Sprintf("asking DLI to %s Flink job %d", strings.TrimPrefix(cmd.Name(), "flink "), id), fmt.Sprintf("/dli flink show %d", id)); err != nil {
+			return notSent(err)
+		}
 		if cmd.Name() == "flink stop" {
 			res, err = s.dli.StopFlinkJobs(ctx, []int64{id}, cmd.Bool("savepoint"))
 		} else {
@@ -70,11 +80,17 @@ func (s *Service) executeCmd(ctx context.Context, p *pending, cmd *command.Comma
 		}
 		return done(fmt.Sprintf("%s of Flink job *%d* requested; DLI accepted it (`/dli flink show %d` follows it).", verb, id, id), cmd.Args[0])
 	case "spark cancel":
+		if err := s.effect(ctx, "cancelling Spark job "+cmd.Args[0], "/dli spark show "+cmd.Args[0]); err != nil {
+			return notSent(err)
+		}
 		if err := s.dli.CancelBatch(ctx, cmd.Args[0]); err != nil {
 			return dliError("cancelling Spark job "+cmd.Args[0], err)
 		}
 		return done(fmt.Sprintf("Cancelled Spark job *%s*.", blockkit.Escape(cmd.Args[0])), cmd.Args[0])
 	case "sql cancel":
+		if err := s.effect(ctx, "cancelling SQL job "+cmd.Args[0], "/dli sql status "+cmd.Args[0]); err != nil {
+			return notSent(err)
+		}
 		if err := s.dli.CancelSQLJob(ctx, cmd.Args[0]); err != nil {
 			return dliError("cancelling SQL job "+cmd.Args[0], err)
 		}
@@ -105,6 +121,9 @@ func (s *Service) doScale(ctx context.Context, p *pending, cmd *command.Command)
 	if delta < 0 {
 		dir = dli.ScaleIn
 	}
+	if err := s.effect(ctx, fmt.Sprintf("scaling queue %s from %d to %d CU", q.Name, q.CUs, cu), "/dli queue "+q.Name); err != nil {
+		return notSent(err)
+	}
 	if err := s.dli.ScaleQueue(ctx, q.Name, dir, abs(delta)); err != nil {
 		return dliError("scaling "+q.Name, err)
 	}
@@ -127,6 +146,9 @@ func (s *Service) doScale(ctx context.Context, p *pending, cmd *command.Command)
 // submitSQL submits a statement and watches it, so the submitter hears when
 // it ends.
 func (s *Service) submitSQL(ctx context.Context, req request, cmd *command.Command) reply {
+	if err := s.effect(ctx, "submitting the SQL statement", "/dli jobs"); err != nil {
+		return notSent(err)
+	}
 	sub, err := s.dli.SubmitSQL(ctx, dli.SQLRequest{SQL: cmd.Args[0], Database: cmd.Flag("db"), Queue: cmd.Flag("queue")})
 	if err != nil {
 		return dliError("submitting SQL", err)
@@ -242,8 +264,9 @@ func (s *Service) tell(ctx context.Context, responseURL, channel string, since t
 	}
 }
 
-// HandleTick is the tick handler: due reverts, and SQL watches nobody in
-// this process polls (after a restart). Failures are logged; the next tick
+// HandleTick is the tick handler: deferred work left by a frozen or
+// stopped invocation, due reverts, and SQL watches nobody in this process
+// polls (after a restart). Failures are logged; the next tick
 // tries again.
 func (s *Service) HandleTick(ctx context.Context, _ events.Event) events.Outcome {
 	if err := s.Tick(ctx); err != nil {
@@ -252,14 +275,16 @@ func (s *Service) HandleTick(ctx context.Context, _ events.Event) events.Outcome
 	return events.Ack()
 }
 
-// Tick performs due reverts and checks orphaned SQL watches once.
+// Tick completes deferred work whose invocation stopped (Lambda), performs
+// due reverts and checks orphaned SQL watches once.
 func (s *Service) Tick(ctx context.Context) error {
 	if s.st.kv == nil {
 		return nil
 	}
+	err0 := s.runDeferred(ctx)
 	err1 := s.runReverts(ctx)
 	err2 := s.runWatches(ctx)
-	return errors.Join(err1, err2)
+	return errors.Join(err0, err1, err2)
 }
 
 func (s *Service) runWatches(ctx context.Context) error {

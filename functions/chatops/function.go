@@ -110,12 +110,16 @@ func NewFunction(ctx context.Context, env host.Env) (*host.Function, error) {
 		}
 	}
 	svc, err := New(ctx, Options{Config: cfg, Policy: pol, DLI: env.DLI, JS: env.JS, Secrets: secrets,
-		Notifier: env.Notifier, Publish: env.Publish, Logger: log, Groups: groups})
+		Notifier: env.Notifier, Publish: env.Publish, Logger: log, Groups: groups,
+		Lambda: env.Mode == host.ModeLambda})
 	if err != nil {
 		return nil, err
 	}
 	if svc.ReadOnly() && log != nil {
 		log.Warn("chatops: no NATS: read-only commands only; changes answer \"needs NATS\"")
+		if env.Mode == host.ModeLambda {
+			log.Warn("chatops: no NATS in Lambda: a command slower than CHATOPS_ACK_BUDGET cannot be kept for later; its \"working…\" answer says the result may not follow")
+		}
 	}
 	return &host.Function{
 		Name: "chatops",

@@ -104,12 +104,15 @@ type env struct {
 	aud   *audits
 	cfg   *Config
 	opts  Options // what the service was built with (to build a second one)
+	nats  *natstest.Server
 }
 
 type envOpts struct {
 	noNATS bool
 	cfg    func(*Config)
 	groups map[string][]string
+	// lambda builds the service as in Lambda (Options.Lambda).
+	lambda bool
 }
 
 // newEnv starts the emulator (demo seed), an embedded NATS server (unless
@@ -149,10 +152,12 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.groups != nil {
 		opts.Groups = staticGroups(o.groups)
 	}
+	var ns *natstest.Server
 	if !o.noNATS {
-		_, js := natstest.StartJS(t)
-		opts.JS = js
+		ns = natstest.Start(t)
+		_, opts.JS = ns.Connect()
 	}
+	opts.Lambda = o.lambda
 	svc, err := New(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +167,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		defer cancel()
 		_ = svc.Close(ctx)
 	})
-	return &env{svc: svc, emu: emu, slack: sl, clock: ck, aud: aud, cfg: cfg, opts: opts}
+	return &env{svc: svc, emu: emu, slack: sl, clock: ck, aud: aud, cfg: cfg, opts: opts, nats: ns}
 }
 
 type mapLookuper map[string]string

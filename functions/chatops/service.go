@@ -75,6 +75,14 @@ type Options struct {
 	Groups interface {
 		Groups(ctx context.Context, user string) []string
 	}
+	// Lambda says the process may be frozen as soon as an answer is
+	// returned (AWS Lambda). With JS, a command or click still running
+	// after the ack budget is then stored as deferred work in the KV bucket
+	// before "working…" is answered, and the tick completes it if this
+	// invocation does not; without JS the "working…" answer says its
+	// result may not follow. False (`dlibot serve`, `dlibot dev`) keeps
+	// the result in a goroutine of this process.
+	Lambda bool
 }
 
 // Service is the chatops function: HTTP handlers for commands and clicks,
@@ -92,6 +100,7 @@ type Service struct {
 	now      func() time.Time
 	resp     *responder
 	groups   groupResolver
+	lambda   bool
 
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
@@ -117,7 +126,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.Now = time.Now
 	}
 	s := &Service{cfg: *o.Config, pol: o.Policy, dli: newReadCache(o.DLI, o.Config.ReadCacheTTL, o.Now), secrets: nonEmptyStrings(o.Secrets), notifier: o.Notifier,
-		publish: o.Publish, log: o.Logger, now: o.Now, watching: map[string]bool{}}
+		publish: o.Publish, log: o.Logger, now: o.Now, watching: map[string]bool{}, lambda: o.Lambda}
 	s.resp = newResponder(&s.cfg, o.HTTPClient, o.Now)
 	if o.Groups != nil {
 		s.groups = o.Groups
@@ -203,6 +212,9 @@ type reply struct {
 	newMessage bool
 	// working marks the interim "working…" answer of a slow command.
 	working bool
+	// noStore marks a "working…" answer whose result could not be stored
+	// for later (Lambda): it says so.
+	noStore bool
 }
 
 func (r reply) message() message {
@@ -297,11 +309,23 @@ func (s *Service) role(ctx context.Context, user, channel string) *policy.Role {
 func (s *Service) handle(ctx context.Context, req request) reply {
 	a := &AuditRecord{User: req.User, UserName: req.UserName, Channel: req.Channel, Team: req.Team,
 		Text: req.Text, TriggerID: req.TriggerID}
+	fn, now := s.commandFn(ctx, req, a)
+	if now != nil {
+		s.emitAudit(ctx, a, req.Received)
+		return *now
+	}
+	return s.within(ctx, req.ResponseURL, a, req.Received, &deferred{Kind: kindCommand, Req: &req}, fn)
+}
+
+// commandFn checks a slash command (parse, help, policy) and returns the
+// work to run, or the answer when there is none to run (the audit
+// decision is then in a).
+func (s *Service) commandFn(ctx context.Context, req request, a *AuditRecord) (func(context.Context) reply, *reply) {
+	answer := func(r reply) (func(context.Context) reply, *reply) { return nil, &r }
 	cmd, err := command.Parse(req.Text)
 	if err != nil {
 		a.Decision, a.Reason = DecisionInvalid, err.Error()
-		s.emitAudit(ctx, a, req.Received)
-		return errorReply(err.Error())
+		return answer(errorReply(err.Error()))
 	}
 	a.Command = cmd.Name()
 	role := s.role(ctx, req.User, req.Channel)
@@ -310,39 +334,53 @@ func (s *Service) handle(ctx context.Context, req request) reply {
 	}
 	if cmd.Help {
 		a.Decision = DecisionHelp
-		s.emitAudit(ctx, a, req.Received)
-		return helpFor(cmd.Spec, role)
+		return answer(helpFor(cmd.Spec, role))
 	}
 	if !role.Allows(cmd.Name()) {
 		a.Decision, a.Reason = DecisionDenied, "command not allowed for role"
-		s.emitAudit(ctx, a, req.Received)
-		return denied(cmd.Name(), role)
+		return answer(denied(cmd.Name(), role))
 	}
 	mutating := cmd.Spec.Mutating
 	if cmd.Name() == "sql" && !command.ReadOnlySQL(cmd.Args[0]) {
 		if !role.Allows(command.SQLWrite) {
 			a.Decision, a.Reason = DecisionDenied, "statement is not read-only; role lacks sql write"
-			s.emitAudit(ctx, a, req.Received)
-			return errorReply(fmt.Sprintf("Only SELECT, SHOW, DESCRIBE and EXPLAIN statements are allowed for your role (%s). Ask someone with `sql write`.", roleName(role)))
+			return answer(errorReply(fmt.Sprintf("Only SELECT, SHOW, DESCRIBE and EXPLAIN statements are allowed for your role (%s). Ask someone with `sql write`.", roleName(role))))
 		}
 		mutating = true
 	}
 	if !mutating {
-		return s.within(ctx, req.ResponseURL, a, req.Received, func(ctx context.Context) reply {
-			return s.read(ctx, req, cmd, role)
-		})
+		return func(ctx context.Context) reply { return s.read(ctx, req, cmd, role) }, nil
 	}
-	return s.within(ctx, req.ResponseURL, a, req.Received, func(ctx context.Context) reply {
-		return s.request(ctx, req, cmd, role)
-	})
+	return func(ctx context.Context) reply { return s.request(ctx, req, cmd, role) }, nil
+}
+
+// fillAudit completes an audit record from the final answer.
+func fillAudit(a *AuditRecord, r reply) {
+	a.Outcome, a.Reason, a.DLIIDs = r.outcome, r.reason, r.ids
+	if a.Decision == "" || r.decision != "" {
+		a.Decision = r.decision
+	}
+	if r.confirmation != "" {
+		a.Confirmation = r.confirmation
+	}
+	if a.Decision == "" {
+		a.Decision = DecisionAllowed
+	}
 }
 
 // within runs fn for at most AckBudget; a slower fn answers "working…"
 // now, and its result goes to responseURL when it is ready. The audit
-// record is completed from fn's reply either way.
-func (s *Service) within(ctx context.Context, responseURL string, a *AuditRecord, start time.Time, fn func(context.Context) reply) reply {
+// record is completed from fn's reply either way. In Lambda, tmpl (the
+// command or click) is stored as deferred work before "working…" is
+// answered, so the result follows even if this process is frozen.
+func (s *Service) within(ctx context.Context, responseURL string, a *AuditRecord, start time.Time, tmpl *deferred, fn func(context.Context) reply) reply {
 	done := make(chan reply, 1)
+	rn := newRun(s)
 	wctx, cancel := context.WithTimeout(s.bgCtx, s.cfg.CommandTimeout)
+	rn.cancel = cancel
+	if tmpl != nil {
+		tmpl.ID, tmpl.Since, tmpl.Audit = newID(), start, *a // a as known before fn fills it
+	}
 	s.bg.Add(1)
 	s.inflight.Add(1)
 	go func() {
@@ -354,42 +392,48 @@ func (s *Service) within(ctx context.Context, responseURL string, a *AuditRecord
 				done <- errorReply("Something went wrong on our side; the error is logged.")
 			}
 		}()
-		done <- fn(wctx)
+		done <- fn(withRun(wctx, rn))
 	}()
 	finish := func(r reply) {
-		a.Outcome, a.Reason, a.DLIIDs = r.outcome, r.reason, r.ids
-		if a.Decision == "" || r.decision != "" {
-			a.Decision = r.decision
-		}
-		if r.confirmation != "" {
-			a.Confirmation = r.confirmation
-		}
-		if a.Decision == "" {
-			a.Decision = DecisionAllowed
-		}
+		fillAudit(a, r)
 		s.emitAudit(ctx, a, start)
 	}
 	t := time.NewTimer(s.cfg.AckBudget)
 	defer t.Stop()
 	select {
 	case r := <-done:
+		rn.end()
 		finish(r)
 		s.inflight.Done()
 		return r
 	case <-t.C:
 	}
+	select {
+	case r := <-done: // finished while the timer fired
+		rn.end()
+		finish(r)
+		s.inflight.Done()
+		return r
+	default:
+	}
+	working := s.deferReply(ctx, rn, tmpl)
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
 		defer s.inflight.Done()
 		r := <-done
+		if rn.stored() {
+			s.settle(ctx, rn, r, a)
+			return
+		}
+		rn.end()
 		finish(r)
 		r.replace = true
 		if err := s.resp.post(s.bgCtx, responseURL, r.message(), true); err != nil {
 			s.log.Warn("chatops: delayed answer not delivered", "err", err, "command", a.Command, "user", a.User)
 		}
 	}()
-	return reply{text: "⏳ working on it…", outcome: OutcomePending, working: true}
+	return working
 }
 
 func roleName(r *policy.Role) string {

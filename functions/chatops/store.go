@@ -15,7 +15,8 @@ import (
 
 // Bucket is the KV bucket holding chatops' state: seen signatures
 // (replay.*), pending confirmations and approvals (pending.*), scheduled
-// reverts (revert.*) and watched SQL jobs (sqlwatch.*).
+// reverts (revert.*), watched SQL jobs (sqlwatch.*) and, in Lambda,
+// commands and clicks whose answer follows later (deferred.*).
 const Bucket = "dlibot_chatops"
 
 // ErrNeedsNATS reports a command that needs a confirmation (stored in KV)
@@ -103,7 +104,7 @@ func newID() string {
 func ensureBucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:         Bucket,
-		Description:    "dlibot chatops: replay guard, confirmations, reverts, SQL watches",
+		Description:    "dlibot chatops: replay guard, confirmations, reverts, SQL watches, deferred work",
 		History:        1,
 		LimitMarkerTTL: time.Minute,
 	})
@@ -148,10 +149,7 @@ func (s store) getPending(ctx context.Context, id string) (*pending, uint64, err
 // claim consumes a key read at rev: of concurrent clicks exactly one wins.
 func (s store) claim(ctx context.Context, key string, rev uint64) error {
 	err := s.kv.Delete(ctx, key, jetstream.LastRevision(rev))
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-		return errClaimed
-	}
-	if err != nil && strings.Contains(err.Error(), "wrong last sequence") {
+	if wrongRevision(err) {
 		return errClaimed
 	}
 	return err
