@@ -18,12 +18,20 @@ import (
 // batches, 5,000 finished SQL jobs, as functions/jobwatch's in-process
 // BenchmarkPoll25k — with the default DLI_QPS=10 and with the limit lifted
 // (1000). Each iteration is one poll interval in which 15 jobs fail (5 of
-// each kind) at random instants. Reported: the process's peak RSS (VmHWM,
-// which includes the first, full listing of all 25,000 jobs), the mean
-// poll duration (dlibot_handler_duration_seconds of the ticks), DLI calls
-// per poll (the emulator's request log, log-tail calls included),
-// detection latency p50/p99 (failure → its Slack alert seen by the fake,
-// 100 ms resolution) and duplicate alerts.
+// each kind) at random instants. Reported:
+//
+//   - peak-RSS-MiB: the process's VmHWM, which includes the first, full
+//     listing of all 25,000 jobs (first-poll-ms);
+//   - ms/poll: the mean tick duration (dlibot_handler_duration_seconds:
+//     listing, classifying and delivering the alerts — Slack posts are
+//     paced at one per second per channel);
+//   - dli-ms/poll: the DLI calls' summed duration per poll
+//     (dlibot_dli_call_duration_seconds, rate-limit waits included);
+//   - dli-calls/poll: log-tail calls included;
+//   - detect-p50-s, detect-p99-s: failure → its Slack alert seen by the
+//     fake (100 ms resolution); duplicates: alerts posted more than once.
+//
+// Run it with:
 //
 //	go test -run '^$' -bench ServeJobwatch25k -benchtime 3x -timeout 30m ./chaos
 func BenchmarkServeJobwatch25k(b *testing.B) {
@@ -73,21 +81,22 @@ func benchJobwatch25k(b *testing.B, qps string) {
 			return err
 		}})
 	e := c.Emulator
-	polls := func() (n, secs float64) {
+	polls := func() (n, secs, dliSecs float64) {
 		n = sumMetric(b, c, "dlibot_handler_duration_seconds_count", `function="jobwatch"`)
 		secs = sumMetric(b, c, "dlibot_handler_duration_seconds_sum", `function="jobwatch"`)
-		return n, secs
+		dliSecs = sumMetric(b, c, "dlibot_dli_call_duration_seconds_sum")
+		return n, secs, dliSecs
 	}
 	// The first poll lists everything (quiet start: no alerts).
 	if err := Eventually(3*time.Minute, func() error {
-		if n, _ := polls(); n < 1 {
+		if n, _, _ := polls(); n < 1 {
 			return fmt.Errorf("the first poll of 25,000 jobs has not finished within 3 minutes")
 		}
 		return nil
 	}); err != nil {
 		b.Fatal(err)
 	}
-	n0, s0 := polls()
+	n0, s0, d0 := polls()
 	firstPoll := time.Duration(s0 / n0 * float64(time.Second))
 	e.ClearRequests()
 
@@ -163,7 +172,7 @@ func benchJobwatch25k(b *testing.B, qps string) {
 	if len(seen) < len(changed) {
 		b.Errorf("%d/%d failures alerted within %s of the last", len(seen), len(changed), 3*interval)
 	}
-	n1, s1 := polls()
+	n1, s1, d1 := polls()
 	calls := len(e.Requests())
 	lat := make([]time.Duration, 0, len(seen))
 	for k, at := range seen {
@@ -181,6 +190,7 @@ func benchJobwatch25k(b *testing.B, qps string) {
 	}
 	if dn := n1 - n0; dn > 0 {
 		b.ReportMetric((s1-s0)/dn*1000, "ms/poll")
+		b.ReportMetric((d1-d0)/dn*1000, "dli-ms/poll")
 		b.ReportMetric(float64(calls)/dn, "dli-calls/poll")
 	}
 	b.ReportMetric(float64(firstPoll.Milliseconds()), "first-poll-ms")

@@ -18,24 +18,24 @@ import (
 )
 
 // outageEnv configures the DLI-outage cluster: jobwatch (5 s polls, the
-// self-watch message after 10 s of failed polls in the short form, the 5 m
+// self-watch message after 8 s of failed polls in the short form, the 5 m
 // default in the long form), obsimport and autoscale in apply mode for
 // queue etl.
 func outageEnv() []string {
 	env := append([]string{}, autoscaleEnv...)
 	if !full() {
-		env = append(env, "JOBWATCH_SELFWATCH_AFTER=10s")
+		env = append(env, "JOBWATCH_SELFWATCH_AFTER=8s")
 	}
 	return env
 }
 
-// outageDuration is how long DLI is down: 25 s in the short form, the
+// outageDuration is how long DLI is down: 20 s in the short form, the
 // issue's 10 minutes in the long form.
-func outageDuration() time.Duration { return sizes(25*time.Second, 10*time.Minute) }
+func outageDuration() time.Duration { return sizes(20*time.Second, 10*time.Minute) }
 
 // deadLetter is one message on DLIBOT_DLQ.
 type deadLetter struct {
-	Subject, Reason string
+	Subject, Reason, Deliveries string
 }
 
 // deadLetters reads every dead letter of function.
@@ -65,7 +65,8 @@ func deadLetters(ctx context.Context, c *Cluster, function string) ([]deadLetter
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			out = append(out, deadLetter{m.Headers().Get(events.HeaderDLQSubject), m.Headers().Get(events.HeaderDLQReason)})
+			out = append(out, deadLetter{m.Headers().Get(events.HeaderDLQSubject), m.Headers().Get(events.HeaderDLQReason),
+				m.Headers().Get(events.HeaderDLQDeliveries)})
 		}
 		if n == 0 {
 			return out, fmt.Errorf("DLQ of %s: %d/%d read, then nothing", function, len(out), want)
@@ -81,12 +82,12 @@ func summarizeDLQ(dl []deadLetter) string {
 	}
 	by := map[string]int{}
 	for _, d := range dl {
-		by[firstLine(d.Reason)]++
+		by[firstLine(d.Reason)+" (deliveries "+d.Deliveries+")"]++
 	}
 	var parts []string
 	for r, n := range by {
-		if len(r) > 90 {
-			r = r[:90] + "…"
+		if len(r) > 120 {
+			r = r[:120] + "…"
 		}
 		parts = append(parts, fmt.Sprintf("%q×%d", r, n))
 	}
@@ -151,7 +152,7 @@ func etlHistory(ctx context.Context, c *Cluster) (map[int64]bool, error) {
 	return out, nil
 }
 
-// dliOutage: DLI answers 503 to every call for 25 s (long form: the
+// dliOutage: DLI answers 503 to every call for 20 s (long form: the
 // issue's 10 minutes) while Flink jobs fail, objects land in OBS and queue
 // etl shows a backlog; after DLI returns, nothing is lost or done twice
 // and the outage was visible.
@@ -163,6 +164,20 @@ func dliOutage(t *testing.T, c *Cluster) {
 		ids, names := addRunningFlinkJobs(t, c, "chaos-out", 4)
 		waitPolls(t, c, 2, 60*time.Second) // the running jobs are known
 		failedBefore := sumMetric(t, c, "dlibot_dli_calls_total", `!outcome="ok"`)
+		failedByOp := func() map[string]float64 {
+			out := map[string]float64{}
+			for _, u := range c.Live() {
+				m, err := MetricByLabel(u, "dlibot_dli_calls_total", "operation", `!outcome="ok"`)
+				if err != nil {
+					t.Logf("scraping %s: %v", u, err)
+				}
+				for k, v := range m {
+					out[k] += v
+				}
+			}
+			return out
+		}
+		opsBefore := failedByOp()
 		bucket := "chaos-imports"
 		reqs, keys := obsimportRequests(t, bucket, "outage", sizes(20, 100))
 		importsBefore, _ := importsByPath(c)
@@ -237,6 +252,13 @@ func dliOutage(t *testing.T, c *Cluster) {
 			pollFailed += strings.Count(r.Output(), "jobwatch poll failed")
 		}
 		scaleOutsDuring, _ := etlScaleOuts(c)
+		var byOp []string
+		for op, n := range failedByOp() {
+			if d := n - opsBefore[op]; d > 0 {
+				byOp = append(byOp, fmt.Sprintf("%s %.0f", op, d))
+			}
+		}
+		sort.Strings(byOp)
 		c.Emulator.ClearFaults()
 		recoveredAt := time.Now()
 		t.Logf("DLI down for %s; %d failed DLI calls counted, %d \"jobwatch poll failed\" lines", recoveredAt.Sub(outageStart).Round(time.Second), int(failedDuring), pollFailed)
@@ -352,7 +374,7 @@ func dliOutage(t *testing.T, c *Cluster) {
 		}); err != nil {
 			t.Error(err)
 		}
-		waitPolls(t, c, 2, 60*time.Second) // window in which a second scale-out would arrive
+		waitPolls(t, c, 1, 60*time.Second) // window in which a second scale-out would arrive
 		scaleOuts, bodies := etlScaleOuts(c)
 		if scaleOuts != 1 {
 			t.Errorf("queue etl scaled %d times, want once: %q", scaleOuts, bodies)
@@ -372,8 +394,8 @@ func dliOutage(t *testing.T, c *Cluster) {
 			}
 			dlq = append(dlq, fn+" "+summarizeDLQ(dl))
 		}
-		return fmt.Sprintf("DLI down %s. Visible: failed DLI calls +%.0f, %d \"jobwatch poll failed\" log lines, self-watch message %d, resolved %v with %d reply. jobwatch: %s. obsimport: %d/%d events accepted, stored once; %s; one import.succeeded each. autoscale: %d backlog sample events, their %d buckets all in KV, 0 scale-outs during the outage, %d after %q. Dead letters: %s",
-			recoveredAt.Sub(outageStart).Round(time.Second), failedDuring, pollFailed, posts, resolved, replies, alerts,
+		return fmt.Sprintf("DLI down %s. Visible: failed DLI calls +%.0f (%s), %d \"jobwatch poll failed\" log lines, self-watch message %d, resolved %v with %d reply. jobwatch: %s. obsimport: %d/%d events accepted, stored once; %s; one import.succeeded each. autoscale: %d backlog sample events, their %d buckets all in KV, 0 scale-outs during the outage, %d after %q. Dead letters: %s",
+			recoveredAt.Sub(outageStart).Round(time.Second), failedDuring, strings.Join(byOp, ", "), pollFailed, posts, resolved, replies, alerts,
 			len(res.Accepted), len(reqs), imported, sent, len(samples)-missingSamples, scaleOuts, bodies, strings.Join(dlq, "; "))
 	})
 }
