@@ -131,6 +131,8 @@ type run struct {
 	mu     sync.Mutex
 	rec    *deferred // nil until stored
 	rev    uint64
+	saved  time.Time // when the record was last written (service clock)
+	paused bool      // the lease lapsed while the run was alive: it was frozen
 	lost   bool
 	over   bool
 	phase  string
@@ -185,7 +187,7 @@ func (r *run) persist(ctx context.Context, rec *deferred) error {
 	if err != nil {
 		return err
 	}
-	r.rec, r.rev = rec, rev
+	r.rec, r.rev, r.saved = rec, rev, now
 	return nil
 }
 
@@ -195,6 +197,10 @@ func (r *run) persist(ctx context.Context, rec *deferred) error {
 func (r *run) saveLocked(ctx context.Context) error {
 	if r.lost {
 		return errLostRun
+	}
+	now := r.s.now()
+	if !r.saved.IsZero() && now.Sub(r.saved) > deferLease {
+		r.paused = true // no renewal for a whole lease: the process was frozen
 	}
 	b, err := json.Marshal(r.rec)
 	if err != nil {
@@ -212,7 +218,7 @@ func (r *run) saveLocked(ctx context.Context) error {
 		}
 		return err
 	}
-	r.rev = rev
+	r.rev, r.saved = rev, now
 	return nil
 }
 
@@ -342,6 +348,19 @@ func (s *Service) settle(ctx context.Context, rn *run, r reply, a *AuditRecord) 
 	defer cancel()
 	rn.mu.Lock()
 	rec := rn.rec
+	if r.outcome == OutcomeError && rec.Phase != phaseEffect && !rn.lost &&
+		(rn.paused || s.now().Sub(rn.saved) > deferLease) {
+		// A run that was frozen past its lease and then failed (a DLI
+		// call cut by the freeze, a deadline spent while frozen) hands
+		// the work back instead of answering with an error the freeze
+		// may have caused: the tick runs it again (at most deferMaxRuns).
+		rec.Lease = time.Time{}
+		err := rn.saveLocked(ctx)
+		rn.mu.Unlock()
+		rn.end()
+		s.log.Info("chatops: deferred work failed after a pause; handed back to the tick", "command", a.Command, "reason", r.reason, "err", err)
+		return
+	}
 	fillAudit(a, r)
 	r.replace = true
 	if rec.Kind == kindClick && r.newMessage {
@@ -426,7 +445,7 @@ func (s *Service) runDeferred(ctx context.Context) error {
 		if err != nil {
 			continue // another invocation took it, or it changed
 		}
-		rn.rev = rev
+		rn.rev, rn.saved = rev, now
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {

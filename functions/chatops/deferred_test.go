@@ -296,6 +296,35 @@ func TestLambdaThawedRunLosesToTaker(t *testing.T) {
 	wantDecisions(t, e, DecisionConfirmRequested, DecisionConfirmed)
 }
 
+// TestLambdaPausedRunHandsBackError: a run frozen past its lease that then
+// fails (here DLI answers 503 as the environment thaws) does not answer
+// with that error: it hands the work back and the tick runs it again.
+func TestLambdaPausedRunHandsBackError(t *testing.T) {
+	e := lambdaEnv(t)
+	if err := e.emu.AddFault(dlitest.Fault{Method: http.MethodGet, PathRegex: `/queues$`, LatencyMS: 600, Status: 503,
+		ErrorCode: "DLI.0999", ErrorMsg: "busy", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, a := e.run(t, uViewer, "queues")
+	if !strings.HasPrefix(a.Text, "⏳ working") {
+		t.Fatalf("answer %q", a.Text)
+	}
+	e.clock.Advance(deferLease + time.Second) // paused past its lease
+	e.settle()
+	if got := finalResponses(e, "cmd"); len(got) != 0 {
+		t.Fatalf("the paused run answered %q", got)
+	}
+	recs := records(t, e.svc)
+	if len(recs) != 1 || !recs[0].Lease.IsZero() {
+		t.Fatalf("records %+v", recs)
+	}
+	tickAll(t, e.invocation(t))
+	if got := finalResponses(e, "cmd"); len(got) != 1 || !strings.Contains(got[0], "4 queues") {
+		t.Fatalf("answers %q", got)
+	}
+	wantDecisions(t, e, DecisionAllowed)
+}
+
 // natsKiller stops the NATS server when a command starts listing queues:
 // the command was verified (the replay guard needs NATS), the record of
 // its deferral cannot be stored.
@@ -327,6 +356,42 @@ func TestLambdaNATSDownSaysResultMayNotFollow(t *testing.T) {
 	// the process stays alive here: the result still follows
 	if r := lastResponse(t, e.slack, "cmd", 1); !strings.Contains(r.Text, "4 queues") {
 		t.Errorf("answer %+v", r)
+	}
+}
+
+// queueKiller stops the NATS server when the execution of a confirmed
+// scale reads the queue (after the confirmation was claimed).
+type queueKiller struct {
+	DLI
+	kill func()
+}
+
+func (k queueKiller) GetQueue(ctx context.Context, name string) (dli.Queue, error) {
+	k.kill()
+	return k.DLI.GetQueue(ctx, name)
+}
+
+// TestLambdaNATSDownClickSaysSo: a slow click whose deferral cannot be
+// stored says so in a message of its own; the result, when the process
+// lives on, still replaces the clicked message.
+func TestLambdaNATSDownClickSaysSo(t *testing.T) {
+	e := lambdaEnv(t)
+	_, a := e.run(t, uOperator, "scale etl 128")
+	id := confirmationID(t, a.Blocks, actionConfirm)
+	var once sync.Once
+	e.svc.dli = queueKiller{DLI: e.svc.dli, kill: func() { once.Do(e.nats.Shutdown) }}
+	e.slow(t, http.MethodGet, `/queues/etl$`, 1500, 1)
+	e.click(t, uOperator, actionConfirm, id, "c1")
+	e.settle()
+	rs := e.slack.WaitResponses("c1", 2, 5*time.Second)
+	if len(rs) != 2 {
+		t.Fatalf("responses %+v", rs)
+	}
+	if !strings.Contains(rs[0].Text, "could not save it") || rs[0].ReplaceOriginal {
+		t.Errorf("notice %+v", rs[0])
+	}
+	if !strings.Contains(rs[1].Text, "Scaling queue *etl*") || !rs[1].ReplaceOriginal {
+		t.Errorf("result %+v", rs[1])
 	}
 }
 
