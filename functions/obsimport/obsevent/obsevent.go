@@ -129,6 +129,29 @@ func Decode(header map[string][]string, body []byte) (Result, error) {
 	if body[0] != '{' {
 		return Result{}, fmt.Errorf("%w: body is not a JSON object", ErrMalformed)
 	}
+	if headerGet(header, HeaderSMNType) == "" {
+		// OBS and S3 records, the common case, in one pass. Anything else
+		// (no Records, null Records, a CloudEvent, an error anywhere) goes
+		// the general way below, which decides and words errors as before.
+		var direct struct {
+			SpecVersion json.RawMessage `json:"specversion"`
+			Records     []record        `json:"Records"`
+			// Decoded only so that a wrong type fails here as in the
+			// general way.
+			TopicURN *string `json:"topic_urn"`
+			Type     *string `json:"type"`
+			Event    string  `json:"Event"`
+		}
+		if err := json.Unmarshal(body, &direct); err == nil && direct.SpecVersion == nil && direct.Records != nil {
+			return fromRecords(direct.Records)
+		}
+	}
+	return decodeObject(header, body)
+}
+
+// decodeObject decodes a JSON object body of any shape: a probe for the
+// shape's fields, then the shape's decoder.
+func decodeObject(header map[string][]string, body []byte) (Result, error) {
 	var probe struct {
 		SpecVersion json.RawMessage `json:"specversion"`
 		Records     json.RawMessage `json:"Records"`
@@ -275,6 +298,10 @@ func decodeRecords(raw json.RawMessage) (Result, error) {
 	if err := json.Unmarshal(raw, &recs); err != nil {
 		return Result{}, fmt.Errorf("%w: Records: %v", ErrMalformed, err)
 	}
+	return fromRecords(recs)
+}
+
+func fromRecords(recs []record) (Result, error) {
 	if len(recs) == 0 {
 		return Result{}, fmt.Errorf("%w: Records is empty", ErrMalformed)
 	}

@@ -1,6 +1,7 @@
 package obsevent
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -18,6 +19,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -439,6 +442,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"Records":[{"eventName":"ObjectCreated:Put","obs":{"bucket":{"name":"b"},"object":{"key":"a%2","size":1}}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := Decode(nil, body)
+		checkSamePaths(t, body, res, err)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error not wrapping ErrMalformed: %v", err)
@@ -477,4 +481,72 @@ func FuzzKeyRoundTrip(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkSamePaths fails unless Decode's one-pass route for OBS/S3 records
+// gave what the general route (probe, then the shape's decoder) gives.
+func checkSamePaths(t *testing.T, body []byte, res Result, err error) {
+	t.Helper()
+	b := bytes.TrimSpace(body)
+	if len(b) == 0 || b[0] != '{' || len(b) > events.MaxEventSize {
+		return
+	}
+	gres, gerr := decodeObject(nil, b)
+	// (The CloudEvents SDK lists validation problems in map order: compare
+	// error lines as a set.)
+	lines := func(e error) []string {
+		l := strings.Split(e.Error(), "\n")
+		for i, s := range l {
+			if j := strings.LastIndex(s, "CloudEvent: "); j >= 0 {
+				l[i] = s[j+len("CloudEvent: "):]
+			}
+		}
+		sort.Strings(l)
+		return l
+	}
+	sameErr := func(a, b error) bool {
+		return strings.SplitN(a.Error(), "CloudEvent: ", 2)[0] == strings.SplitN(b.Error(), "CloudEvent: ", 2)[0] &&
+			reflect.DeepEqual(lines(a), lines(b))
+	}
+	if (err == nil) != (gerr == nil) || (err != nil && !sameErr(err, gerr)) {
+		t.Fatalf("Decode error %v, general route %v", err, gerr)
+	}
+	if !reflect.DeepEqual(res, gres) {
+		t.Fatalf("Decode %+v\ngeneral route %+v", res, gres)
+	}
+}
+
+// TestDecodeOnePass: the one-pass route for OBS/S3 records decides and
+// decodes exactly as the general route, for every fixture, the malformed
+// bodies and edge shapes.
+func TestDecodeOnePass(t *testing.T) {
+	var bodies [][]byte
+	entries, err := os.ReadDir("../testdata/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("../testdata/events", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	rec := `{"eventName":"ObjectCreated:Put","obs":{"bucket":{"name":"b"},"object":{"key":"k","size":1}}}`
+	for _, s := range []string{
+		`{"Records":null}`, `{"Records":[]}`, `{"Records":{}}`, `{"Records":[` + rec + `]}`,
+		`{"records":[` + rec + `]}`, `{"Records":[` + rec + `],"specversion":"1.0"}`,
+		`{"Records":[` + rec + `],"topic_urn":"u","type":"Notification"}`,
+		`{"Records":[` + rec + `],"topic_urn":5}`, `{"Records":[` + rec + `],"Event":1}`,
+		`{"Records":[` + rec + `,` + rec + `]}`, `{"Records":[` + rec + `],"Records":[]}`,
+		`{"Records":[{"eventName":"ObjectCreated:Put","obs":{"bucket":{"name":"b"},"object":{"key":"k","size":"x"}}}]}`,
+		`{"Records":[{"responseElements":{"x-obs-request-id":"R","other":1},"eventName":"ObjectCreated:Put","obs":{"bucket":{"name":"b"},"object":{"key":"k","size":1}}}]}`,
+		`{"Records":[` + rec + `]`,
+	} {
+		bodies = append(bodies, []byte(s))
+	}
+	for _, b := range bodies {
+		res, err := Decode(nil, b)
+		checkSamePaths(t, b, res, err)
+	}
 }
