@@ -77,18 +77,19 @@ func (s *Set) Match(bucket, key string) (*Match, error) {
 }
 
 func (r *Rule) match(bucket, key string) (*Match, bool, error) {
-	bm := r.bucketRe.FindStringSubmatch(bucket)
-	if bm == nil {
+	var bm []string
+	if r.bucketRe.NumSubexp() == 0 {
+		if !r.bucketRe.MatchString(bucket) {
+			return nil, false, nil
+		}
+	} else if bm = r.bucketRe.FindStringSubmatch(bucket); bm == nil {
 		return nil, false, nil
 	}
-	caps := map[string]string{}
-	for i, n := range r.bucketRe.SubexpNames() {
-		if n != "" {
-			caps[n] = bm[i]
-		}
+	km := r.keyRe.FindStringSubmatch(key)
+	if km == nil && r.Trigger != TriggerMarker {
+		return nil, false, nil
 	}
 	m := &Match{Rule: r, Path: key}
-	km := r.keyRe.FindStringSubmatch(key)
 	var capRe = r.keyRe
 	if r.Trigger == TriggerMarker {
 		base, dir := path.Base(key), ""
@@ -114,6 +115,12 @@ func (r *Rule) match(bucket, key string) (*Match, bool, error) {
 		}
 	} else if km == nil {
 		return nil, false, nil
+	}
+	caps := map[string]string{}
+	for i, n := range r.bucketRe.SubexpNames() {
+		if n != "" && bm != nil {
+			caps[n] = bm[i]
+		}
 	}
 	for i, n := range capRe.SubexpNames() {
 		if n != "" {
