@@ -68,6 +68,9 @@ const (
 	deferMaxRuns = 3
 	// deferParallel is how many records one tick runs at once.
 	deferParallel = 4
+	// deferAnswerReserve is kept of a tick's deadline to store and post
+	// the answer after the work.
+	deferAnswerReserve = 3 * time.Second
 )
 
 // errLostRun reports a run whose record another invocation took over.
@@ -141,7 +144,8 @@ type run struct {
 	pend   *pending
 }
 
-func newRun(s *Service) *run { return &run{s: s, id: newID(), stop: make(chan struct{})} }
+// newRun starts a run; its owner id is made when it is stored.
+func newRun(s *Service) *run { return &run{s: s, stop: make(chan struct{})} }
 
 // end marks the run over (its lease is no longer renewed).
 func (r *run) end() {
@@ -177,6 +181,12 @@ func (r *run) persist(ctx context.Context, rec *deferred) error {
 		rec.Phase = phaseRunning
 	}
 	rec.Effect, rec.Check, rec.Pending = r.effect, r.check, r.pend
+	if rec.ID == "" {
+		rec.ID = newID()
+	}
+	if r.id == "" {
+		r.id = newID()
+	}
 	rec.Owner, rec.Lease, rec.Runs, rec.Created = r.id, now.Add(deferLease), 1, now
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -315,7 +325,10 @@ func (s *Service) deferReply(ctx context.Context, rn *run, tmpl *deferred) reply
 		working.noStore = true
 		return working
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deferStoreTimeout)
+	// Slack waits 3 s in all: the store gets what the ack budget leaves,
+	// at most deferStoreTimeout
+	budget := min(deferStoreTimeout, max(100*time.Millisecond, 2900*time.Millisecond-s.cfg.AckBudget))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	err := rn.persist(sctx, tmpl)
 	cancel()
 	if err != nil {
@@ -362,13 +375,13 @@ func (s *Service) settle(ctx context.Context, rn *run, r reply, a *AuditRecord) 
 		return
 	}
 	fillAudit(a, r)
-	r.replace = true
-	if rec.Kind == kindClick && r.newMessage {
-		r.replace = false
-	}
+	r.replace = !r.newMessage
 	m := r.message()
 	rec.Phase, rec.Answer = phaseDone, &m
 	err := rn.saveLocked(ctx)
+	if err != nil && !errors.Is(err, errLostRun) {
+		err = rn.saveLocked(ctx) // once more: a lost "done" means a second message later
+	}
 	rev := rn.rev
 	rn.mu.Unlock()
 	rn.end()
@@ -462,6 +475,15 @@ func (s *Service) runDeferred(ctx context.Context) error {
 func (s *Service) resume(ctx context.Context, rn *run) {
 	rec := rn.rec
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.CommandTimeout)
+	if dl, ok := ctx.Deadline(); ok {
+		// leave the invocation (a Lambda tick: 30 s) time to answer
+		cancel()
+		end := dl.Add(-deferAnswerReserve)
+		if lim := time.Now().Add(s.cfg.CommandTimeout); lim.Before(end) {
+			end = lim
+		}
+		wctx, cancel = context.WithDeadline(ctx, end)
+	}
 	defer cancel()
 	rn.cancel = cancel
 	rctx, stopRenew := context.WithCancel(wctx)
@@ -510,7 +532,9 @@ func (s *Service) resumeReply(ctx context.Context, rec *deferred, a *AuditRecord
 		if rec.Check != "" {
 			msg += fmt.Sprintf(" Check with `%s` before trying again.", rec.Check)
 		}
-		return fail(msg)
+		r := fail(msg)
+		r.newMessage = true // never replace an answer that may have been posted
+		return r
 	case s.now().Sub(rec.Since) >= s.cfg.ResponseWindow:
 		return fail(fmt.Sprintf("dlibot was interrupted and could not finish %s in time; nothing was changed by it. Run it again if it is still needed.", what))
 	case rec.Runs > deferMaxRuns:

@@ -267,6 +267,9 @@ func TestLambdaFrozenDuringScaleNeverRepeats(t *testing.T) {
 		!strings.Contains(got[0], "may or may not have happened") || !strings.Contains(got[0], "/dli queue etl") {
 		t.Fatalf("answers %q", got)
 	}
+	if r := e.slack.Responses("c1"); r[len(r)-1].ReplaceOriginal {
+		t.Errorf("the unknown-outcome notice replaces the message (it may hide the real answer): %+v", r[len(r)-1])
+	}
 	if a := e.aud.last(t); a.Decision != DecisionConfirmed || a.Outcome != OutcomeError {
 		t.Errorf("audit %+v", a)
 	}

@@ -281,10 +281,12 @@ func (s *Service) Tick(ctx context.Context) error {
 	if s.st.kv == nil {
 		return nil
 	}
-	err0 := s.runDeferred(ctx)
+	// deferred work (users waiting) runs beside reverts and watches
+	deferredDone := make(chan error, 1)
+	go func() { deferredDone <- s.runDeferred(ctx) }()
 	err1 := s.runReverts(ctx)
 	err2 := s.runWatches(ctx)
-	return errors.Join(err0, err1, err2)
+	return errors.Join(<-deferredDone, err1, err2)
 }
 
 func (s *Service) runWatches(ctx context.Context) error {

@@ -379,7 +379,7 @@ func (s *Service) within(ctx context.Context, responseURL string, a *AuditRecord
 	wctx, cancel := context.WithTimeout(s.bgCtx, s.cfg.CommandTimeout)
 	rn.cancel = cancel
 	if tmpl != nil {
-		tmpl.ID, tmpl.Since, tmpl.Audit = newID(), start, *a // a as known before fn fills it
+		tmpl.Since, tmpl.Audit = start, *a // a as known before fn fills it
 	}
 	s.bg.Add(1)
 	s.inflight.Add(1)
