@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -318,8 +319,14 @@ func dimensionValue(v string) string {
 func (e *EMF) document(ts int64, dims [][2]string, ms []*emfMetric) []byte {
 	var b bytes.Buffer
 	str := func(s string) {
-		j, _ := json.Marshal(s)
-		b.Write(j)
+		if !plainJSON(s) {
+			j, _ := json.Marshal(s)
+			b.Write(j)
+			return
+		}
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
 	}
 	b.WriteString(`{"_aws":{"Timestamp":`)
 	b.WriteString(strconv.FormatInt(ts, 10))
@@ -360,6 +367,19 @@ func (e *EMF) document(ts int64, dims [][2]string, ms []*emfMetric) []byte {
 	return b.Bytes()
 }
 
+// plainJSON reports whether s is its own JSON string body: printable ASCII
+// without a quote, a backslash or the characters encoding/json escapes for
+// HTML.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
+
 // seriesKey identifies one series across Flushes (all its labels, also
 // those not exported).
 func seriesKey(name string, labels []*dto.LabelPair) string {
@@ -387,10 +407,15 @@ func dimsKey(d [][2]string) string {
 }
 
 // newLambdaEMF returns the Lambda's EMF writer, nil when DLIBOT_EMF=false.
+// It takes the Go runtime and process collectors out of the registry:
+// nothing scrapes them in Lambda, EMF does not export them, and gathering
+// them (the process collector reads /proc) would cost every invocation
+// about a millisecond.
 func newLambdaEMF(o LambdaOptions, function string, log *slog.Logger) *EMF {
 	if !o.Config.EMF {
 		return nil
 	}
+	dropRuntimeCollectors(o.Metrics.Registry)
 	return NewEMF(EMFOptions{
 		Gatherer: o.Metrics.Registry, Out: o.EMFOutput, Namespace: o.Config.EMFNamespace,
 		Dimensions: map[string]string{"function": function}, Now: o.Now, Logger: log,
@@ -406,4 +431,11 @@ func (l *Lambda) flushEMF() {
 	if err := l.emf.Flush(); err != nil {
 		l.log.Warn("EMF metrics not written", "err", err)
 	}
+}
+
+// dropRuntimeCollectors unregisters the collectors NewMetrics adds for the
+// Go runtime and the process (a collector is found by its descriptors).
+func dropRuntimeCollectors(r *prometheus.Registry) {
+	r.Unregister(collectors.NewGoCollector())
+	r.Unregister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }

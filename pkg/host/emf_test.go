@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -320,7 +321,7 @@ func TestEMFDimensionLimits(t *testing.T) {
 	for i := range vals {
 		vals[i] = "v"
 	}
-	vals[0], vals[1], vals[2] = "caf\u00e9\n", strings.Repeat("x", 300), ""
+	vals[0], vals[1], vals[2], vals[3] = "caf\u00e9\n", strings.Repeat("x", 300), "", `a"b<c>&d\e`
 	c.WithLabelValues(vals...).Inc()
 	var out bytes.Buffer
 	e := NewEMF(EMFOptions{Gatherer: reg, Out: &out, Labels: labels, Now: func() time.Time { return emfNow }})
@@ -334,6 +335,9 @@ func TestEMFDimensionLimits(t *testing.T) {
 	d := docs[0].Dims
 	if d["l00"] != "caf___" || len(d["l01"]) != EMFMaxDimensionValue {
 		t.Errorf("values l00=%q len(l01)=%d", d["l00"], len(d["l01"]))
+	}
+	if d["l03"] != `a"b<c>&d\e` {
+		t.Errorf("value needing JSON escapes: %q", d["l03"])
 	}
 	if _, ok := d["l02"]; ok {
 		t.Errorf("empty label value became a dimension")
@@ -372,5 +376,36 @@ func TestEMFConfig(t *testing.T) {
 	}
 	if _, err := load(map[string]string{"DLIBOT_EMF_NAMESPACE": "AWS/dlibot"}); err == nil || !strings.Contains(err.Error(), "DLIBOT_EMF_NAMESPACE") {
 		t.Fatalf("reserved namespace: %v", err)
+	}
+}
+
+// BenchmarkEMFFlush is the cost an invocation pays for its EMF lines: a
+// registry as in Lambda (dlibot's series; newLambdaEMF removes the Go and
+// process collectors)
+// with a few dozen series, three of which change per invocation.
+// EMF_BENCH_RUNTIME=1 keeps the Go and process collectors (for comparison).
+func BenchmarkEMFFlush(b *testing.B) {
+	m := NewMetrics()
+	for _, op := range []string{"ListQueues", "ShowQueue", "ListJobs", "ListFlinkJobs"} {
+		m.ObserveDLI(op, "ok", 20*time.Millisecond)
+	}
+	for _, r := range []string{"malformed", "stored", "too_large"} {
+		m.Ingress.WithLabelValues("unknown", r).Inc()
+	}
+	if os.Getenv("EMF_BENCH_RUNTIME") == "" { // as newLambdaEMF does
+		dropRuntimeCollectors(m.Registry)
+	}
+	e := NewEMF(EMFOptions{Gatherer: m.Registry, Out: io.Discard, Dimensions: map[string]string{"function": "probe"}})
+	if err := e.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Received("probe", events.TypeTick)
+		m.Handled("probe", events.TypeTick, events.ResultAck, time.Millisecond)
+		m.ObserveDLI("ListQueues", "ok", 20*time.Millisecond)
+		if err := e.Flush(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

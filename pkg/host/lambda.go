@@ -38,8 +38,9 @@ type LambdaOptions struct {
 	Registry *Registry
 	// Logger defaults to JSON on stderr at LOG_LEVEL.
 	Logger *slog.Logger
-	// Metrics default to NewMetrics() (not exported from Lambda, but the
-	// same observers run).
+	// Metrics default to NewMetrics(). Nothing scrapes them in Lambda:
+	// with Config.EMF their changes are written as EMF lines after each
+	// invocation, and the Go runtime and process collectors are removed.
 	Metrics *Metrics
 	// NATS is an existing connection; nil connects to NATS_URL when set.
 	NATS *nats.Conn

@@ -503,6 +503,14 @@ func TestLambdaEMFMalformedEvent(t *testing.T) {
 	var out bytes.Buffer
 	l := newEMFLambda(t, &probe{}, Config{IngestTokens: fixtureIngestToken}, &out)
 	malformed := map[string]string{"function": "probe", "type": "unknown", "result": "malformed"}
+	// Nothing scrapes the Go runtime and process collectors in Lambda:
+	// they are not gathered after every invocation.
+	mfs, _ := l.m.Registry.Gather()
+	for _, mf := range mfs {
+		if n := mf.GetName(); strings.HasPrefix(n, "go_") || strings.HasPrefix(n, "process_") {
+			t.Fatalf("runtime collector still registered: %s", n)
+		}
+	}
 
 	if resp := invokeAPIGW(t, l, apigwBody(t, `{"specversion":"1.0","id":`)); resp.StatusCode != 400 {
 		t.Fatalf("malformed POST /events: %d %s", resp.StatusCode, resp.Body)
@@ -559,6 +567,14 @@ func TestLambdaEMFOff(t *testing.T) {
 	_, _ = l.Invoke(context.Background(), []byte("{"))
 	if out.Len() != 0 {
 		t.Errorf("DLIBOT_EMF=false, but written:\n%s", out.String())
+	}
+	mfs, _ := l.m.Registry.Gather()
+	var goSeries bool
+	for _, mf := range mfs {
+		goSeries = goSeries || strings.HasPrefix(mf.GetName(), "go_")
+	}
+	if !goSeries {
+		t.Errorf("DLIBOT_EMF=false: the Go runtime collector was removed")
 	}
 }
 
