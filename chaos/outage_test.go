@@ -124,14 +124,14 @@ func selfWatch(c *Cluster) (posts int, replies int, resolved bool) {
 	return posts, replies, resolved
 }
 
-// etlHistory returns the bucket start times (Unix seconds) in queue etl's
+// queueHistory returns the bucket start times (Unix seconds) in queue's
 // history records in autoscale's KV bucket.
-func etlHistory(ctx context.Context, c *Cluster) (map[int64]bool, error) {
+func queueHistory(ctx context.Context, c *Cluster, queue string) (map[int64]bool, error) {
 	kv, err := c.JS.KeyValue(ctx, autoscaleBucket)
 	if err != nil {
 		return nil, err
 	}
-	lister, err := kv.ListKeysFiltered(ctx, "hist.etl.>")
+	lister, err := kv.ListKeysFiltered(ctx, "hist."+queue+".>")
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +357,7 @@ func dliOutage(t *testing.T, c *Cluster) {
 		}
 		var missingSamples int
 		if err := Eventually(30*time.Second, func() error {
-			h, err := etlHistory(ctx, c)
+			h, err := queueHistory(ctx, c, "etl")
 			if err != nil {
 				return err
 			}
