@@ -154,6 +154,7 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 	var qkey string
 	var qraw rawJSON
 	var err error
+	var current uint64 // the entry's revision reported by a refused create
 	for attempt := range 20 {
 		// Optimistically create first: a new object (the common case)
 		// costs one round trip less.
@@ -184,7 +185,7 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 				_, ok, err := im.l.tryCreate(ctx, qkey, qraw)
 				qres <- created{ok, err}
 			}()
-			_, ok, err := im.l.tryCreate(ctx, key, &ne)
+			cur, ok, err := im.l.tryCreate(ctx, key, &ne)
 			q := <-qres
 			if err == nil {
 				err = q.err
@@ -201,8 +202,12 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 				im.at("recorded-entry")
 				return AcceptQueued, nil
 			}
+			current = cur
 		}
-		e, rev, err := getJSON[Entry](ctx, im.l, key)
+		// The refused create said which revision the entry is at: read it
+		// from the cache when this process wrote or read that revision.
+		e, rev, err := getJSONAt[Entry](ctx, im.l, key, current)
+		current = 0
 		if err != nil {
 			return "", err
 		}
@@ -235,7 +240,7 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 		if content == "" || e.Content == content || contains(e.Seen, content) || (e.Next != nil && e.Next.Content == content) {
 			if e.State == StatePending && e.Content == content {
 				// Repair a crash between recording and queueing.
-				if err := im.ensureQueued(ctx, key); err != nil {
+				if err := im.ensureQueued(ctx, key, e); err != nil {
 					return "", err
 				}
 			}

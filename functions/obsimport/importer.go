@@ -844,7 +844,7 @@ func (im *Importer) finalize(ctx context.Context, th string, b *Batch, rev uint6
 		}
 		im.at("finalize-entry")
 		if requeue {
-			if err := im.ensureQueued(ctx, f); err != nil {
+			if err := im.ensureQueued(ctx, f, nil); err != nil {
 				return err
 			}
 		}
@@ -905,11 +905,19 @@ func (im *Importer) enqueue(ctx context.Context, e *Entry, overwrite bool) error
 // The item is written revision-checked and the entry read again until
 // both agree, so a writer holding an outdated copy of the entry never
 // leaves the item behind the entry.
-func (im *Importer) ensureQueued(ctx context.Context, file string) error {
+//
+// e, when not nil, is the entry as just read by the caller; it is used for
+// the first round.
+func (im *Importer) ensureQueued(ctx context.Context, file string, e *Entry) error {
 	for range 20 {
-		e, _, err := getJSON[Entry](ctx, im.l, file)
-		if err != nil || e == nil || e.State != StatePending {
-			return err
+		if e == nil {
+			var err error
+			if e, _, err = getJSON[Entry](ctx, im.l, file); err != nil || e == nil {
+				return err
+			}
+		}
+		if e.State != StatePending {
+			return nil
 		}
 		it := im.queueItem(e)
 		qk := queueKey(TableKey(e.Database, e.Table), it.File)
@@ -928,6 +936,7 @@ func (im *Importer) ensureQueued(ctx context.Context, file string) error {
 		if err != nil {
 			return err
 		}
+		e = nil // read the entry again: it may have moved on meanwhile
 	}
 	return fmt.Errorf("obsimport: queue item of %s changed 20 times in a row", file)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -197,5 +199,106 @@ func TestAcceptRequeuesDeletedQueueItem(t *testing.T) {
 	it, _, err := getJSON[QueueItem](ctx, h.im.l, qk)
 	if err != nil || it == nil || it.Content != "e1" {
 		t.Fatalf("queue item %+v, %v; want content e1", it, err)
+	}
+}
+
+func TestEntryCache(t *testing.T) {
+	c := newEntryCache(2)
+	c.put("f.a", 1, []byte("a1"))
+	c.put("q.x.y", 2, []byte("q")) // only entries are remembered
+	if got := c.at("q.x.y", 2); got != nil {
+		t.Fatalf("queue item remembered: %s", got)
+	}
+	if got := c.at("f.a", 1); string(got) != "a1" {
+		t.Fatalf("at(f.a, 1) = %q", got)
+	}
+	if got := c.at("f.a", 2); got != nil {
+		t.Fatalf("another revision answered: %q", got)
+	}
+	c.put("f.a", 3, []byte("a3"))
+	if got := c.at("f.a", 1); got != nil {
+		t.Fatalf("old revision still answered: %q", got)
+	}
+	c.put("f.b", 1, []byte("b1"))
+	c.put("f.c", 1, []byte("c1")) // evicts f.a, the oldest key
+	if c.at("f.a", 3) != nil || string(c.at("f.b", 1)) != "b1" || string(c.at("f.c", 1)) != "c1" {
+		t.Fatalf("eviction: %v", c.m)
+	}
+	var nilCache *entryCache
+	nilCache.put("f.a", 1, nil)
+	if nilCache.at("f.a", 1) != nil {
+		t.Fatal("nil cache answered")
+	}
+}
+
+func TestCurrentRevision(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+	}{
+		{`{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 42"},"stream":"KV_x","seq":0}`, 42},
+		{`{"error":{"code":400,"err_code":10164,"description":"wrong last sequence"}}`, 0},
+		{`{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: x"}}`, 0},
+		{`{"error":{"code":503,"err_code":10077,"description":"wrong last sequence: 4"}}`, 0},
+	} {
+		_, err := parsePubAck([]byte(tc.in))
+		if got := currentRevision(err); got != tc.want {
+			t.Errorf("currentRevision(%s) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+// countingKV counts reads of ledger entries.
+type countingKV struct {
+	jetstream.KeyValue
+	gets atomic.Int64
+}
+
+func (c *countingKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	if strings.HasPrefix(key, "f.") {
+		c.gets.Add(1)
+	}
+	return c.KeyValue.Get(ctx, key)
+}
+
+// TestEntryCacheAcrossReplicas: a duplicate or re-upload of an entry this
+// importer wrote last skips the read; once another importer (replica) has
+// written the entry, the reported revision no longer matches and the entry
+// is read — the remembered value is never used.
+func TestEntryCacheAcrossReplicas(t *testing.T) {
+	h := newHarness(t, nil)
+	h.im.intakeOnly = true
+	a := h.im
+	b := h.start() // a second replica on the same KV
+	b.intakeOnly = true
+	kv := &countingKV{KeyValue: a.l.kv}
+	a.l.kv = kv
+	ctx := context.Background()
+	key := "landing/events/dt=2026-11-26/cached.csv"
+	steps := []struct {
+		im    *Importer
+		etag  string
+		want  Accepted
+		reads int64 // entry reads by a
+	}{
+		{a, "v1", AcceptQueued, 0},
+		{a, "v1", AcceptDuplicate, 0},      // a wrote it: cached
+		{a, "v2", AcceptReuploadQueued, 0}, // cached; a's update is cached too
+		{b, "v3", AcceptReuploadQueued, 0}, // the other replica moves it on
+		{a, "v2", AcceptDuplicate, 1},      // stale in a's cache: read (v2 is in seen)
+		{a, "v4", AcceptReuploadQueued, 1}, // read above: cached again
+		{a, "v3", AcceptDuplicate, 1},
+	}
+	for i, s := range steps {
+		got, err := s.im.Accept(ctx, object(key, s.etag))
+		if err != nil || got != s.want {
+			t.Fatalf("step %d (%s): %s %v, want %s", i, s.etag, got, err, s.want)
+		}
+		if n := kv.gets.Load(); n != s.reads {
+			t.Fatalf("step %d (%s): %d entry reads, want %d", i, s.etag, n, s.reads)
+		}
+	}
+	if e := h.entry("raw-data", key); e.Content != "v4" || e.State != StatePending {
+		t.Fatalf("entry %s %s, want v4 pending", e.Content, e.State)
 	}
 }

@@ -256,6 +256,8 @@ type ledger struct {
 	// request each straight to the bucket's subject; nil writes through
 	// kv. See directWriter.
 	w *directWriter
+	// cache remembers entries by revision (nil: none). See entryCache.
+	cache *entryCache
 }
 
 // OpenLedger creates (or opens) the obsimport KV bucket.
@@ -270,7 +272,7 @@ func openLedger(ctx context.Context, js jetstream.KeyValueManager, replicas int,
 	if err != nil {
 		return nil, fmt.Errorf("obsimport: open KV bucket %s: %w", Bucket, err)
 	}
-	l := &ledger{kv: kv}
+	l := &ledger{kv: kv, cache: newEntryCache(entryCacheSize)}
 	if w, err := newDirectWriter(ctx, js, kv); err != nil {
 		return nil, err
 	} else if w != nil {
@@ -291,7 +293,20 @@ func getJSON[T any](ctx context.Context, l *ledger, key string) (*T, uint64, err
 	if err := json.Unmarshal(e.Value(), &v); err != nil {
 		return nil, 0, fmt.Errorf("obsimport: decode %s: %w", key, err)
 	}
+	l.cache.put(key, e.Revision(), e.Value())
 	return &v, e.Revision(), nil
+}
+
+// getJSONAt is getJSON for a key whose current revision the server just
+// reported (0: unknown): from the cache when it holds that revision.
+func getJSONAt[T any](ctx context.Context, l *ledger, key string, rev uint64) (*T, uint64, error) {
+	if raw := l.cache.at(key, rev); raw != nil {
+		var v T
+		if err := json.Unmarshal(raw, &v); err == nil {
+			return &v, rev, nil
+		}
+	}
+	return getJSON[T](ctx, l, key)
 }
 
 // rawJSON is a value already encoded: the ledger's writes store it as is.
@@ -324,7 +339,8 @@ func (l *ledger) create(ctx context.Context, key string, v any) (rev uint64, ok 
 // tryCreate stores v under key only if the key has never been written
 // or its history was purged: one round trip, where create costs two more
 // when the key exists (it reads the key to see whether it holds a delete
-// marker). ok is false when the key exists or holds a delete marker; use
+// marker). ok is false when the key exists or holds a delete marker (rev
+// is then the key's current revision when the server said, else 0); use
 // create when a deleted key may be recreated.
 func (l *ledger) tryCreate(ctx context.Context, key string, v any) (rev uint64, ok bool, err error) {
 	b, err := encode(v)
@@ -333,7 +349,7 @@ func (l *ledger) tryCreate(ctx context.Context, key string, v any) (rev uint64, 
 	}
 	rev, err = l.write(ctx, key, b, 0, true)
 	if isWrongRevision(err) {
-		return 0, false, nil
+		return currentRevision(err), false, nil
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("obsimport: create %s: %w", key, err)
@@ -347,15 +363,25 @@ func (l *ledger) write(ctx context.Context, key string, b []byte, rev uint64, ex
 	if l.w != nil {
 		n, err := l.w.write(ctx, key, b, rev, expect)
 		if !errors.Is(err, errNoStream) {
+			if err == nil {
+				l.cache.put(key, n, b)
+			}
 			return n, err
 		}
 		// No stream answered (JetStream restarting, a leader election):
 		// nothing was stored; the KV client retries such a write.
 	}
+	var n uint64
+	var err error
 	if expect {
-		return l.kv.Update(ctx, key, b, rev)
+		n, err = l.kv.Update(ctx, key, b, rev)
+	} else {
+		n, err = l.kv.Put(ctx, key, b)
 	}
-	return l.kv.Put(ctx, key, b)
+	if err == nil {
+		l.cache.put(key, n, b)
+	}
+	return n, err
 }
 
 // update stores v under key if its revision is still rev; ok is false
