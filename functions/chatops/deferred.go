@@ -68,6 +68,9 @@ const (
 	deferMaxRuns = 3
 	// deferParallel is how many records one tick runs at once.
 	deferParallel = 4
+	// deferKVTimeout bounds one write of a record while the work runs
+	// (NATS unreachable: the run then changes nothing rather than wait).
+	deferKVTimeout = 2 * time.Second
 	// deferAnswerReserve is kept of a tick's deadline to store and post
 	// the answer after the work.
 	deferAnswerReserve = 3 * time.Second
@@ -131,17 +134,23 @@ type run struct {
 	stop   chan struct{} // closed when the run is over or lost
 	once   sync.Once
 
-	mu     sync.Mutex
-	rec    *deferred // nil until stored
-	rev    uint64
-	saved  time.Time // when the record was last written (service clock)
-	paused bool      // the lease lapsed while the run was alive: it was frozen
-	lost   bool
-	over   bool
-	phase  string
-	effect string
-	check  string
-	pend   *pending
+	mu   sync.Mutex
+	rec  *deferred // nil until stored
+	want *deferred // the record whose create failed (uncertain)
+	// uncertain: the create failed, possibly after reaching the server (a
+	// lost acknowledgement, a publish buffered while reconnecting): a
+	// record may exist. Before any step that matters the run creates or
+	// adopts it (adoptLocked), else it changes nothing.
+	uncertain bool
+	rev       uint64
+	saved     time.Time // when the record was last written (service clock)
+	paused    bool      // the lease lapsed while the run was alive: it was frozen
+	lost      bool
+	over      bool
+	phase     string
+	effect    string
+	check     string
+	pend      *pending
 }
 
 // newRun starts a run; its owner id is made when it is stored.
@@ -195,11 +204,77 @@ func (r *run) persist(ctx context.Context, rec *deferred) error {
 	ttl := r.s.cfg.ResponseWindow + 10*time.Minute
 	rev, err := r.s.st.kv.Create(ctx, rec.key(), b, jetstream.KeyTTL(ttl))
 	if err != nil {
+		r.want, r.uncertain = rec, true
 		return err
 	}
 	r.rec, r.rev, r.saved = rec, rev, now
 	return nil
 }
+
+// adoptLocked ends the uncertainty of a failed create: it creates the
+// record now with the run's notes, or adopts the one the failed create
+// stored after all. r.mu is held.
+func (r *run) adoptLocked(ctx context.Context) error {
+	rec := r.want
+	now := r.s.now()
+	rec.Phase, rec.Effect, rec.Check, rec.Pending, rec.Lease = r.phase, r.effect, r.check, r.pend, now.Add(deferLease)
+	if rec.Phase == "" {
+		rec.Phase = phaseRunning
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, deferKVTimeout)
+	defer cancel()
+	rev, err := r.s.st.kv.Create(ctx, rec.key(), b, jetstream.KeyTTL(r.s.cfg.ResponseWindow+10*time.Minute))
+	switch {
+	case err == nil:
+		r.rec, r.rev, r.saved, r.uncertain = rec, rev, now, false
+	case errors.Is(err, jetstream.ErrKeyExists):
+		e, gerr := r.s.st.kv.Get(ctx, rec.key())
+		if gerr != nil {
+			return gerr
+		}
+		var d deferred
+		if json.Unmarshal(e.Value(), &d) != nil || d.Owner != r.id {
+			r.lost = true // a tick took the record over already
+			r.once.Do(func() { close(r.stop) })
+			return errLostRun
+		}
+		r.rec, r.rev, r.saved, r.uncertain = rec, e.Revision(), now, false
+		if err := r.saveLocked(ctx); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	r.s.bg.Add(1)
+	go func() {
+		defer r.s.bg.Done()
+		r.renew(r.s.bgCtx)
+	}()
+	return nil
+}
+
+// adopt ends an uncertain store before the run answers; nil when the run
+// has a record.
+func (r *run) adopt(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.rec != nil:
+		return nil
+	case r.lost:
+		return errLostRun
+	case !r.uncertain:
+		return errNotStored
+	}
+	return r.adoptLocked(ctx)
+}
+
+// errNotStored reports a run without a record (not deferred).
+var errNotStored = errors.New("chatops: run not stored")
 
 // saveLocked writes the record at the revision the run last saw. A
 // revision mismatch means another invocation took it over: the run is
@@ -216,6 +291,8 @@ func (r *run) saveLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, deferKVTimeout)
+	defer cancel()
 	rev, err := r.s.st.kv.Update(ctx, r.rec.key(), b, r.rev)
 	if err != nil {
 		if wrongRevision(err) {
@@ -248,7 +325,12 @@ func (r *run) note(ctx context.Context, phase, effect, check string, p *pending)
 		r.pend = p
 	}
 	if r.rec == nil {
-		return nil
+		if !r.uncertain {
+			return nil
+		}
+		if err := r.adoptLocked(ctx); err != nil {
+			return err
+		}
 	}
 	r.rec.Phase, r.rec.Effect, r.rec.Check, r.rec.Pending = r.phase, r.effect, r.check, r.pend
 	return r.saveLocked(ctx)
@@ -291,8 +373,23 @@ func (s *Service) effect(ctx context.Context, what, check string) error {
 	if r == nil {
 		return nil
 	}
-	return r.note(ctx, phaseEffect, what, check, nil)
+	if err := r.note(ctx, phaseEffect, what, check, nil); err != nil {
+		if errors.Is(err, errLostRun) {
+			return err
+		}
+		return &unrecorded{err: err, check: check}
+	}
+	return nil
 }
+
+// unrecorded is an effect mark that could not be stored.
+type unrecorded struct {
+	err   error
+	check string
+}
+
+func (u *unrecorded) Error() string { return "chatops: recording the change: " + u.err.Error() }
+func (u *unrecorded) Unwrap() error { return u.err }
 
 // claimed records that ctx's run consumed the confirmation p.
 func (s *Service) claimed(ctx context.Context, p *pending) error {
@@ -303,12 +400,21 @@ func (s *Service) claimed(ctx context.Context, p *pending) error {
 	return r.note(ctx, phaseClaimed, "", "", p)
 }
 
-// notSent is the answer of a run stopped at an effect mark.
+// notSent is the answer of a run stopped at an effect mark (or before
+// it, when the claim of its confirmation could not be recorded).
 func notSent(err error) reply {
 	if errors.Is(err, errLostRun) {
 		return errorReply("Interrupted: another invocation took this over.")
 	}
-	return errorReply("Could not record the change before making it (NATS KV); nothing was changed. Try again.")
+	msg := "Could not record the change before making it (NATS KV is unavailable), so it was not made here."
+	var u *unrecorded
+	if errors.As(err, &u) && u.check != "" {
+		check := u.check
+		msg += fmt.Sprintf(" When NATS is back dlibot may still complete it once: check `%s` before trying again.", check)
+	} else {
+		msg += " When NATS is back dlibot may still complete it once: check before trying again."
+	}
+	return errorReply(msg)
 }
 
 // deferReply stores the run as deferred work when it may be frozen (Lambda)

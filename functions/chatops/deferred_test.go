@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/dli/dlitest"
 )
@@ -375,8 +377,10 @@ func (k queueKiller) GetQueue(ctx context.Context, name string) (dli.Queue, erro
 }
 
 // TestLambdaNATSDownClickSaysSo: a slow click whose deferral cannot be
-// stored says so in a message of its own; the result, when the process
-// lives on, still replaces the clicked message.
+// stored says so in a message of its own; the change is not made (a record
+// of it may have been stored after all, and a tick would then make it: the
+// run never makes a change it could not record), and the answer says how
+// to check.
 func TestLambdaNATSDownClickSaysSo(t *testing.T) {
 	e := lambdaEnv(t)
 	_, a := e.run(t, uOperator, "scale etl 128")
@@ -393,8 +397,58 @@ func TestLambdaNATSDownClickSaysSo(t *testing.T) {
 	if !strings.Contains(rs[0].Text, "could not save it") || rs[0].ReplaceOriginal {
 		t.Errorf("notice %+v", rs[0])
 	}
-	if !strings.Contains(rs[1].Text, "Scaling queue *etl*") || !rs[1].ReplaceOriginal {
+	if !strings.Contains(rs[1].Text, "it was not made here") || !strings.Contains(rs[1].Text, "/dli queue etl") || !rs[1].ReplaceOriginal {
 		t.Errorf("result %+v", rs[1])
+	}
+	if n := len(e.dliCalls("PUT", "/queues/etl/action")); n != 0 {
+		t.Errorf("%d scale calls without a record", n)
+	}
+}
+
+// lostAckKV stores the first deferred record but reports a failure, as
+// when the acknowledgement of the create is lost.
+type lostAckKV struct {
+	jetstream.KeyValue
+	once sync.Once
+}
+
+func (k *lostAckKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	rev, err := k.KeyValue.Create(ctx, key, value, opts...)
+	lie := false
+	if strings.HasPrefix(key, "deferred.") {
+		k.once.Do(func() { lie = true })
+	}
+	if lie && err == nil {
+		return 0, context.DeadlineExceeded
+	}
+	return rev, err
+}
+
+// TestLambdaLostCreateAckAdopted: the record was stored although its
+// create reported a failure; the run adopts it before scaling, so the tick
+// finds it finished instead of scaling again.
+func TestLambdaLostCreateAckAdopted(t *testing.T) {
+	e := lambdaEnv(t)
+	_, a := e.run(t, uOperator, "scale etl 128")
+	id := confirmationID(t, a.Blocks, actionConfirm)
+	e.svc.st.kv = &lostAckKV{KeyValue: e.svc.st.kv}
+	e.slow(t, http.MethodGet, `/queues/etl$`, 800, 1)
+	e.click(t, uOperator, actionConfirm, id, "c1")
+	e.settle()
+	rs := e.slack.Responses("c1")
+	if len(rs) != 2 || !strings.Contains(rs[0].Text, "could not save it") || !strings.Contains(rs[1].Text, "Scaling queue *etl*") {
+		t.Fatalf("responses %+v", rs)
+	}
+	if n := len(records(t, e.svc)); n != 0 {
+		t.Errorf("%d records left", n)
+	}
+	e.clock.Advance(deferLease + time.Second)
+	tickAll(t, e.invocation(t))
+	if n := len(e.dliCalls("PUT", "/queues/etl/action")); n != 1 {
+		t.Errorf("%d scale calls, want 1", n)
+	}
+	if got := finalResponses(e, "c1"); len(got) != 2 {
+		t.Errorf("answers %q", got)
 	}
 }
 

@@ -422,9 +422,16 @@ func (s *Service) within(ctx context.Context, responseURL string, a *AuditRecord
 		defer s.bg.Done()
 		defer s.inflight.Done()
 		r := <-done
-		if rn.stored() {
+		actx, cancel := context.WithTimeout(s.bgCtx, time.Second)
+		err := rn.adopt(actx)
+		cancel()
+		if err == nil {
 			s.settle(ctx, rn, r, a)
 			return
+		}
+		if errors.Is(err, errLostRun) {
+			rn.end()
+			return // a tick has it
 		}
 		rn.end()
 		finish(r)
