@@ -36,37 +36,39 @@ type directWriter struct {
 var errNoStream = errors.New("obsimport: no stream answered")
 
 // newDirectWriter returns a writer for kv, or nil when the KV client's
-// own subject mapping must be used.
-func newDirectWriter(ctx context.Context, m jetstream.KeyValueManager, kv jetstream.KeyValue) (*directWriter, error) {
+// own subject mapping must be used (or the bucket's configuration cannot
+// be read to tell).
+func newDirectWriter(ctx context.Context, m jetstream.KeyValueManager, kv jetstream.KeyValue) *directWriter {
 	js, ok := m.(interface {
 		Conn() *nats.Conn
 		Options() jetstream.JetStreamOptions
 	})
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	o := js.Options()
 	if (o.APIPrefix != "" && o.APIPrefix != jetstream.DefaultAPIPrefix) || o.Domain != "" || js.Conn() == nil {
-		return nil, nil
+		return nil
 	}
 	st, err := kv.Status(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("obsimport: KV bucket %s status: %w", Bucket, err)
+		// Not worth failing the start for: the KV client writes instead.
+		return nil
 	}
 	bs, ok := st.(*jetstream.KeyValueBucketStatus)
 	if !ok || bs.StreamInfo() == nil {
-		return nil, nil
+		return nil
 	}
 	cfg := bs.StreamInfo().Config
 	prefix := "$KV." + Bucket + "."
 	if cfg.Mirror != nil || len(cfg.Subjects) != 1 || cfg.Subjects[0] != prefix+">" {
-		return nil, nil
+		return nil
 	}
 	timeout := o.DefaultTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	return &directWriter{nc: js.Conn(), prefix: prefix, timeout: timeout}, nil
+	return &directWriter{nc: js.Conn(), prefix: prefix, timeout: timeout}
 }
 
 // write publishes b as key's new value, if expect only while key's

@@ -273,11 +273,7 @@ func openLedger(ctx context.Context, js jetstream.KeyValueManager, replicas int,
 		return nil, fmt.Errorf("obsimport: open KV bucket %s: %w", Bucket, err)
 	}
 	l := &ledger{kv: kv, cache: newEntryCache(entryCacheSize)}
-	if w, err := newDirectWriter(ctx, js, kv); err != nil {
-		return nil, err
-	} else if w != nil {
-		l.w = w
-	}
+	l.w = newDirectWriter(ctx, js, kv)
 	return l, nil
 }
 
