@@ -22,13 +22,18 @@ dev: build
 # the command line overrides every benchmark's benchtime; COUNT=n repeats.
 # bench-quick: every benchmark once (-benchtime 1x), no extra figures — a
 # smoke run that the benchmarks still work.
-.PHONY: bench-quick
+.PHONY: bench-quick bench-autoscale
 bench:
 	GO="$(GO)" PKGS="$(PKGS)" BENCH="$(BENCH)" COUNT="$(or $(COUNT),1)" \
 		BENCHTIME="$(if $(filter file,$(origin BENCHTIME)),,$(BENCHTIME))" bash bench/run.sh
 
 bench-quick:
 	GO="$(GO)" PKGS="$(PKGS)" BENCH="$(BENCH)" BENCHTIME=1x EXTRAS=0 bash bench/run.sh
+
+# bench-autoscale: the autoscale simulator's 18-run matrix (3 presets × seeds
+# 1–3 × 4 and 8 weeks) as a Markdown table in bin/bench/autoscale-matrix/.
+bench-autoscale:
+	GO="$(GO)" bash bench/autoscale-matrix.sh
 
 # chaos: the long form of the chaos harness (docs/reliability.md); the short
 # form runs in `make test`. The results table is written to CHAOS_REPORT.

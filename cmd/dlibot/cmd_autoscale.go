@@ -196,7 +196,9 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 			vs = fmt.Sprintf("%+.1f%%", 100*(r.CUHours-peak)/peak)
 		}
 		param := "-"
-		if r.Param != "" {
+		if r.Knob != "" {
+			param = r.Knob
+		} else if r.Param != "" {
 			param = fmt.Sprintf("%s=%g", r.Param, r.Value)
 		}
 		miss := ""

@@ -21,8 +21,9 @@ import (
 // they are not the wait of the real jobs (whose sizes and durations Cloud
 // Eye does not report). The simulator applies DLI's actuation: plans start
 // within ±5 min, scale-outs become usable after 10 min, billing is the
-// integral of the queue's size. The current plans are replayed the same
-// way, starting from the queue's current size when DLI holds no plan.
+// integral of the queue's size. Every plan is replayed with the reactive
+// net (sim.PlanController), as the service runs it; the current plans the
+// same way, starting from the queue's current size when DLI holds no plan.
 // Caveat: the history was itself shaped by the current size (a queue
 // cannot allocate more than it has; launching jobs stand for the rest).
 
@@ -37,40 +38,6 @@ func backtestJobs(samples []demand.Sample) []trace.Job {
 	}
 	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].Submit.Before(jobs[b].Submit) })
 	return jobs
-}
-
-// fixedPlan replays a weekly schedule as scheduled plans.
-type fixedPlan struct {
-	initial int
-	cmds    []sim.Command
-}
-
-func (f *fixedPlan) Initial() int            { return f.initial }
-func (f *fixedPlan) Commands() []sim.Command { return f.cmds }
-func (f *fixedPlan) Observe(time.Time, sim.Metrics, bool, int) (sim.Action, bool) {
-	return sim.Action{}, false
-}
-
-// weekly expands weekly changes (minute 0 = Monday 00:00 in loc) over
-// [from, to); constant is the level when there are no changes.
-func weekly(changes []plan.Change, constant int, from, to time.Time, loc *time.Location) *fixedPlan {
-	const week = 7 * 24 * 60
-	f := &fixedPlan{initial: constant}
-	if len(changes) == 0 {
-		return f
-	}
-	t := from.In(loc)
-	ws := time.Date(t.Year(), t.Month(), t.Day()-(int(t.Weekday())+6)%7, 0, 0, 0, 0, loc)
-	f.initial = plan.LevelAt(changes, week, constant, int(from.Sub(ws)/time.Minute))
-	for w := ws; w.Before(to); w = w.AddDate(0, 0, 7) {
-		for _, c := range changes {
-			at := w.Add(time.Duration(c.Minute) * time.Minute)
-			if !at.Before(from) && at.Before(to) {
-				f.cmds = append(f.cmds, sim.Command{At: at, TargetCU: c.TargetCU, Plan: true})
-			}
-		}
-	}
-	return f
 }
 
 // backtest replays ctl over jobs in [from, to).

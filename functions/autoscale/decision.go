@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/dlibot/dlibot/functions/autoscale/plan"
+	"github.com/dlibot/dlibot/functions/autoscale/sim"
 	"github.com/dlibot/dlibot/pkg/notify"
 	"github.com/dlibot/dlibot/pkg/notify/blockkit"
 )
@@ -119,6 +120,12 @@ type Candidate struct {
 	// Static marks the one-size candidate (a constant level, no plan
 	// changes).
 	Static bool `json:"static,omitempty"`
+	// Knob is the candidate (sim.Knob), e.g. "q=0.85 reserve=3": the
+	// quantile and the plans kept for re-asserting firings.
+	Knob string `json:"knob,omitempty"`
+	// Tuning is the knob's out-of-sample figures: each week of the history
+	// replayed under the plan learnt from the other weeks (sim.Tune).
+	Tuning *sim.KnobStats `json:"tuning,omitempty"`
 	// Plans are the DLI plan bodies (6.6).
 	Plans []plan.DLIPlan `json:"plans"`
 	// PlannedCUHoursPerWeek is the schedule's own weekly CU-hours.
@@ -205,8 +212,8 @@ func (d *Decision) Message(cfg *Config) notify.Message {
 	if d.Action == ActionApplied {
 		foot = "Mode *apply* (approved by config): dlibot's plans were reconciled; plans it did not make were left alone."
 	}
-	ctx := fmt.Sprintf("learned from %d samples, %s – %s; quantile %.2f; binding: %s",
-		d.Inputs.Samples, d.Inputs.From.Format("2006-01-02"), d.Inputs.To.Format("2006-01-02"), d.Chosen.Quantile, orNone(d.Binding))
+	ctx := fmt.Sprintf("learned from %d samples, %s – %s; %s; binding: %s",
+		d.Inputs.Samples, d.Inputs.From.Format("2006-01-02"), d.Inputs.To.Format("2006-01-02"), d.Chosen.Knob, orNone(d.Binding))
 	blocks := blockkit.Blocks(
 		blockkit.Header(head),
 		blockkit.Section(summary),

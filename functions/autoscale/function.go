@@ -20,6 +20,7 @@ import (
 	"github.com/dlibot/dlibot/functions/autoscale/chart"
 	"github.com/dlibot/dlibot/functions/autoscale/demand"
 	"github.com/dlibot/dlibot/functions/autoscale/plan"
+	"github.com/dlibot/dlibot/functions/autoscale/sim"
 	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/notify"
@@ -57,14 +58,13 @@ type Options struct {
 // ticks. All state is in KV, so any number of Autoscalers (replicas) may
 // share it.
 type Autoscaler struct {
-	cfg   Config
-	dli   DLI
-	st    *store
-	n     notify.Notifier
-	pub   func(ctx context.Context, subject string, e events.Event) error
-	log   *slog.Logger
-	now   func() time.Time
-	grids []float64
+	cfg Config
+	dli DLI
+	st  *store
+	n   notify.Notifier
+	pub func(ctx context.Context, subject string, e events.Event) error
+	log *slog.Logger
+	now func() time.Time
 }
 
 // New builds an Autoscaler and opens its KV bucket.
@@ -76,8 +76,7 @@ func New(ctx context.Context, o Options) (*Autoscaler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Autoscaler{cfg: o.Config, dli: o.DLI, st: st, n: o.Notifier, pub: o.Publish, log: o.Logger, now: o.Now,
-		grids: []float64{0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1}}
+	a := &Autoscaler{cfg: o.Config, dli: o.DLI, st: st, n: o.Notifier, pub: o.Publish, log: o.Logger, now: o.Now}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -419,7 +418,8 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 			}
 		}
 	}
-	prof, err := demand.Build(samples, now, demand.Config{Weeks: a.cfg.Weeks, HalfLifeWeeks: a.cfg.HalfLifeWeeks, Exclude: excl, Location: loc, Recurring: true})
+	modelCfg := demand.Config{Weeks: a.cfg.Weeks, HalfLifeWeeks: a.cfg.HalfLifeWeeks, Exclude: excl, Location: loc, Recurring: true, DayTypes: true}
+	prof, err := demand.Build(samples, now, modelCfg)
 	if err != nil {
 		return nil, permanent{err}
 	}
@@ -436,7 +436,7 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 		return nil, fmt.Errorf("autoscale: list plans of %s: %w", q, err)
 	}
 	foreign := 0
-	var cur []planLike
+	var curLike []planLike
 	var own []dli.Plan
 	for _, p := range have {
 		if !strings.HasPrefix(p.Name, plan.PlanPrefix) {
@@ -444,7 +444,7 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 		} else {
 			own = append(own, p)
 		}
-		cur = append(cur, planLike{hour: p.StartHour, minute: p.StartMinute, target: p.TargetCU, days: p.RepeatDays, active: !p.Inactive})
+		curLike = append(curLike, planLike{hour: p.StartHour, minute: p.StartMinute, target: p.TargetCU, days: p.RepeatDays, active: !p.Inactive})
 	}
 	minCU, maxCU := qc.MinCU, qc.MaxCU
 	if info.CUScaleInLimit > 0 {
@@ -470,33 +470,30 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	pc := plan.Config{MinCU: minCU, MaxCU: maxCU, MaxChanges: K, MinSpacing: a.cfg.MinSpacing, LeadTime: a.cfg.LeadTime}
 	bfrom := samples[0].Time
 	jobs := backtestJobs(samples)
-	var cands []*Candidate
-	type variant struct {
-		q      float64
-		static bool
-	}
-	variants := make([]variant, 0, len(a.grids)+1)
-	for _, qq := range a.grids {
-		variants = append(variants, variant{q: qq})
-	}
-	// A one-size candidate (no plan changes): the baseline a weekly plan
-	// must beat, and the runner-up when every quantile compiles alike.
-	variants = append(variants, variant{q: 0.95, static: true})
-	for _, v := range variants {
-		qq := v.q
-		vc := pc
-		if v.static {
-			vc.MaxChanges = -1
+	net := a.simNet()
+	// The knob (quantile, plans reserved for re-asserting, or one size) is
+	// chosen out of sample, leave-one-week-out over the history's whole
+	// weeks ending now — the same sim.Tune the simulator's dlibot runs.
+	var folds []time.Time
+	for i := a.cfg.Weeks; i >= 1; i-- {
+		if fs := now.Add(-time.Duration(i) * demand.Week); !fs.Before(bfrom.Truncate(BucketPeriod)) {
+			folds = append(folds, fs)
 		}
-		s, err := plan.CompileWeekly(prof.Requirement(qq), vc)
+	}
+	if len(folds) == 0 {
+		folds = []time.Time{now.Add(-demand.Week)}
+	}
+	so := sim.Options{MinCU: minCU, MaxCU: maxCU, Seed: 1, Drain: 24 * time.Hour}
+	tr, err := sim.Tune(sim.TuneInput{Samples: samples, Jobs: jobs, Weeks: folds, Model: modelCfg, Plan: pc, Net: net,
+		Sim: so, Target: a.cfg.TargetP95Wait})
+	if err != nil {
+		return nil, permanent{fmt.Errorf("autoscale: tune %s: %w", q, err)}
+	}
+	candidate := func(i int, unlike *Candidate) (*Candidate, error) {
+		st := tr.Stats[i]
+		s, compiled, err := sim.CompileKnob(prof, st.Knob, pc)
 		if err != nil {
 			return nil, permanent{fmt.Errorf("autoscale: compile %s: %w", q, err)}
-		}
-		compiled := len(plan.Groups(s.Changes))
-		if !v.static {
-			if s, err = plan.Reassert(s, pc); err != nil {
-				return nil, permanent{err}
-			}
 		}
 		ps, err := s.DLIPlans(time.Time{}, time.Time{})
 		if err != nil {
@@ -507,13 +504,41 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 			ps = []plan.DLIPlan{{PlanName: plan.PlanPrefix + "0000_motuwethfrsasu", TargetCU: s.Levels[0], Activate: true,
 				RepeatDay: []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"}}}
 		}
-		bt, err := backtest(jobs, bfrom, now, weekly(s.Changes, s.Levels[0], bfrom, now, loc), minCU, maxCU, a.cfg.TargetP95Wait, a.cfg.PricePerCUHour)
+		if unlike != nil && samePlanBodies(ps, unlike.Plans) {
+			return nil, nil
+		}
+		ctl := sim.PlanController(s, sim.MondayIn(bfrom, loc), bfrom, now, minCU, maxCU, net)
+		bt, err := backtest(jobs, bfrom, now, ctl, minCU, maxCU, a.cfg.TargetP95Wait, a.cfg.PricePerCUHour)
 		if err != nil {
 			return nil, permanent{err}
 		}
-		cands = append(cands, &Candidate{Quantile: qq, Static: v.static, Plans: ps, PlannedCUHoursPerWeek: round1(s.CUHours()), Backtest: bt, schedule: s, compiled: compiled})
+		return &Candidate{Quantile: st.Knob.Quantile, Static: st.Knob.Static, Knob: st.Knob.String(), Tuning: &st, Plans: ps,
+			PlannedCUHoursPerWeek: round1(s.CUHours()), Backtest: bt, schedule: s, compiled: compiled}, nil
 	}
-	curBT, err := backtest(jobs, bfrom, now, weekly(changesOf(cur), info.CUs, bfrom, now, loc), minCU, max(maxCU, info.CUs), a.cfg.TargetP95Wait, a.cfg.PricePerCUHour)
+	chosen, err := candidate(tr.Best, nil)
+	if err != nil {
+		return nil, err
+	}
+	// The runner-up: the next knob in order of preference whose plans
+	// differ (several knobs often compile to the same plans).
+	var runner *Candidate
+	for _, i := range tr.Order[1:] {
+		if runner, err = candidate(i, chosen); err != nil {
+			return nil, err
+		}
+		if runner != nil {
+			break
+		}
+	}
+	// The current plans are replayed with the net only where it acts: in
+	// mode apply (in mode recommend it changes nothing today).
+	curNet := net
+	if qc.Mode != ModeApply {
+		curNet = sim.NetConfig{Disabled: true}
+	}
+	cur := &plan.Schedule{Changes: changesOf(curLike), Levels: []int{info.CUs}, CycleMinutes: 7 * 24 * 60}
+	curBT, err := backtest(jobs, bfrom, now, sim.PlanController(cur, sim.MondayIn(bfrom, loc), bfrom, now, minCU, max(maxCU, info.CUs), curNet),
+		minCU, max(maxCU, info.CUs), a.cfg.TargetP95Wait, a.cfg.PricePerCUHour)
 	if err != nil {
 		return nil, permanent{err}
 	}
@@ -522,10 +547,9 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 		curPlans = append(curPlans, dliPlanOf(p))
 	}
 	d.Current = &Candidate{Plans: curPlans, Backtest: curBT}
-	chosen, runner := choose(cands)
 	d.Chosen, d.RunnerUp = chosen, runner
 	d.ForecastCU = prof.Quantiles(chosen.Quantile)
-	d.Binding = binding(chosen, cands, K, minCU)
+	d.Binding = binding(chosen, tr, K, minCU)
 	d.Expected = &Delta{
 		CUHoursPerWeek: round1(chosen.Backtest.CUHoursPerWeek - curBT.CUHoursPerWeek),
 		CostPerWeek:    math.Round((chosen.Backtest.CostPerWeek-curBT.CostPerWeek)*100) / 100,
@@ -621,50 +645,14 @@ func (a *Autoscaler) announce(ctx context.Context, d *Decision, prof *demand.Pro
 	return nil
 }
 
-// choose picks the cheapest candidate meeting the wait target (else the one
-// with the lowest P95 wait) and the runner-up: the next cheapest meeting
-// it, else the cheapest that misses it.
-func choose(cands []*Candidate) (chosen, runner *Candidate) {
-	byCost := slices.Clone(cands)
-	slices.SortStableFunc(byCost, func(x, y *Candidate) int {
-		if c := cmpF(x.Backtest.CUHoursPerWeek, y.Backtest.CUHoursPerWeek); c != 0 {
-			return c
-		}
-		return cmpF(x.Backtest.WaitP95S, y.Backtest.WaitP95S)
-	})
-	for _, c := range byCost {
-		if !c.Backtest.MeetsTarget {
-			continue
-		}
-		if chosen == nil {
-			chosen = c
-		} else if runner == nil && !samePlanBodies(c.Plans, chosen.Plans) {
-			runner = c
-		}
-	}
-	if chosen == nil {
-		chosen = slices.MinFunc(cands, func(x, y *Candidate) int {
-			if c := cmpF(x.Backtest.WaitP95S, y.Backtest.WaitP95S); c != 0 {
-				return c
-			}
-			return cmpF(x.Backtest.CUHoursPerWeek, y.Backtest.CUHoursPerWeek)
-		})
-	}
-	if runner == nil {
-		for _, c := range byCost {
-			if c != chosen && !samePlanBodies(c.Plans, chosen.Plans) {
-				runner = c
-				break
-			}
-		}
-	}
-	return chosen, runner
-}
-
-func binding(chosen *Candidate, cands []*Candidate, K, minCU int) []string {
+// binding lists what held the chosen plan back: a cheaper knob that misses
+// the wait target out of sample, demand above the maximum, every plan used
+// by the compiler, or the whole week at the minimum.
+func binding(chosen *Candidate, tr *sim.TuneResult, K, minCU int) []string {
 	var out []string
-	for _, c := range cands {
-		if c.Backtest.CUHoursPerWeek < chosen.Backtest.CUHoursPerWeek && !c.Backtest.MeetsTarget {
+	best := tr.Stats[tr.Best]
+	for _, st := range tr.Stats {
+		if st.CUHoursPerWeek < best.CUHoursPerWeek && !st.Qualifies {
 			out = append(out, "wait_target")
 			break
 		}
@@ -672,13 +660,23 @@ func binding(chosen *Candidate, cands []*Candidate, K, minCU int) []string {
 	if len(chosen.schedule.Capped) > 0 {
 		out = append(out, "max_cu")
 	}
-	if chosen.compiled >= K {
+	if !chosen.Static && chosen.compiled >= K-best.Knob.Reserve {
 		out = append(out, "max_changes")
 	}
 	if slices.Max(chosen.schedule.Levels) == minCU {
 		out = append(out, "min_cu")
 	}
 	return out
+}
+
+// simNet is the reactive net as the simulator replays it (launching ≥
+// NetBacklog jobs for NetSamples samples, then running + waiting CUs, at
+// most once per NetCooldown); disabled when NetBacklog ≤ 0.
+func (a *Autoscaler) simNet() sim.NetConfig {
+	if a.cfg.NetBacklog <= 0 {
+		return sim.NetConfig{Disabled: true}
+	}
+	return sim.NetConfig{Threshold: max(int(math.Ceil(a.cfg.NetBacklog)), 1), Samples: max(a.cfg.NetSamples, 1), Cooldown: a.cfg.NetCooldown}
 }
 
 func cmpF(a, b float64) int {

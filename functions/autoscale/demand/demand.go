@@ -43,9 +43,18 @@ type Config struct {
 	// Recurring switches how weeks combine. false (default): the quantile
 	// of all samples of the slot pooled over the weeks (decay-weighted).
 	// true: the decay-weighted median, over the weeks, of each week's own
-	// quantile in the slot — only what recurs in most weeks counts, so a
-	// one-off burst in one week does not raise the forecast.
+	// quantile in the slot, but never above the lower median by count (at
+	// least half the weeks must reach the value; with two weeks, the lower
+	// one) — only what recurs counts, so a one-off burst in one week does
+	// not raise the forecast.
 	Recurring bool
+	// DayTypes (with Recurring): an hour whose samples all come from one
+	// week has nothing to tell a one-off burst from a habit, so it takes
+	// instead the median, over the days of its type (Monday–Friday,
+	// Saturday–Sunday) that have samples in that hour, of each day's
+	// quantile (the lower median for an even number of days). Hours seen in
+	// two or more weeks keep their own estimate.
+	DayTypes bool
 }
 
 // SlotOf returns the hour-of-week slot of t in loc (Monday 00:00 = 0).
@@ -66,6 +75,7 @@ type Profile struct {
 	// From and To bound the samples the profile learned from.
 	From, To  time.Time
 	recurring bool
+	dayTypes  bool
 	// Used and Dropped count the samples learned from and left out
 	// (too old, in the future, excluded days, negative or NaN values).
 	Used, Dropped int
@@ -89,7 +99,7 @@ func Build(samples []Sample, end time.Time, cfg Config) (*Profile, error) {
 	for _, d := range cfg.Exclude {
 		excl[d.In(cfg.Location).Format(time.DateOnly)] = true
 	}
-	p := &Profile{To: end, From: end.Add(-time.Duration(cfg.Weeks) * Week), recurring: cfg.Recurring}
+	p := &Profile{To: end, From: end.Add(-time.Duration(cfg.Weeks) * Week), recurring: cfg.Recurring, dayTypes: cfg.DayTypes}
 	for _, s := range samples {
 		if !s.Time.Before(end) || s.Time.Before(p.From) || s.CU < 0 || math.IsNaN(s.CU) || math.IsInf(s.CU, 0) ||
 			excl[s.Time.In(cfg.Location).Format(time.DateOnly)] {
@@ -124,9 +134,40 @@ func (p *Profile) Quantile(h int, q float64) float64 {
 		return 0
 	}
 	if p.recurring {
+		if p.dayTypes && oneWeek(pts) {
+			return p.dayTypeQuantile(h, q)
+		}
 		return recurringQuantile(pts, q)
 	}
 	return pooledQuantile(pts, p.total[h], q)
+}
+
+// oneWeek reports whether every point comes from the same week.
+func oneWeek(pts []point) bool {
+	for _, pt := range pts[1:] {
+		if pt.week != pts[0].week {
+			return false
+		}
+	}
+	return true
+}
+
+// dayTypeQuantile is the (lower) median, over the days of slot h's day type
+// with samples at h's hour, of each day's recurring q-quantile at that hour.
+func (p *Profile) dayTypeQuantile(h int, q float64) float64 {
+	day, hour := h/24, h%24
+	days := []int{0, 1, 2, 3, 4}
+	if day >= 5 {
+		days = []int{5, 6}
+	}
+	var vals []float64
+	for _, d := range days {
+		if pts := p.slots[d*24+hour]; len(pts) > 0 {
+			vals = append(vals, recurringQuantile(pts, q))
+		}
+	}
+	sort.Float64s(vals)
+	return vals[(len(vals)-1)/2]
 }
 
 // recurringQuantile is the weighted median over weeks of each week's
@@ -154,7 +195,11 @@ func recurringQuantile(pts []point, q float64) float64 {
 		}
 		return per[a].week < per[b].week
 	})
-	return pooledQuantile(per, total, 0.5)
+	// A value counts only when at least half the weeks (by number, not by
+	// weight) reach it: with two weeks the lower one. The decay alone would
+	// let the newest week outweigh the rest and carry its one-off bursts
+	// into the forecast.
+	return min(pooledQuantile(per, total, 0.5), per[(len(per)-1)/2].v)
 }
 
 func pooledQuantile(pts []point, total, q float64) float64 {

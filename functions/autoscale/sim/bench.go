@@ -49,6 +49,8 @@ type BenchOptions struct {
 	NoReassert bool
 	// DipRatio: see Env.DipRatio. Default 0.5; negative keeps every day.
 	DipRatio float64
+	// TuneMargin: see TuneInput.Margin. Default DefaultMargin.
+	TuneMargin float64
 }
 
 // PolicyResult is one row of the benchmark (contract fields first), over
@@ -88,6 +90,11 @@ type PolicyResult struct {
 	TrainCUHours     float64 `json:"train_cu_hours"`
 	TrainWaitP95     float64 `json:"train_wait_p95_s"`
 	TrainMeetsTarget bool    `json:"train_meets_target"`
+	// Knob is dlibot's and hindsight's chosen candidate (sim.Knob), e.g.
+	// "q=0.85 reserve=3"; TrainWorstWeekP95 is dlibot's worst training week
+	// P95 (s) in the leave-one-week-out tuning.
+	Knob              string  `json:"knob,omitempty"`
+	TrainWorstWeekP95 float64 `json:"train_worst_week_p95_s,omitempty"`
 	// Jobs, Rejected and Unfinished are the evaluation window's jobs, those
 	// larger than the queue's maximum, and those still waiting after the
 	// drain period.
@@ -130,7 +137,8 @@ func NewEnv(jobs []trace.Job, o BenchOptions) (*Env, error) {
 	last := jobs[len(jobs)-1].Submit
 	weeks := int(last.Sub(start)/demand.Week) + 1
 	e := &Env{Jobs: jobs, Start: start, Weeks: weeks, Sim: so, Plan: pc, Net: o.Net.normalize(),
-		ModelWeeks: o.ModelWeeks, HalfLifeWeeks: o.HalfLifeWeeks, Pooled: o.Pooled, NoReassert: o.NoReassert, DipRatio: o.DipRatio}
+		ModelWeeks: o.ModelWeeks, HalfLifeWeeks: o.HalfLifeWeeks, Pooled: o.Pooled, NoReassert: o.NoReassert, DipRatio: o.DipRatio,
+		TuneMargin: o.TuneMargin}
 	if e.ModelWeeks == 0 {
 		e.ModelWeeks = 4
 	}
@@ -222,7 +230,7 @@ func Bench(jobs []trace.Job, o BenchOptions) (*Report, error) {
 			eo := o
 			eo.WaitCostPerJobMinute = 0
 			eo.TargetP95Wait = time.Duration(ref.WaitP95 * float64(time.Second))
-			row, err := benchPolicyOn(e, p, eo, trainEnd, evalEnd, trainEnd, evalEnd, false)
+			row, err := benchPolicyOn(e, p, eo, trainEnd, evalEnd, trainEnd, evalEnd, false, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -270,12 +278,30 @@ func benchPolicy(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd time.Time) 
 	case "hindsight":
 		tuneFrom, tuneTo, tuning = trainEnd, evalEnd, false // the oracle tunes on what it is judged on
 	}
-	return benchPolicyOn(e, p, o, trainEnd, evalEnd, tuneFrom, tuneTo, tuning)
+	if c, ok := p.(compiledPolicy); ok && o.WaitCostPerJobMinute == 0 {
+		var tr *TuneResult
+		var err error
+		if c.hindsight {
+			// The limit searches the same knobs (Search) on the weeks it
+			// is judged on.
+			tr, err = c.searchOn(e, trainEnd, evalEnd, o.TargetP95Wait)
+		} else {
+			// dlibot tunes itself as the service does: Tune over the
+			// training weeks (leave-one-week-out).
+			tr, err = c.tune(e, e.Start, trainEnd, o.TargetP95Wait)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return benchPolicyOn(e, p, o, trainEnd, evalEnd, tuneFrom, tuneTo, tuning, tr)
+	}
+	return benchPolicyOn(e, p, o, trainEnd, evalEnd, tuneFrom, tuneTo, tuning, nil)
 }
 
 // benchPolicyOn tunes p on [tuneFrom, tuneTo) and evaluates it on
-// [trainEnd, evalEnd).
-func benchPolicyOn(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd, tuneFrom, tuneTo time.Time, tuning bool) (*PolicyResult, error) {
+// [trainEnd, evalEnd); with tuned set, dlibot's knob was already chosen by
+// Tune.
+func benchPolicyOn(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd, tuneFrom, tuneTo time.Time, tuning bool, tuned *TuneResult) (*PolicyResult, error) {
 	run := func(from, to time.Time, v float64, tuning bool) (*outcome, error) {
 		ctl, viol, err := p.Controller(e, from, to, v, tuning)
 		if err != nil {
@@ -294,7 +320,13 @@ func benchPolicyOn(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd, tuneFrom
 	row := &PolicyResult{Policy: p.Name(), Param: p.Param()}
 	value := math.NaN()
 	var train *outcome
-	if grid := p.Grid(); len(grid) > 0 {
+	if tuned != nil {
+		best := tuned.Stats[tuned.Best]
+		value = float64(knobIndex(best.Knob))
+		row.TrainCUHours = round(best.CUHoursPerWeek*float64(tuned.Weeks), 2)
+		row.TrainWaitP95, row.TrainMeetsTarget = best.P95, best.Qualifies
+		row.TrainWorstWeekP95 = best.WorstP95
+	} else if grid := p.Grid(); len(grid) > 0 {
 		for _, v := range grid {
 			out, err := run(tuneFrom, tuneTo, v, tuning)
 			if err != nil {
@@ -311,11 +343,20 @@ func benchPolicyOn(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd, tuneFrom
 		}
 		train, value = out, 0
 	}
-	_, tp95, _ := summarize(train.res)
-	row.TrainCUHours, row.TrainWaitP95 = round(train.res.CUHours, 2), tp95
-	row.TrainMeetsTarget = tp95 <= o.TargetP95Wait.Seconds()
+	if train != nil {
+		_, tp95, _ := summarize(train.res)
+		row.TrainCUHours, row.TrainWaitP95 = round(train.res.CUHours, 2), tp95
+		row.TrainMeetsTarget = tp95 <= o.TargetP95Wait.Seconds()
+	}
 	if p.Param() != "" {
 		row.Value = value
+	}
+	if _, ok := p.(compiledPolicy); ok {
+		k, err := knobOf(value)
+		if err != nil {
+			return nil, err
+		}
+		row.Param, row.Value, row.Knob = "quantile", k.Quantile, k.String()
 	}
 	ev, err := run(trainEnd, evalEnd, value, false)
 	if err != nil {

@@ -47,6 +47,12 @@ type Env struct {
 	// NoReassert turns off plan.Reassert (re-asserting firings with the
 	// leftover plan budget).
 	NoReassert bool
+	// TuneMargin is dlibot's tuning margin (TuneInput.Margin; 0: the
+	// default).
+	TuneMargin float64
+	// compilers memoises compiles per learnt profile (the same week is
+	// compiled under every knob while tuning).
+	compilers map[string]*knobCompiler
 }
 
 // NetConfig is dlibot's reactive safety net: when the launching backlog stays
@@ -56,7 +62,8 @@ type Env struct {
 type NetConfig struct {
 	// Threshold is the backlog (launching jobs) that counts. Default 1.
 	Threshold int
-	// Samples is how many consecutive samples must show it. Default 2.
+	// Samples is how many consecutive samples must show it. Default 1
+	// (the service's AUTOSCALE_NET_SAMPLES default).
 	Samples int
 	// Cooldown is the pause after a net scale-out. Default 15m.
 	Cooldown time.Duration
@@ -69,7 +76,7 @@ func (n NetConfig) normalize() NetConfig {
 		n.Threshold = 1
 	}
 	if n.Samples == 0 {
-		n.Samples = 2
+		n.Samples = 1
 	}
 	if n.Cooldown == 0 {
 		n.Cooldown = 15 * time.Minute
@@ -283,11 +290,13 @@ func (seasonalPolicy) Controller(e *Env, from, to time.Time, mult float64, _ boo
 }
 
 // compiledPolicy is dlibot: per week, the decayed hour-of-week demand model
-// of the preceding ModelWeeks weeks, its q-quantile (the tuned parameter)
-// rounded up to 16 as the per-hour requirement, the plan compiler
-// (plan.CompileWeekly: at most K DLI plans, repeat days allowed), the
-// plans as jittered scheduled changes, plus the reactive net. With hindsight
-// set it is the limit: the same compiler fed each week's own actual demand.
+// of the preceding ModelWeeks weeks, compiled with a Knob (the quantile each
+// hour must cover, plans reserved for re-asserting firings, or one size; see
+// CompileKnob) into DLI plans, replayed as jittered scheduled changes, plus
+// the reactive net. dlibot tunes itself (Tune: leave-one-week-out over the
+// training weeks, the same code the service runs on its history). With
+// hindsight set it is the limit: the same compiler fed each week's own
+// actual demand, its knob chosen on the evaluation weeks themselves.
 type compiledPolicy struct{ hindsight bool }
 
 func (c compiledPolicy) Name() string {
@@ -296,36 +305,124 @@ func (c compiledPolicy) Name() string {
 	}
 	return "dlibot"
 }
-func (compiledPolicy) Param() string { return "quantile" }
+func (compiledPolicy) Param() string { return "knob" }
+
+// Grid lists the knobs' indexes into Knobs().
 func (compiledPolicy) Grid() []float64 {
-	return []float64{0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 1}
+	out := make([]float64, len(Knobs()))
+	for i := range out {
+		out[i] = float64(i)
+	}
+	return out
 }
 
-// Schedule compiles the plan dlibot would hold for the week starting at ws,
-// learning from the samples in [learnFrom, learnTo).
-func (c compiledPolicy) schedule(e *Env, learnTo time.Time, weeks int, q float64) (*plan.Schedule, error) {
-	ss := e.samples(learnTo.Add(-time.Duration(weeks)*demand.Week), learnTo)
+// knobIndex is k's index in Knobs() (-1 when it is not there).
+func knobIndex(k Knob) int {
+	for i, x := range Knobs() {
+		if x == k {
+			return i
+		}
+	}
+	return -1
+}
+
+func knobOf(v float64) (Knob, error) {
+	ks := Knobs()
+	i := int(v)
+	if i < 0 || i >= len(ks) || float64(i) != v {
+		return Knob{}, fmt.Errorf("sim: no knob %v", v)
+	}
+	return ks[i], nil
+}
+
+// modelConfig is dlibot's demand model configuration for weeks of history
+// learnt from samples ss.
+func (c compiledPolicy) modelConfig(e *Env, ss []demand.Sample, weeks int) demand.Config {
 	hl := e.HalfLifeWeeks
 	if c.hindsight {
 		hl = math.Inf(1)
 	}
-	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: hl, Recurring: !e.Pooled}
+	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: hl, Recurring: !e.Pooled, DayTypes: !c.hindsight}
 	if e.DipRatio > 0 && !c.hindsight {
 		cfg.Exclude = demand.DipDays(ss, time.UTC, e.DipRatio)
 	}
-	prof, err := demand.Build(ss, learnTo, cfg)
+	return cfg
+}
+
+// schedule compiles the plan dlibot would hold for the week starting at
+// learnTo, learning from the weeks before it.
+func (c compiledPolicy) schedule(e *Env, learnTo time.Time, weeks int, k Knob) (*plan.Schedule, error) {
+	key := fmt.Sprint(c.hindsight, learnTo.Unix(), weeks)
+	kc := e.compilers[key]
+	if kc == nil || e.NoReassert {
+		ss := e.samples(learnTo.Add(-time.Duration(weeks)*demand.Week), learnTo)
+		prof, err := demand.Build(ss, learnTo, c.modelConfig(e, ss, weeks))
+		if err != nil {
+			return nil, err
+		}
+		pc, err := e.Plan.Normalize()
+		if err != nil {
+			return nil, err
+		}
+		kc = newKnobCompiler(prof, pc)
+		if e.compilers == nil {
+			e.compilers = map[string]*knobCompiler{}
+		}
+		e.compilers[key] = kc
+	}
+	prof := kc.prof
+	if e.NoReassert {
+		k.Reserve = 0
+		cfg := e.Plan
+		if k.Static {
+			cfg.MaxChanges = -1
+		}
+		return plan.CompileWeekly(prof.Requirement(k.Quantile), cfg)
+	}
+	s, _, err := kc.compile(k)
+	return s, err
+}
+
+// tune chooses dlibot's knob on [from, to) with Tune, as the service does on
+// its history.
+func (c compiledPolicy) tune(e *Env, from, to time.Time, target time.Duration) (*TuneResult, error) {
+	var weeks []time.Time
+	for ws := from; ws.Before(to); ws = ws.Add(demand.Week) {
+		weeks = append(weeks, ws)
+	}
+	ss := e.samples(from, to)
+	return Tune(TuneInput{Samples: ss, Jobs: e.Jobs, Weeks: weeks, Model: c.modelConfig(e, ss, len(weeks)),
+		Plan: e.Plan, Net: e.Net, Sim: e.Sim, Target: target, Margin: e.TuneMargin})
+}
+
+// searchOn runs Search with each knob's figures over [from, to) itself
+// (in-sample: hindsight's tuning).
+func (c compiledPolicy) searchOn(e *Env, from, to time.Time, target time.Duration) (*TuneResult, error) {
+	eval := func(k Knob) (KnobStats, error) {
+		ctl, _, err := c.Controller(e, from, to, float64(knobIndex(k)), false)
+		if err != nil {
+			return KnobStats{}, err
+		}
+		r, err := Run(e.Jobs, from, to, ctl, e.Sim)
+		if err != nil {
+			return KnobStats{}, err
+		}
+		p95 := Percentile(r.Waits, 95)
+		return KnobStats{CUHoursPerWeek: r.CUHours / (to.Sub(from).Hours() / (7 * 24)), WorstP95: p95, P95: p95}, nil
+	}
+	stats, order, err := Search(eval, target, 1)
 	if err != nil {
 		return nil, err
 	}
-	s, err := plan.CompileWeekly(prof.Requirement(q), e.Plan)
-	if err != nil || e.NoReassert {
-		return s, err
-	}
-	return plan.Reassert(s, e.Plan)
+	return &TuneResult{Stats: stats, Order: order, Best: order[0], InSample: true, Weeks: int(to.Sub(from) / demand.Week)}, nil
 }
 
-func (c compiledPolicy) Controller(e *Env, from, to time.Time, q float64, tuning bool) (Controller, int, error) {
-	ctl := &netCtl{net: e.Net.normalize(), e: e}
+func (c compiledPolicy) Controller(e *Env, from, to time.Time, v float64, tuning bool) (Controller, int, error) {
+	k, err := knobOf(v)
+	if err != nil {
+		return nil, 0, err
+	}
+	ctl := &netCtl{net: e.Net.normalize(), minCU: e.Sim.MinCU, maxCU: e.Sim.MaxCU}
 	violations := 0
 	weeks := e.ModelWeeks
 	first := true
@@ -334,12 +431,12 @@ func (c compiledPolicy) Controller(e *Env, from, to time.Time, q float64, tuning
 		var err error
 		switch {
 		case c.hindsight:
-			s, err = c.schedule(e, ws.Add(demand.Week), 1, q)
+			s, err = c.schedule(e, ws.Add(demand.Week), 1, k)
 		case tuning:
 			// In-sample: the model of the whole tuning window.
-			s, err = c.schedule(e, to, int(to.Sub(from)/demand.Week), q)
+			s, err = c.schedule(e, to, int(to.Sub(from)/demand.Week), k)
 		default:
-			s, err = c.schedule(e, ws, weeks, q)
+			s, err = c.schedule(e, ws, weeks, k)
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: week of %s: %w", c.Name(), ws.Format(time.DateOnly), err)
@@ -357,14 +454,16 @@ func (c compiledPolicy) Controller(e *Env, from, to time.Time, q float64, tuning
 	return ctl, violations, nil
 }
 
+var zzF = 1.0
+
 type netCtl struct {
-	plans    int // most DLI plans held in any week
-	e        *Env
-	net      NetConfig
-	initial  int
-	cmds     []Command
-	streak   int
-	cooldown time.Time
+	plans        int // most DLI plans held in any week
+	minCU, maxCU int
+	net          NetConfig
+	initial      int
+	cmds         []Command
+	streak       int
+	cooldown     time.Time
 }
 
 func (n *netCtl) Initial() int { return n.initial }
@@ -384,7 +483,7 @@ func (n *netCtl) Observe(now time.Time, m Metrics, ok bool, cur int) (Action, bo
 	if n.streak < n.net.Samples || now.Before(n.cooldown) {
 		return Action{}, false
 	}
-	t := n.e.clampLevel(max(cur+plan.Step, m.AllocCU+m.LaunchingCU))
+	t := min(max(plan.RoundUp(max(cur+plan.Step, m.AllocCU+int(zzF*float64(m.LaunchingCU)))), n.minCU), n.maxCU)
 	if t <= cur {
 		return Action{}, false
 	}

@@ -138,8 +138,8 @@ func TestJitterSeededAndBounded(t *testing.T) {
 }
 
 func TestNetOutOnlyAndCooldown(t *testing.T) {
-	e := &Env{Sim: Options{MinCU: 16, MaxCU: 256}, Net: NetConfig{}.normalize()}
-	n := &netCtl{e: e, net: e.Net}
+	e := &Env{Sim: Options{MinCU: 16, MaxCU: 256}, Net: NetConfig{Samples: 2}.normalize()}
+	n := &netCtl{minCU: e.Sim.MinCU, maxCU: e.Sim.MaxCU, net: e.Net}
 	m := Metrics{SizeCU: 64, AllocCU: 64, Launching: 3, LaunchingCU: 48}
 	if _, act := n.Observe(at(0), m, true, 64); act {
 		t.Fatal("acted on the first backlog sample")
