@@ -99,6 +99,15 @@ func TestRecommendPostsOnceChangesNothing(t *testing.T) {
 	if d.Current.Backtest.CUHoursPerWeek != 256*168 {
 		t.Errorf("current plan backtest = %v CU-h/week, want 256×168", d.Current.Backtest.CUHoursPerWeek)
 	}
+	// The knob was chosen out of sample by sim.Tune (two weeks: each
+	// replayed under the plan learnt from the other).
+	if c := d.Chosen; c.Tuning == nil || !c.Tuning.Qualifies || c.Knob != c.Tuning.Knob.String() || c.Quantile != c.Tuning.Knob.Quantile ||
+		c.Tuning.WorstP95 > d.Inputs.TargetP95WaitS {
+		t.Errorf("chosen %q, tuning %+v", c.Knob, c.Tuning)
+	}
+	if r := d.RunnerUp; r == nil || r.Tuning == nil || samePlanBodies(r.Plans, d.Chosen.Plans) {
+		t.Errorf("runner-up %+v: want another knob with other plans", r)
+	}
 }
 
 func TestApplyReconcilesAndPlansFire(t *testing.T) {

@@ -1,0 +1,285 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/dlibot/dlibot/functions/autoscale/demand"
+	"github.com/dlibot/dlibot/functions/autoscale/plan"
+	"github.com/dlibot/dlibot/functions/autoscale/trace"
+)
+
+func TestKnobs(t *testing.T) {
+	ks := Knobs()
+	if len(ks) != len(Quantiles)*len(Reserves)+1 || !ks[len(ks)-1].Static {
+		t.Fatalf("knobs: %v", ks)
+	}
+	for i, k := range ks {
+		if knobIndex(k) != i {
+			t.Errorf("knobIndex(%v) = %d, want %d", k, knobIndex(k), i)
+		}
+	}
+	for k, want := range map[Knob]string{
+		{Quantile: 0.85}:                "q=0.85",
+		{Quantile: 0.9, Reserve: 3}:     "q=0.90 reserve=3",
+		{Quantile: 0.95, Static: true}:  "static q=0.95",
+		{Quantile: 0.5, Reserve: 6}:     "q=0.50 reserve=6",
+		{Quantile: 1, Reserve: 0}:       "q=1.00",
+		{Quantile: 0.93, Static: false}: "q=0.93",
+	} {
+		if got := k.String(); got != want {
+			t.Errorf("%#v.String() = %q, want %q", k, got, want)
+		}
+	}
+	if _, err := knobOf(0.5); err == nil {
+		t.Error("knobOf(0.5): want an error (not an index)")
+	}
+}
+
+// busyProfile is one week with a different level every two hours: the
+// compiler would use every plan it is given.
+func busyProfile(t *testing.T) *demand.Profile {
+	t.Helper()
+	var ss []demand.Sample
+	for m := 0; m < 7*24*60; m++ {
+		h := m / 60
+		cu := float64(16 + 32*((h/2)%5))
+		ss = append(ss, demand.Sample{Time: t0.Add(time.Duration(m) * time.Minute), CU: cu})
+	}
+	p, err := demand.Build(ss, t0.Add(demand.Week), demand.Config{Weeks: 1, Recurring: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCompileKnobReserve: a reserve keeps plans from the compiler for
+// re-asserting firings; every schedule stays legal (≤ K plans, spacing,
+// 16-CU steps) and covers the requirement; the memoising compiler gives the
+// same schedules as CompileKnob.
+func TestCompileKnobReserve(t *testing.T) {
+	prof := busyProfile(t)
+	cfg, _ := plan.Config{}.Normalize()
+	kc := newKnobCompiler(prof, cfg)
+	var full int
+	for _, r := range []int{0, 3, 6} {
+		k := Knob{Quantile: 1, Reserve: r}
+		s, n, err := CompileKnob(prof, k, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r == 0 {
+			full = n
+		}
+		if n > cfg.MaxChanges-r {
+			t.Errorf("reserve %d: compiler used %d plans, want ≤ %d", r, n, cfg.MaxChanges-r)
+		}
+		if v := plan.ValidateWeekly(s.Changes, cfg); len(v) > 0 {
+			t.Errorf("reserve %d: violations %v", r, v)
+		}
+		if g := len(plan.Groups(s.Changes)); g > cfg.MaxChanges {
+			t.Errorf("reserve %d: %d plans", r, g)
+		}
+		req := prof.Requirement(1)
+		for h := range req {
+			if lv := s.LevelAt(h*60 + 30); lv < plan.RoundUp(req[h]) {
+				t.Errorf("reserve %d: hour %d at %d CU, needs %d", r, h, lv, req[h])
+			}
+		}
+		m, mn, err := kc.compile(k)
+		if err != nil || mn != n || fmt.Sprint(m.Changes) != fmt.Sprint(s.Changes) {
+			t.Errorf("reserve %d: memoised compile differs (%d vs %d plans, err %v)", r, mn, n, err)
+		}
+	}
+	if full != cfg.MaxChanges {
+		t.Fatalf("the busy week should use all %d plans, used %d", cfg.MaxChanges, full)
+	}
+	s, n, err := CompileKnob(prof, Knob{Quantile: 0.95, Static: true}, cfg)
+	if err != nil || len(s.Changes) != 0 || n != 0 || s.Levels[0] != 16+32*4 {
+		t.Errorf("static knob: %d changes, level %d, err %v", len(s.Changes), s.Levels[0], err)
+	}
+}
+
+// TestSearchStagesAndPreference: Search tries every quantile and the
+// one-size knob, then the reserves for the preferred quantile, the two
+// below it and the one above; the order puts qualifying knobs first (by
+// cost), then those meeting the target without the margin, then the rest
+// by worst P95.
+func TestSearchStagesAndPreference(t *testing.T) {
+	target := 300 * time.Second
+	// Cost falls and P95 rises with lower quantiles; a reserve of 3 halves
+	// the P95 of quantiles below 0.8.
+	eval := func(calls *[]Knob, p95 func(Knob) float64) func(Knob) (KnobStats, error) {
+		return func(k Knob) (KnobStats, error) {
+			*calls = append(*calls, k)
+			cost := 1000 * k.Quantile
+			if k.Static {
+				cost = 5000
+			}
+			cost += float64(k.Reserve)
+			return KnobStats{CUHoursPerWeek: cost, WorstP95: p95(k), P95: p95(k)}, nil
+		}
+	}
+	var calls []Knob
+	p95 := func(k Knob) float64 {
+		if k.Static {
+			return 0
+		}
+		v := 1200 * (1 - k.Quantile) // 0.8 → 240, 0.75 → 300, 0.7 → 360, 0.6 → 480
+		if k.Reserve == 3 && k.Quantile < 0.8 {
+			v /= 2
+		}
+		return v
+	}
+	stats, order, err := Search(eval(&calls, p95), target, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != len(Quantiles)+1+4*(len(Reserves)-1) {
+		t.Fatalf("%d knobs tried: %v", len(calls), calls)
+	}
+	// Stage 1 prefers 0.75 (the cheapest with P95 ≤ 300); stage 2 tries
+	// 0.6, 0.7, 0.75 and 0.8 with reserves: 0.6 reserve=3 (P95 240) is
+	// the cheapest that qualifies; 0.5 is never tried with a reserve.
+	for _, k := range calls[len(Quantiles)+1:] {
+		if k.Reserve == 0 || k.Quantile < 0.6 || k.Quantile > 0.8 {
+			t.Errorf("stage 2 tried %v", k)
+		}
+	}
+	if best := stats[order[0]].Knob; best != (Knob{Quantile: 0.6, Reserve: 3}) {
+		t.Errorf("best %v, want q=0.60 reserve=3", best)
+	}
+	for i := 1; i < len(order); i++ {
+		a, b := stats[order[i-1]], stats[order[i]]
+		if a.Qualifies != b.Qualifies && !a.Qualifies {
+			t.Errorf("order: %v (qualifies %v) before %v", a.Knob, a.Qualifies, b.Knob)
+		}
+		if a.Qualifies && b.Qualifies && a.CUHoursPerWeek > b.CUHoursPerWeek {
+			t.Errorf("order: %v dearer than %v but first", a.Knob, b.Knob)
+		}
+	}
+	// Margin 0.25: nothing planned qualifies (≥ 100 s > 75 s), the
+	// one-size knob does.
+	calls = nil
+	stats, order, _ = Search(eval(&calls, func(k Knob) float64 { return p95(k) + 100*b2f(!k.Static) }), target, 0.25)
+	if best := stats[order[0]].Knob; !(best == Knob{Quantile: 0.95, Static: true}) {
+		t.Errorf("margin 0.5: best %v, want the one-size knob", best)
+	}
+	// Without a one-size escape: nothing within the margin → the cheapest
+	// within the target; nothing within the target → the lowest worst P95.
+	calls = nil
+	high := func(k Knob) float64 {
+		if k.Static {
+			return 900
+		}
+		return 250 + 100*(1-k.Quantile)
+	}
+	stats, order, _ = Search(eval(&calls, high), target, 0.5)
+	if best := stats[order[0]].Knob; best.Quantile != 0.5 || best.Static {
+		t.Errorf("within the target only: best %v, want the cheapest (q=0.50)", best)
+	}
+	calls = nil
+	stats, order, _ = Search(eval(&calls, func(k Knob) float64 { return 1000 - 100*k.Quantile + float64(k.Reserve) }), target, 1)
+	if best := stats[order[0]].Knob; best != (Knob{Quantile: 1}) {
+		t.Errorf("nothing meets the target: best %v, want the lowest worst P95 (q=1.00)", best)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestTuneLeavesTheWeekOut: each fold learns from the other weeks only. A
+// Monday peak seen in week 0 alone is not in the plan that replays week 0
+// (its jobs wait, the net off), whereas a single-week history replays
+// in-sample and covers it.
+func TestTuneLeavesTheWeekOut(t *testing.T) {
+	var jobs []trace.Job
+	for w := 0; w < 2; w++ {
+		for d := 0; d < 7; d++ {
+			for h := 0; h < 24; h++ {
+				at := t0.AddDate(0, 0, 7*w+d).Add(time.Duration(h) * time.Hour)
+				jobs = append(jobs, trace.Job{Submit: at, Duration: 50 * time.Minute, CU: 16})
+				if w == 0 && d == 0 && h >= 10 && h < 12 {
+					jobs = append(jobs, trace.Job{Submit: at.Add(time.Minute), Duration: 50 * time.Minute, CU: 64})
+				}
+			}
+		}
+	}
+	start, end := t0, t0.Add(2*demand.Week)
+	ss := make([]demand.Sample, 0, 2*7*24*60)
+	for m, cu := range trace.Demand(jobs, start, end) {
+		ss = append(ss, demand.Sample{Time: start.Add(time.Duration(m) * time.Minute), CU: float64(cu)})
+	}
+	in := TuneInput{Samples: ss, Jobs: jobs, Weeks: []time.Time{t0, t0.Add(demand.Week)},
+		Model: demand.Config{Recurring: true}, Net: NetConfig{Disabled: true},
+		Sim: Options{PlanJitter: -1, Seed: 1}, Target: 5 * time.Minute}
+	tr, err := Tune(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.InSample || tr.Weeks != 2 || len(tr.Order) != len(tr.Stats) || tr.Order[0] != tr.Best {
+		t.Fatalf("result: in-sample %v, weeks %d, %d/%d", tr.InSample, tr.Weeks, len(tr.Order), len(tr.Stats))
+	}
+	for _, st := range tr.Stats {
+		if st.WorstP95 < 30*60 {
+			t.Errorf("%v: worst fold P95 %v s: week 0's Monday peak must wait when learnt from week 1", st.Knob, st.WorstP95)
+		}
+	}
+	if best := tr.Stats[tr.Best]; best.Qualifies {
+		t.Errorf("best %+v: nothing learnt from week 1 covers week 0's peak", best)
+	}
+	// One week: in-sample, the peak is learnt.
+	in.Weeks = in.Weeks[:1]
+	in.Samples = ss[:7*24*60]
+	tr, err = Tune(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tr.InSample {
+		t.Fatal("one week: want in-sample")
+	}
+	for _, st := range tr.Stats {
+		if st.Knob == (Knob{Quantile: 1}) && st.WorstP95 != 0 {
+			t.Errorf("in-sample q=1: P95 %v, want 0", st.WorstP95)
+		}
+	}
+	if _, err := Tune(TuneInput{}); err == nil {
+		t.Error("no weeks: want an error")
+	}
+}
+
+// TestBenchDlibotIsTune: the simulator's dlibot row uses the knob Tune
+// chooses on the training weeks (the service's code), and hindsight
+// searches the same knobs.
+func TestBenchDlibotIsTune(t *testing.T) {
+	p, _ := trace.LookupPreset("etl-nightly")
+	g, err := trace.Generate(p, trace.GenOptions{Weeks: 3, Seed: 2, Scale: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := BenchOptions{TrainWeeks: 2, Sim: Options{Seed: 1}, Policies: []string{"dlibot", "hindsight"}}
+	rep, err := Bench(g.Jobs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := NewEnv(g.Jobs, o)
+	tr, err := compiledPolicy{}.tune(e, e.Start, e.Start.Add(2*demand.Week), 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := tr.Stats[tr.Best]
+	d, h := rep.Results[0], rep.Results[1]
+	if d.Knob != best.Knob.String() || d.Value != best.Knob.Quantile || d.TrainMeetsTarget != best.Qualifies ||
+		math.Abs(d.TrainCUHours-2*best.CUHoursPerWeek) > 0.01 || d.TrainWorstWeekP95 != best.WorstP95 {
+		t.Errorf("dlibot row %+v, Tune chose %+v", d, best)
+	}
+	if h.Knob == "" || h.Param != "quantile" || h.Violations != 0 || d.Violations != 0 {
+		t.Errorf("hindsight row %+v", h)
+	}
+}
