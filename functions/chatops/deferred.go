@@ -523,7 +523,7 @@ func (s *Service) deliver(ctx context.Context, rec *deferred, m message) {
 	text := m.Text
 	if rec.Kind == kindCommand {
 		// a read answer may be meant for the user only
-		text = fmt.Sprintf("<@%s> the answer to your `/dli %s` could not be delivered in time (Slack's reply window is over); run it again.",
+		text = fmt.Sprintf("<@%s> the answer to your `/dli %s` could not be delivered (Slack's reply link failed or its window is over); run it again.",
 			rec.Audit.User, blockkit.Escape(blockkit.Clip(rec.Audit.Text, 200)))
 	}
 	if s.notifier == nil || rec.channel() == "" {

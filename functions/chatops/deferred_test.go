@@ -496,10 +496,62 @@ func TestLambdaDeferredPastWindow(t *testing.T) {
 		t.Errorf("posted to an expired response_url: %q", got)
 	}
 	msgs := e.slack.WaitCalls("chat.postMessage", 1, 5*time.Second)
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "could not be delivered in time") {
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "could not be delivered") {
 		t.Fatalf("channel notices %+v", msgs)
 	}
 	if n := e.count(http.MethodGet, "/queues"); n != 1 {
 		t.Errorf("%d listings: an expired record ran", n)
+	}
+}
+
+// TestLambdaDoneRecordPostedByTick: a run that stored its answer and
+// stopped before posting it (phase done) is posted by the tick, once.
+func TestLambdaDoneRecordPostedByTick(t *testing.T) {
+	e := lambdaEnv(t)
+	now := e.clock.Now()
+	rec := deferred{ID: "0123456789abcdef0123", Kind: kindCommand, Phase: phaseDone, Owner: "gone", Lease: now.Add(-time.Second),
+		Runs: 1, Created: now, Since: now, Req: &request{User: uViewer, Channel: chanTeam, Text: "queues", ResponseURL: e.slack.ResponseURL("cmd")},
+		Answer: &message{ResponseType: "ephemeral", ReplaceOriginal: true, Text: "stored answer"},
+		Audit:  AuditRecord{User: uViewer, Channel: chanTeam, Text: "queues", Command: "queues"}}
+	b, _ := json.Marshal(&rec)
+	if _, err := e.svc.st.kv.Create(context.Background(), rec.key(), b); err != nil {
+		t.Fatal(err)
+	}
+	tick := e.invocation(t)
+	tickAll(t, tick, e.invocation(t))
+	e.clock.Advance(deferLease + time.Second)
+	tickAll(t, tick)
+	if got := finalResponses(e, "cmd"); len(got) != 1 || got[0] != "stored answer" {
+		t.Fatalf("answers %q", got)
+	}
+	if n := len(records(t, tick)); n != 0 {
+		t.Errorf("%d records left", n)
+	}
+	if n := len(e.emu.Requests()); n != 0 {
+		t.Errorf("%d DLI requests: a done record ran again", n)
+	}
+}
+
+// TestLambdaDeferredGivesUp: a record run deferMaxRuns times without an
+// answer (each run killed) is not run again; the user is told.
+func TestLambdaDeferredGivesUp(t *testing.T) {
+	e := lambdaEnv(t)
+	now := e.clock.Now()
+	rec := deferred{ID: "0123456789abcdef0124", Kind: kindCommand, Phase: phaseRunning, Owner: "gone", Lease: now.Add(-time.Second),
+		Runs: deferMaxRuns, Created: now, Since: now, Req: &request{User: uViewer, Channel: chanTeam, Text: "queues", ResponseURL: e.slack.ResponseURL("cmd")},
+		Audit: AuditRecord{User: uViewer, Channel: chanTeam, Text: "queues", Command: "queues"}}
+	b, _ := json.Marshal(&rec)
+	if _, err := e.svc.st.kv.Create(context.Background(), rec.key(), b); err != nil {
+		t.Fatal(err)
+	}
+	tickAll(t, e.invocation(t))
+	if got := finalResponses(e, "cmd"); len(got) != 1 || !strings.Contains(got[0], "after 3 attempts") {
+		t.Fatalf("answers %q", got)
+	}
+	if n := len(e.emu.Requests()); n != 0 {
+		t.Errorf("%d DLI requests after giving up", n)
+	}
+	if a := e.aud.last(t); a.Outcome != OutcomeError || a.Command != "queues" {
+		t.Errorf("audit %+v", a)
 	}
 }
