@@ -555,3 +555,18 @@ func TestLambdaDeferredGivesUp(t *testing.T) {
 		t.Errorf("audit %+v", a)
 	}
 }
+
+// BenchmarkDeferStore is what deferring adds before the "working…" answer
+// in Lambda: storing the record (one KV create on embedded NATS).
+func BenchmarkDeferStore(b *testing.B) {
+	e := newEnv(b, envOpts{lambda: true})
+	req := request{User: uViewer, Channel: chanTeam, Text: "queues", ResponseURL: e.slack.ResponseURL("cmd"), Received: e.clock.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		rn := newRun(e.svc)
+		if err := rn.persist(context.Background(), &deferred{Kind: kindCommand, Req: &req, Since: req.Received}); err != nil {
+			b.Fatal(err)
+		}
+		rn.end()
+	}
+}
