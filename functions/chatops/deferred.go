@@ -625,6 +625,11 @@ func (s *Service) resumeReply(ctx context.Context, rec *deferred, a *AuditRecord
 		case actionApprove:
 			decision = DecisionApproved
 			a.Approver = rec.Click.User
+			if rec.Pending != nil && rec.Click.User != rec.Pending.User {
+				if role := s.role(ctx, rec.Click.User, rec.Click.Channel); role != nil {
+					a.Role = role.Name // the approver's, as act records it
+				}
+			}
 		}
 	}
 	fail := func(msg string) reply {

@@ -570,3 +570,33 @@ func BenchmarkDeferStore(b *testing.B) {
 		rn.end()
 	}
 }
+
+// TestLambdaDeferredApprovalResumed: an approval click on a protected queue
+// frozen before the scale reached DLI is carried out by the tick as the
+// approval (in the channel, audited with the approver), once.
+func TestLambdaDeferredApprovalResumed(t *testing.T) {
+	e := lambdaEnv(t)
+	_, a := e.run(t, uOperator, "scale prod 256")
+	e.click(t, uOperator, actionConfirm, confirmationID(t, a.Blocks, actionConfirm), "confirm")
+	ask := lastResponse(t, e.slack, "confirm", 1)
+	approveID := confirmationID(t, ask.Blocks, actionApprove)
+	e.slow(t, http.MethodGet, `/queues/prod$`, 3000, 1)
+	e.click(t, uOperator2, actionApprove, approveID, "ok")
+	e.freeze()
+	if n := e.mutations(); n != 0 {
+		t.Fatalf("%d changes before the tick", n)
+	}
+	e.clock.Advance(deferLease + time.Second)
+	tickAll(t, e.invocation(t), e.invocation(t))
+	if n := len(e.dliCalls("PUT", "/queues/prod/action")); n != 1 {
+		t.Fatalf("%d scale calls, want 1", n)
+	}
+	r := lastResponse(t, e.slack, "ok", 1)
+	if !strings.Contains(r.Text, "Approved by <@U0OPERATOR2>") || r.ResponseType != "in_channel" {
+		t.Errorf("approval answer %+v", r)
+	}
+	last := e.aud.last(t)
+	if last.Decision != DecisionApproved || last.Approver != uOperator2 || last.Requester != uOperator || last.Outcome != OutcomeOK {
+		t.Errorf("audit %+v", last)
+	}
+}
