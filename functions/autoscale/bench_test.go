@@ -36,7 +36,9 @@ func BenchmarkHandleSamples(b *testing.B) {
 }
 
 // BenchmarkPlanQueue measures one tick's work for one queue with 4 weeks of
-// history: read KV, build the model, compile 8 candidates, backtest 9 plans.
+// history: read KV, build the model, sim.Tune (4 leave-one-week-out folds,
+// each knob compiled and replayed per fold), then compile and backtest the
+// chosen plan, the runner-up and the current plans.
 func BenchmarkPlanQueue(b *testing.B) {
 	f := newFixtureTB(b)
 	f.feedHistory(4, f.emu.Clock().Now())

@@ -316,11 +316,14 @@ func (compiledPolicy) Grid() []float64 {
 	return out
 }
 
-// knobIndex is k's index in Knobs() (-1 when it is not there).
+// knobIndex encodes k as a Grid value: its index in Knobs() plus 1000 ×
+// hindsight's net-samples override (-1 when k is not a knob).
 func knobIndex(k Knob) int {
+	ns := k.netSamples
+	k.netSamples = 0
 	for i, x := range Knobs() {
 		if x == k {
-			return i
+			return i + 1000*ns
 		}
 	}
 	return -1
@@ -328,11 +331,13 @@ func knobIndex(k Knob) int {
 
 func knobOf(v float64) (Knob, error) {
 	ks := Knobs()
-	i := int(v)
-	if i < 0 || i >= len(ks) || float64(i) != v {
+	i := int(v) % 1000
+	if v < 0 || i >= len(ks) || float64(int(v)) != v {
 		return Knob{}, fmt.Errorf("sim: no knob %v", v)
 	}
-	return ks[i], nil
+	k := ks[i]
+	k.netSamples = int(v) / 1000
+	return k, nil
 }
 
 // modelConfig is dlibot's demand model configuration for weeks of history
@@ -396,9 +401,12 @@ func (c compiledPolicy) tune(e *Env, from, to time.Time, target time.Duration) (
 }
 
 // searchOn runs Search with each knob's figures over [from, to) itself
-// (in-sample: hindsight's tuning).
+// (in-sample: hindsight's tuning). The limit also picks, per knob, the
+// better of the configured net and a net needing one more sample (it
+// knows the future: a more eager net only costs it), so that dlibot's net
+// default never makes the limit dearer.
 func (c compiledPolicy) searchOn(e *Env, from, to time.Time, target time.Duration) (*TuneResult, error) {
-	eval := func(k Knob) (KnobStats, error) {
+	one := func(k Knob) (KnobStats, error) {
 		ctl, _, err := c.Controller(e, from, to, float64(knobIndex(k)), false)
 		if err != nil {
 			return KnobStats{}, err
@@ -408,11 +416,36 @@ func (c compiledPolicy) searchOn(e *Env, from, to time.Time, target time.Duratio
 			return KnobStats{}, err
 		}
 		p95 := Percentile(r.Waits, 95)
-		return KnobStats{CUHoursPerWeek: r.CUHours / (to.Sub(from).Hours() / (7 * 24)), WorstP95: p95, P95: p95}, nil
+		return KnobStats{Knob: k, CUHoursPerWeek: r.CUHours / (to.Sub(from).Hours() / (7 * 24)), WorstP95: p95, P95: p95}, nil
+	}
+	var chosen map[Knob]int
+	eval := func(k Knob) (KnobStats, error) {
+		a, err := one(k)
+		if err != nil || e.Net.Disabled {
+			return a, err
+		}
+		k2 := k
+		k2.netSamples = e.Net.normalize().Samples + 1
+		b, err := one(k2)
+		if err != nil {
+			return a, err
+		}
+		okA, okB := a.WorstP95 <= target.Seconds(), b.WorstP95 <= target.Seconds()
+		if okB && (!okA || b.CUHoursPerWeek < a.CUHoursPerWeek) || !okA && !okB && b.WorstP95 < a.WorstP95 {
+			if chosen == nil {
+				chosen = map[Knob]int{}
+			}
+			chosen[k] = k2.netSamples
+			return b, nil
+		}
+		return a, nil
 	}
 	stats, order, err := Search(eval, target, 1)
 	if err != nil {
 		return nil, err
+	}
+	for i := range stats {
+		stats[i].Knob.netSamples = chosen[stats[i].Knob]
 	}
 	return &TuneResult{Stats: stats, Order: order, Best: order[0], InSample: true, Weeks: int(to.Sub(from) / demand.Week)}, nil
 }
@@ -422,7 +455,11 @@ func (c compiledPolicy) Controller(e *Env, from, to time.Time, v float64, tuning
 	if err != nil {
 		return nil, 0, err
 	}
-	ctl := &netCtl{net: e.Net.normalize(), minCU: e.Sim.MinCU, maxCU: e.Sim.MaxCU}
+	net := e.Net
+	if k.netSamples > 0 {
+		net.Samples = k.netSamples
+	}
+	ctl := &netCtl{net: net.normalize(), minCU: e.Sim.MinCU, maxCU: e.Sim.MaxCU}
 	violations := 0
 	weeks := e.ModelWeeks
 	first := true

@@ -25,6 +25,8 @@ type Knob struct {
 	// Static makes the plan one size all week (the Quantile level of the
 	// whole week's hours, no changes).
 	Static bool `json:"static,omitempty"`
+	// netSamples, when > 0, overrides the net's Samples (hindsight only).
+	netSamples int
 }
 
 // String renders the knob as "q=0.85 reserve=3" or "static q=0.95".
@@ -35,6 +37,9 @@ func (k Knob) String() string {
 	}
 	if k.Reserve > 0 {
 		s += fmt.Sprintf(" reserve=%d", k.Reserve)
+	}
+	if k.netSamples > 0 {
+		s += fmt.Sprintf(" net_samples=%d", k.netSamples)
 	}
 	return s
 }
