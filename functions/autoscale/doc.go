@@ -12,13 +12,16 @@
 //     reactive net on them: a backlog seen for NetSamples consecutive
 //     samples scales the queue out now (6.5), once per cooldown (a
 //     create-only claim per window), never in.
-//   - On each tick it rebuilds every queue's model from KV, compiles
-//     candidate weekly plans, backtests them against the queue's current
-//     plans (backtest.go says what is replayed) and, per queue mode,
-//     recommends the cheapest plan meeting the wait target in Slack (with a
-//     chart) or applies it with Reconcile, within a change budget and only
-//     when the saving beats a threshold. Stale or missing samples change
-//     nothing and raise one alert.
+//   - On each tick it rebuilds every queue's model from KV, chooses the
+//     plan's knob (quantile, plans reserved for re-asserting firings, or
+//     one size) out of sample with sim.Tune — leave-one-week-out over the
+//     history, the same code the simulator's dlibot policy runs — compiles
+//     the chosen and runner-up plans, backtests them against the queue's
+//     current plans (backtest.go says what is replayed) and, per queue
+//     mode, recommends the plan in Slack (with a chart) or applies it with
+//     Reconcile, within a change budget and only when the saving beats a
+//     threshold. Stale or missing samples change nothing and raise one
+//     alert.
 //   - Every decision is a dlibot.autoscale.decision CloudEvent (Decision).
 //
 // Reconcile makes a queue's dlibot-owned scheduled CU changes (reference
