@@ -181,10 +181,17 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 				err error
 			}
 			qres := make(chan created, 1)
-			go func() {
-				_, ok, err := im.l.tryCreate(ctx, qkey, qraw)
-				qres <- created{ok, err}
-			}()
+			if im.l.cache.has(key) {
+				// This importer wrote or read the entry: it exists
+				// (entries are never deleted), so only its create is
+				// sent — refused, it reports the entry's revision.
+				qres <- created{}
+			} else {
+				go func() {
+					_, ok, err := im.l.tryCreate(ctx, qkey, qraw)
+					qres <- created{ok, err}
+				}()
+			}
 			cur, ok, err := im.l.tryCreate(ctx, key, &ne)
 			q := <-qres
 			if err == nil {

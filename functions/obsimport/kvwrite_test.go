@@ -302,3 +302,43 @@ func TestEntryCacheAcrossReplicas(t *testing.T) {
 		t.Fatalf("entry %s %s, want v4 pending", e.Content, e.State)
 	}
 }
+
+// TestEntryCacheEntryGone: an entry this importer remembers but that was
+// purged from the bucket (by hand) is recorded and queued again, not lost
+// because the importer skips the queue item's optimistic create for
+// entries it knows.
+func TestEntryCacheEntryGone(t *testing.T) {
+	h := newHarness(t, nil)
+	h.im.intakeOnly = true
+	ctx := context.Background()
+	key := "landing/events/dt=2026-11-26/purged.csv"
+	if got, err := h.im.Accept(ctx, object(key, "v1")); err != nil || got != AcceptQueued {
+		t.Fatalf("v1: %s %v", got, err)
+	}
+	e := h.entry("raw-data", key)
+	qk := queueKey(TableKey(e.Database, e.Table), FileKey("raw-data", key))
+	stream, err := h.js.Stream(ctx, "KV_"+Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, gone := range []func(k string) error{
+		// A KV purge leaves a marker: the create is refused, the read
+		// finds nothing.
+		func(k string) error { return h.im.l.kv.Purge(ctx, k) },
+		// A stream purge leaves nothing: the entry's create succeeds.
+		func(k string) error { return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+Bucket+"."+k)) },
+	} {
+		for _, k := range []string{FileKey("raw-data", key), qk} {
+			if err := gone(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := h.im.Accept(ctx, object(key, "v1")); err != nil || got != AcceptQueued {
+			t.Fatalf("%d: v1 again: %s %v", i, got, err)
+		}
+		it, _, err := getJSON[QueueItem](ctx, h.im.l, qk)
+		if err != nil || it == nil || it.Content != "v1" {
+			t.Fatalf("%d: queue item %+v %v", i, it, err)
+		}
+	}
+}

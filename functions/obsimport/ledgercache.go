@@ -69,6 +69,17 @@ func (c *entryCache) at(key string, rev uint64) []byte {
 	return nil
 }
 
+// has says whether key is remembered (at any revision).
+func (c *entryCache) has(key string) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[key]
+	return ok
+}
+
 // currentRevision is the key's revision a refused revision-checked write
 // reports ("wrong last sequence: N"), or 0 when it does not say.
 func currentRevision(err error) uint64 {
