@@ -377,7 +377,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("plan: --tz %q: %v", tz, err)
 	}
-	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: halfLife, Recurring: !pooled, Location: loc}
+	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: halfLife, Recurring: !pooled, DayTypes: !pooled, Location: loc}
 	for _, d := range splitList(exclude) {
 		t, err := time.ParseInLocation(time.DateOnly, d, loc)
 		if err != nil {
