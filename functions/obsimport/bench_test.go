@@ -45,12 +45,20 @@ func BenchmarkIntake(b *testing.B) {
 
 // BenchmarkIntakeReupload: as BenchmarkIntake, but every event is a new
 // content of an object already recorded and still pending (policy
-// reload): the entry is read and updated and the queue item replaced.
+// reload), by this importer: its entry cache saves the read and the
+// queue item's create (one replica).
 func BenchmarkIntakeReupload(b *testing.B) {
 	benchIntake(b, true)
 }
 
-func benchIntake(b *testing.B, reupload bool) {
+// BenchmarkIntakeReuploadElsewhere: BenchmarkIntakeReupload as a replica
+// that did not write the entries (no entry cache): the refused creates,
+// the read, the update and the item's replacement.
+func BenchmarkIntakeReuploadElsewhere(b *testing.B) {
+	benchIntake(b, true, func(im *Importer) { im.l.cache = nil })
+}
+
+func benchIntake(b *testing.B, reupload bool, after ...func(*Importer)) {
 	h := newHarness(b, nil)
 	h.im.intakeOnly = true
 	ctx := context.Background()
@@ -73,6 +81,9 @@ func benchIntake(b *testing.B, reupload bool) {
 				b.Fatal(err)
 			}
 		}
+	}
+	for _, f := range after {
+		f(h.im)
 	}
 	want := AcceptQueued
 	if reupload {
