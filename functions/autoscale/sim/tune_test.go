@@ -283,3 +283,60 @@ func TestBenchDlibotIsTune(t *testing.T) {
 		t.Errorf("hindsight row %+v", h)
 	}
 }
+
+// TestHindsightKeepsTheBetterNet: the limit evaluates each knob with the
+// configured net and with one needing a sample more, and keeps the cheaper
+// that meets the target — so a more eager net default never makes it
+// dearer.
+func TestHindsightKeepsTheBetterNet(t *testing.T) {
+	p, _ := trace.LookupPreset("bursty")
+	g, err := trace.Generate(p, trace.GenOptions{Weeks: 2, Seed: 3, Scale: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEnv(g.Jobs, BenchOptions{Sim: Options{Seed: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := e.Start.Add(demand.Week), e.Start.Add(2*demand.Week)
+	c := compiledPolicy{hindsight: true}
+	tr, err := c.searchOn(e, from, to, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(k Knob) (float64, float64) {
+		ctl, _, err := c.Controller(e, from, to, float64(knobIndex(k)), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Run(e.Jobs, from, to, ctl, e.Sim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.CUHours, Percentile(r.Waits, 95)
+	}
+	eagerKept := 0
+	for _, st := range tr.Stats {
+		if st.Knob.netSamples > 0 {
+			eagerKept++
+		}
+		base := st.Knob
+		base.netSamples = 0
+		eager := base
+		eager.netSamples = 2
+		cu1, p1 := run(base)
+		cu2, p2 := run(eager)
+		cu, p95 := run(st.Knob)
+		if math.Abs(cu-st.CUHoursPerWeek) > 0.01 || p95 != st.WorstP95 {
+			t.Fatalf("%v: stats %+v, replay %v CU-h P95 %v", st.Knob, st, cu, p95)
+		}
+		for _, alt := range []struct{ cu, p95 float64 }{{cu1, p1}, {cu2, p2}} {
+			if alt.p95 <= 300 && (p95 > 300 || cu > alt.cu+0.01) {
+				t.Errorf("%v: kept %v CU-h (P95 %v s), the other net gives %v CU-h (P95 %v s)", st.Knob, cu, p95, alt.cu, alt.p95)
+			}
+		}
+	}
+	if eagerKept == 0 {
+		t.Error("no knob kept the two-sample net: the trace no longer exercises the choice")
+	}
+}
