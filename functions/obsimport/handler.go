@@ -159,9 +159,9 @@ func (im *Importer) record(ctx context.Context, o obsevent.Object, m *rules.Matc
 		// Optimistically create first: a new object (the common case)
 		// costs one round trip less.
 		// The queue item is created alongside: should the entry already
-		// exist, the item is harmless (it names content the ledger has
-		// already handled, or the same content already queued) and the
-		// batch builder drops it as stale.
+		// exist, the item is harmless (the batch builder drops an item
+		// whose entry is not pending, and points one whose pending entry
+		// names other content at that content).
 		// Both are written create-only against revision 0 (one round trip
 		// each, in parallel); a key that exists or holds a delete marker
 		// fails that. The entry failing that way is read below (entries
