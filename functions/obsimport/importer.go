@@ -901,10 +901,11 @@ func (im *Importer) enqueue(ctx context.Context, e *Entry, overwrite bool) error
 // of file's entry while it is pending: after a crash between recording an
 // entry and queueing it there may be no item, or — for a re-upload while
 // the older content still waited, or a newer content taken from Next —
-// an item naming older content, which the batch builder drops as stale.
-// The item is written revision-checked and the entry read again until
-// both agree, so a writer holding an outdated copy of the entry never
-// leaves the item behind the entry.
+// an item naming older content (which the batch builder would also
+// repair, but only when it next looks at the table). The item is written
+// revision-checked and the entry read again until both agree, so a writer
+// holding an outdated copy of the entry never leaves the item behind the
+// entry.
 //
 // e, when not nil, is the entry as just read by the caller; it is used for
 // the first round.
