@@ -428,9 +428,9 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 			}
 			continue
 		}
-		if e == nil || e.State != StatePending || e.Content != q.item.Content {
-			// Stale: already imported, or replaced by newer content whose
-			// own item supersedes this one.
+		if e == nil || e.State != StatePending {
+			// Stale: the entry is no longer pending (imported, failed)
+			// or gone.
 			if _, err := im.l.deleteAt(ctx, q.key, q.rev); err != nil {
 				return 0, false, err
 			}
