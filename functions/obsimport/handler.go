@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/dlibot/dlibot/functions/obsimport/obsevent"
@@ -66,7 +67,9 @@ func (im *Importer) Handle(ctx context.Context, e events.Event) events.Outcome {
 	}
 	for _, ig := range res.Ignored {
 		im.m.objects.WithLabelValues("ignored_" + ig.Reason).Inc()
-		im.log.Debug("object event ignored", "reason", ig.Reason, "event_name", ig.EventName, "bucket", ig.Bucket, "key", ig.Key)
+		if im.log.Enabled(ctx, slog.LevelDebug) { // (the arguments allocate even when the level is off)
+			im.log.Debug("object event ignored", "reason", ig.Reason, "event_name", ig.EventName, "bucket", ig.Bucket, "key", ig.Key)
+		}
 	}
 	for _, o := range res.Objects {
 		if _, err := im.Accept(ctx, o); err != nil {
@@ -103,11 +106,15 @@ func (im *Importer) Accept(ctx context.Context, o obsevent.Object) (Accepted, er
 		return "", err
 	case m == nil:
 		im.m.objects.WithLabelValues(string(AcceptNoRule)).Inc()
-		im.log.Debug("object matches no rule; skipped", "bucket", o.Bucket, "key", o.Key)
+		if im.log.Enabled(ctx, slog.LevelDebug) {
+			im.log.Debug("object matches no rule; skipped", "bucket", o.Bucket, "key", o.Key)
+		}
 		return AcceptNoRule, nil
 	case m.AwaitMarker:
 		im.m.objects.WithLabelValues(string(AcceptAwaitsMarker)).Inc()
-		im.log.Debug("data file of a marker rule; imported with its folder", "bucket", o.Bucket, "key", o.Key, "rule", m.Rule.Name)
+		if im.log.Enabled(ctx, slog.LevelDebug) {
+			im.log.Debug("data file of a marker rule; imported with its folder", "bucket", o.Bucket, "key", o.Key, "rule", m.Rule.Name)
+		}
 		return AcceptAwaitsMarker, nil
 	}
 	res, err := im.record(ctx, o, m)
