@@ -111,6 +111,37 @@ func benchJobwatch25k(b *testing.B, qps string) {
 	changed := map[string]time.Time{} // alert text to look for → when the job failed
 	rng := rand.New(rand.NewPCG(1, 2))
 	next := 0
+	// Watch the Slack fake from the start, noting when each alert is first
+	// seen (every 100 ms).
+	seen := map[string]time.Time{}
+	stopScan, scanDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(scanDone)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			now := time.Now()
+			calls := c.Slack.CallsTo("chat.postMessage")
+			mu.Lock()
+			for _, call := range calls {
+				if !call.OK() || call.ThreadTS != "" {
+					continue
+				}
+				text := call.Text + string(call.Blocks)
+				for key := range changed {
+					if _, ok := seen[key]; !ok && strings.Contains(text, key) {
+						seen[key] = now
+					}
+				}
+			}
+			mu.Unlock()
+			select {
+			case <-stopScan:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
@@ -156,24 +187,17 @@ func benchJobwatch25k(b *testing.B, qps string) {
 		time.Sleep(interval)
 	}
 	wg.Wait()
-	// Wait for every alert, noting when each is first seen.
-	seen := map[string]time.Time{}
-	deadline := time.Now().Add(3 * interval)
-	for len(seen) < len(changed) && time.Now().Before(deadline) {
-		now := time.Now()
-		for _, call := range c.Slack.CallsTo("chat.postMessage") {
-			if !call.OK() || call.ThreadTS != "" {
-				continue
-			}
-			text := call.Text + string(call.Blocks)
-			for key := range changed {
-				if _, ok := seen[key]; !ok && strings.Contains(text, key) {
-					seen[key] = now
-				}
-			}
+	// Wait for every alert.
+	_ = Eventually(3*interval, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) < len(changed) {
+			return fmt.Errorf("%d/%d alerted", len(seen), len(changed))
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	close(stopScan)
+	<-scanDone
 	took := time.Since(start)
 	b.StopTimer()
 	if len(seen) < len(changed) {
