@@ -182,15 +182,53 @@ func (a *Autoscaler) HandleSamples(ctx context.Context, ss []events.MetricSample
 
 // netState is the reactive net's per-queue state (KV key net.<queue>).
 type netState struct {
-	// Last is the newest bucket counted (Unix seconds).
+	// Last is the newest bucket with a launching count (Unix seconds).
 	Last int64 `json:"last"`
-	// N is the number of consecutive counted buckets with a backlog.
+	// N is the number of consecutive backlog buckets ending at Last.
 	N int `json:"n"`
+	// Since is the bucket of the last net scale-out: only newer buckets
+	// count towards the next one (Unix seconds).
+	Since int64 `json:"since,omitempty"`
 	// ScaledAt is the last net scale-out (Unix seconds).
 	ScaledAt int64 `json:"scaled_at,omitempty"`
 }
 
 func netKey(q string) string { return "net." + queueKey(q) }
+
+// backlogRun counts, in h, the consecutive buckets with a backlog that end
+// at the newest bucket carrying a launching count and come after since;
+// two buckets further apart than gap are not consecutive. It returns that
+// newest bucket's time (Unix seconds, 0 if none), its point and the count.
+// Counting from the stored history rather than from the order in which
+// samples arrive makes samples handled out of order (a consumer backlog, a
+// redelivery, an exporter catching up) count exactly as if in order, and a
+// redelivered sample count once.
+func backlogRun(h *History, since int64, threshold float64, gap time.Duration) (int64, Point, int) {
+	var newest int64
+	var last Point
+	n := 0
+	prev := int64(0)
+	for i := len(h.Points) - 1; i >= 0; i-- {
+		p, t := h.Points[i], h.Times[i].Unix()
+		if p.Launching == nil {
+			continue
+		}
+		if t <= since {
+			break
+		}
+		if newest == 0 {
+			newest, last = t, p
+		} else if time.Duration(prev-t)*time.Second > gap {
+			break // a gap in the samples: not consecutive
+		}
+		if *p.Launching < threshold {
+			break
+		}
+		n++
+		prev = t
+	}
+	return newest, last, n
+}
 
 // net counts consecutive backlog samples and scales out once the count
 // reaches NetSamples, at most once per NetCooldown (a KV lease per queue,
@@ -204,7 +242,10 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 	for _, s := range ss {
 		from, to = minTime(from, s.Timestamp), maxTime(to, s.Timestamp)
 	}
-	h, err := a.st.history(ctx, q, from.Truncate(BucketPeriod), to)
+	// The run may end after these samples (a newer one was handled first)
+	// and reaches NetSamples buckets back.
+	window := time.Duration(a.cfg.NetSamples) * a.cfg.StaleAfter
+	h, err := a.st.history(ctx, q, from.Truncate(BucketPeriod).Add(-window), maxTime(to, a.now()).Add(BucketPeriod))
 	if err != nil {
 		return err
 	}
@@ -217,25 +258,17 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 				return nil, fmt.Errorf("autoscale: corrupt %s: %w", netKey(q), err)
 			}
 		}
-		changed := false
-		for i, p := range h.Points {
-			t := h.Times[i].Unix()
-			if p.Launching == nil || t <= st.Last {
-				continue
+		newest, p, n := backlogRun(h, st.Since, a.cfg.NetBacklog, a.cfg.StaleAfter)
+		last = p
+		if newest == 0 || newest < st.Last || newest == st.Last && n == st.N {
+			// Nothing new, or another replica counted a newer bucket than
+			// this history holds: its count stands.
+			if newest != st.Last {
+				last = Point{}
 			}
-			if st.Last != 0 && time.Duration(t-st.Last)*time.Second > a.cfg.StaleAfter {
-				st.N = 0 // a gap in the samples: not consecutive
-			}
-			if *p.Launching >= a.cfg.NetBacklog {
-				st.N++
-			} else {
-				st.N = 0
-			}
-			st.Last, last, changed = t, p, true
-		}
-		if !changed {
 			return nil, nil
 		}
+		st.Last, st.N = newest, n
 		return json.Marshal(st)
 	})
 	if err != nil {
@@ -244,13 +277,6 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 	now := a.now()
 	if st.N < a.cfg.NetSamples || st.Last == 0 {
 		return nil
-	}
-	if last.Launching == nil { // nothing new counted: use the newest bucket
-		for i := len(h.Points) - 1; i >= 0; i-- {
-			if h.Times[i].Unix() == st.Last {
-				last = h.Points[i]
-			}
-		}
 	}
 	sampleAt := time.Unix(st.Last, 0).UTC()
 	if now.Sub(sampleAt) > a.cfg.StaleAfter+BucketPeriod || last.Launching == nil {
@@ -307,7 +333,7 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 		if old != nil {
 			_ = json.Unmarshal(old, &s)
 		}
-		s.ScaledAt, s.N = now.Unix(), 0
+		s.ScaledAt, s.N, s.Since = now.Unix(), 0, max(s.Since, st.Last)
 		return json.Marshal(s)
 	})
 	if err != nil {
@@ -418,7 +444,7 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 			}
 		}
 	}
-	modelCfg := demand.Config{Weeks: a.cfg.Weeks, HalfLifeWeeks: a.cfg.HalfLifeWeeks, Exclude: excl, Location: loc, Recurring: true, DayTypes: true}
+	modelCfg := demand.Config{Weeks: a.cfg.Weeks, HalfLifeWeeks: a.cfg.HalfLifeWeeks, Exclude: excl, Location: loc, Recurring: true, DayTypes: true, Trend: true}
 	prof, err := demand.Build(samples, now, modelCfg)
 	if err != nil {
 		return nil, permanent{err}

@@ -533,6 +533,40 @@ func TestNetLeaseOncePerCooldown(t *testing.T) {
 	}
 }
 
+// TestNetCountsSamplesHandledOutOfOrder: two consecutive backlog samples
+// handled newest first (a consumer backlog, a redelivery) still make the
+// run of two; a redelivered sample counts once.
+func TestNetCountsSamplesHandledOutOfOrder(t *testing.T) {
+	f := netFixture(t)
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	for range 3 { // the newer bucket, delivered three times: a run of one
+		if err := f.a.HandleSamples(ctx, point("etl", now, 256, 256, 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.dli.scales.Load(); n != 0 {
+		t.Fatalf("scale-outs after one sample delivered 3 times = %d, want 0", n)
+	}
+	if err := f.a.HandleSamples(ctx, point("etl", now.Add(-BucketPeriod), 256, 256, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.dli.scales.Load(); n != 1 {
+		t.Fatalf("scale-outs after the older sample arrived = %d, want 1", n)
+	}
+	ds := f.decided()
+	if len(ds) != 1 || ds[0].Net == nil || ds[0].Net.Samples != 2 || !ds[0].Net.SampleTime.Equal(now.UTC()) {
+		t.Fatalf("decisions: %+v", ds)
+	}
+	// Once scaled, the buckets already counted do not count again.
+	if err := f.a.HandleSamples(ctx, point("etl", now.Add(-2*BucketPeriod), 256, 256, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.dli.scales.Load(); n != 1 {
+		t.Fatalf("scale-outs after an even older sample = %d, want 1", n)
+	}
+}
+
 // TestNetGapIsNotConsecutive: backlog samples an hour old, then one fresh
 // backlog sample: the gap breaks the run, so no scale-out yet.
 func TestNetGapIsNotConsecutive(t *testing.T) {
