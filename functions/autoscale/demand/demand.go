@@ -55,6 +55,16 @@ type Config struct {
 	// quantile (the lower median for an even number of days). Hours seen in
 	// two or more weeks keep their own estimate.
 	DayTypes bool
+	// Trend estimates the weekly growth from the samples themselves
+	// (EstimateGrowth over the learning window, excluded days left out) and
+	// projects every sample to the forecast week: a sample n whole weeks
+	// before the same hour of the week starting at ProjectTo counts as
+	// CU·(1+g)^n (n < 0 for samples after it). Without it a growing queue's
+	// forecast lags its newest weeks. Default false.
+	Trend bool
+	// ProjectTo is the start of the week the forecast is for (with Trend).
+	// Zero means end: the week right after the history.
+	ProjectTo time.Time
 }
 
 // SlotOf returns the hour-of-week slot of t in loc (Monday 00:00 = 0).
@@ -79,6 +89,12 @@ type Profile struct {
 	// Used and Dropped count the samples learned from and left out
 	// (too old, in the future, excluded days, negative or NaN values).
 	Used, Dropped int
+	// Growth is the weekly growth the samples were projected with
+	// (Config.Trend; 0.03 = +3 % a week, 0 without Trend or without two
+	// weeks to compare) and GrowthPairs the number of week pairs it was
+	// estimated from.
+	Growth      float64
+	GrowthPairs int
 }
 
 // Build learns a profile from samples observed before end.
@@ -100,6 +116,15 @@ func Build(samples []Sample, end time.Time, cfg Config) (*Profile, error) {
 		excl[d.In(cfg.Location).Format(time.DateOnly)] = true
 	}
 	p := &Profile{To: end, From: end.Add(-time.Duration(cfg.Weeks) * Week), recurring: cfg.Recurring, dayTypes: cfg.DayTypes}
+	target := cfg.ProjectTo
+	if target.IsZero() {
+		target = end
+	}
+	logGrowth := 0.0
+	if cfg.Trend {
+		p.Growth, p.GrowthPairs, _ = EstimateGrowth(samples, end, cfg.Weeks, cfg.Exclude, cfg.Location)
+		logGrowth = math.Log1p(p.Growth)
+	}
 	for _, s := range samples {
 		if !s.Time.Before(end) || s.Time.Before(p.From) || s.CU < 0 || math.IsNaN(s.CU) || math.IsInf(s.CU, 0) ||
 			excl[s.Time.In(cfg.Location).Format(time.DateOnly)] {
@@ -109,7 +134,11 @@ func Build(samples []Sample, end time.Time, cfg Config) (*Profile, error) {
 		age := int(end.Sub(s.Time) / Week)
 		w := math.Pow(0.5, float64(age)/cfg.HalfLifeWeeks)
 		h := SlotOf(s.Time, cfg.Location)
-		p.slots[h] = append(p.slots[h], point{s.CU, w, age})
+		v := s.CU
+		if logGrowth != 0 {
+			v *= math.Exp(logGrowth * float64(weeksAhead(s.Time, target)))
+		}
+		p.slots[h] = append(p.slots[h], point{v, w, age})
 		p.total[h] += w
 		p.Used++
 	}

@@ -51,6 +51,8 @@ type BenchOptions struct {
 	DipRatio float64
 	// TuneMargin: see TuneInput.Margin. Default DefaultMargin.
 	TuneMargin float64
+	// NoTrend turns off dlibot's growth projection (demand.Config.Trend).
+	NoTrend bool
 }
 
 // PolicyResult is one row of the benchmark (contract fields first), over
@@ -138,7 +140,7 @@ func NewEnv(jobs []trace.Job, o BenchOptions) (*Env, error) {
 	weeks := int(last.Sub(start)/demand.Week) + 1
 	e := &Env{Jobs: jobs, Start: start, Weeks: weeks, Sim: so, Plan: pc, Net: o.Net.normalize(),
 		ModelWeeks: o.ModelWeeks, HalfLifeWeeks: o.HalfLifeWeeks, Pooled: o.Pooled, NoReassert: o.NoReassert, DipRatio: o.DipRatio,
-		TuneMargin: o.TuneMargin}
+		TuneMargin: o.TuneMargin, NoTrend: o.NoTrend}
 	if e.ModelWeeks == 0 {
 		e.ModelWeeks = 4
 	}

@@ -44,6 +44,8 @@ type Env struct {
 	// demand is below DipRatio × the same weekday's median total in the
 	// other weeks (demand.DipDays: holidays, outages).
 	DipRatio float64
+	// NoTrend turns off dlibot's growth projection (demand.Config.Trend).
+	NoTrend bool
 	// NoReassert turns off plan.Reassert (re-asserting firings with the
 	// leftover plan budget).
 	NoReassert bool
@@ -347,7 +349,7 @@ func (c compiledPolicy) modelConfig(e *Env, ss []demand.Sample, weeks int) deman
 	if c.hindsight {
 		hl = math.Inf(1)
 	}
-	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: hl, Recurring: !e.Pooled, DayTypes: !c.hindsight}
+	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: hl, Recurring: !e.Pooled, DayTypes: !c.hindsight, Trend: !c.hindsight && !e.NoTrend}
 	if e.DipRatio > 0 && !c.hindsight {
 		cfg.Exclude = demand.DipDays(ss, time.UTC, e.DipRatio)
 	}
@@ -491,8 +493,6 @@ func (c compiledPolicy) Controller(e *Env, from, to time.Time, v float64, tuning
 	return ctl, violations, nil
 }
 
-var zzF = 1.0
-
 type netCtl struct {
 	plans        int // most DLI plans held in any week
 	minCU, maxCU int
@@ -520,7 +520,7 @@ func (n *netCtl) Observe(now time.Time, m Metrics, ok bool, cur int) (Action, bo
 	if n.streak < n.net.Samples || now.Before(n.cooldown) {
 		return Action{}, false
 	}
-	t := min(max(plan.RoundUp(max(cur+plan.Step, m.AllocCU+int(zzF*float64(m.LaunchingCU)))), n.minCU), n.maxCU)
+	t := min(max(plan.RoundUp(max(cur+plan.Step, m.AllocCU+m.LaunchingCU)), n.minCU), n.maxCU)
 	if t <= cur {
 		return Action{}, false
 	}

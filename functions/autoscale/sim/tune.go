@@ -296,6 +296,7 @@ func Tune(in TuneInput) (*TuneResult, error) {
 		}
 		mc := in.Model
 		mc.Weeks = len(in.Weeks)
+		mc.ProjectTo = ws // with Trend: forecast the week replayed, not the one after the history
 		prof, err := demand.Build(train, histEnd, mc)
 		if err != nil {
 			return nil, fmt.Errorf("sim: tune: week of %s: %w", ws.Format(time.DateOnly), err)
