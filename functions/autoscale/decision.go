@@ -99,6 +99,10 @@ type Inputs struct {
 	Newest  time.Time `json:"newest_sample"`
 	// Excluded are the days left out (configured and detected dips).
 	Excluded []string `json:"excluded_days,omitempty"`
+	// GrowthPerWeek is the weekly growth the forecast was projected with
+	// (demand.EstimateGrowth; 0.03 = +3 % a week; omitted when 0: fewer
+	// than demand.MinTrendWeeks weeks of history, or flat).
+	GrowthPerWeek float64 `json:"growth_per_week,omitempty"`
 	// MinCU and MaxCU are the limits the plan respects; MaxChanges the plan
 	// slots available (12 minus the queue's foreign plans, at most K).
 	MinCU      int `json:"min_cu"`

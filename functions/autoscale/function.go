@@ -487,7 +487,8 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	slices.Sort(dayStrs)
 	dayStrs = slices.Compact(dayStrs)
 	d.Inputs = &Inputs{From: samples[0].Time, To: now, Samples: len(samples), Newest: newest, Excluded: dayStrs,
-		MinCU: minCU, MaxCU: maxCU, MaxChanges: K, ForeignPlans: foreign, CurrentCU: info.CUs, TargetP95WaitS: a.cfg.TargetP95Wait.Seconds()}
+		MinCU: minCU, MaxCU: maxCU, MaxChanges: K, ForeignPlans: foreign, CurrentCU: info.CUs, TargetP95WaitS: a.cfg.TargetP95Wait.Seconds(),
+		GrowthPerWeek: math.Round(prof.Growth*1e4) / 1e4}
 	if K < 1 || maxCU < minCU {
 		d.Action = ActionPlanLimit
 		d.Reason = fmt.Sprintf("queue %s has %d plans dlibot does not own (limit %d) or no room between min %d and max %d CU", q, foreign, DefaultMaxPlans, minCU, maxCU)

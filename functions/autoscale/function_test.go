@@ -2,6 +2,7 @@ package autoscale
 
 import (
 	"context"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -589,5 +590,48 @@ func TestNetGapIsNotConsecutive(t *testing.T) {
 	}
 	if n := f.dli.scales.Load(); n != 1 {
 		t.Fatalf("scale-outs after two consecutive = %d, want 1", n)
+	}
+}
+
+// TestPlanProjectsGrowth: four weeks of history growing 5 % a week (128 CU
+// in business hours in the oldest week) give a plan for the coming week at
+// the grown level, 128·1.05⁴ ≈ 156 → 160 CU — not the lagging median week's
+// 128·1.05 ≈ 134 → 144 CU — and the decision says which growth it used.
+func TestPlanProjectsGrowth(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	start := now.Add(-4 * demand.Week)
+	var batch []events.MetricSample
+	for at := start; at.Before(now); at = at.Add(BucketPeriod) {
+		k := int(at.Sub(start) / demand.Week)
+		dem := businessDemand(at) * math.Pow(1.05, float64(k))
+		batch = append(batch, point("etl", at, 256, dem, 0)...)
+		if len(batch) > 4000 {
+			if err := f.a.HandleSamples(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = nil
+		}
+	}
+	if err := f.a.HandleSamples(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	d, err := f.a.PlanQueue(ctx, "etl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Chosen == nil || d.Inputs == nil {
+		t.Fatalf("decision %s: %s", d.Action, d.Reason)
+	}
+	if g := d.Inputs.GrowthPerWeek; math.Abs(g-0.05) > 0.005 {
+		t.Errorf("growth_per_week = %v, want ≈ 0.05", g)
+	}
+	top := 0
+	for _, p := range d.Chosen.Plans {
+		top = max(top, p.TargetCU)
+	}
+	if top != 160 {
+		t.Errorf("highest planned level %d CU, want 160 (128·1.05⁴ rounded up to 16)", top)
 	}
 }
