@@ -272,7 +272,8 @@ func BenchmarkServeAutoscaleNet(b *testing.B) {
 		}
 		// Cloud Eye sends the next sample five minutes later: the first is
 		// recorded long before. (Sent back to back, the two can be handled
-		// concurrently; see the note in docs/reliability.md.)
+		// out of order; before 18f0c0c the net then ignored the older one —
+		// docs/reliability.md.)
 		if err := Eventually(60*time.Second, func() error {
 			h, err := queueHistory(context.Background(), c, q)
 			if err != nil {
