@@ -12,7 +12,9 @@
 //     reactive net on them: a backlog seen for NetSamples consecutive
 //     samples scales the queue out now (6.5), once per cooldown (a
 //     create-only claim per window), never in.
-//   - On each tick it rebuilds every queue's model from KV, chooses the
+//   - On each tick it rebuilds every queue's model from KV (projected to
+//     the coming week with the queue's own weekly growth once four weeks
+//     are stored, demand.EstimateGrowth), chooses the
 //     plan's knob (quantile, plans reserved for re-asserting firings, or
 //     one size) out of sample with sim.Tune — leave-one-week-out over the
 //     history, the same code the simulator's dlibot policy runs — compiles
