@@ -177,3 +177,25 @@ func TestWeeksAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestEstimateGrowthBadInput: no samples, a zero window, all-zero demand
+// and NaN, infinite or negative values estimate nothing or are ignored —
+// never a panic, never NaN.
+func TestEstimateGrowthBadInput(t *testing.T) {
+	end := mon.AddDate(0, 0, 28)
+	zero := weekly(4, 0, func(int, int) float64 { return 0 })
+	if g, _, ok := EstimateGrowth(nil, end, 4, nil, nil); ok || g != 0 {
+		t.Errorf("no samples: %v %v", g, ok)
+	}
+	if g, _, ok := EstimateGrowth(weekly(4, 0.03, nil), end, 0, nil, nil); ok || g != 0 {
+		t.Errorf("zero window: %v %v", g, ok)
+	}
+	if g, _, ok := EstimateGrowth(zero, end, 4, nil, nil); ok || g != 0 {
+		t.Errorf("all zero: %v %v", g, ok)
+	}
+	ss := weekly(4, 0.03, nil)
+	ss = append(ss, Sample{mon.Add(time.Hour), math.NaN()}, Sample{mon.Add(2 * time.Hour), math.Inf(1)}, Sample{mon.Add(3 * time.Hour), -50})
+	if g, _, ok := EstimateGrowth(ss, end, 4, nil, nil); !ok || math.Abs(g-0.03) > 1e-9 {
+		t.Errorf("bad values: %v %v, want 0.03", g, ok)
+	}
+}
