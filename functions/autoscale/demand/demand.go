@@ -65,6 +65,14 @@ type Config struct {
 	// ProjectTo is the start of the week the forecast is for (with Trend).
 	// Zero means end: the week right after the history.
 	ProjectTo time.Time
+	// FixedGrowth (with Trend) projects with Growth instead of estimating
+	// the growth from the samples: sim.Tune's leave-one-week-out folds
+	// share the estimate of the whole history, which a fold (one week
+	// short) could not make on its own.
+	FixedGrowth bool
+	// Growth is the weekly growth used with FixedGrowth (0.03 = +3 %),
+	// clamped to [MinGrowth, MaxGrowth].
+	Growth float64
 }
 
 // SlotOf returns the hour-of-week slot of t in loc (Monday 00:00 = 0).
@@ -122,7 +130,14 @@ func Build(samples []Sample, end time.Time, cfg Config) (*Profile, error) {
 	}
 	logGrowth := 0.0
 	if cfg.Trend {
-		p.Growth, p.GrowthPairs, _ = EstimateGrowth(samples, end, cfg.Weeks, cfg.Exclude, cfg.Location)
+		if cfg.FixedGrowth {
+			p.Growth = min(max(cfg.Growth, MinGrowth), MaxGrowth)
+			if math.IsNaN(p.Growth) {
+				p.Growth = 0
+			}
+		} else {
+			p.Growth, p.GrowthPairs, _ = EstimateGrowth(samples, end, cfg.Weeks, cfg.Exclude, cfg.Location)
+		}
 		logGrowth = math.Log1p(p.Growth)
 	}
 	for _, s := range samples {

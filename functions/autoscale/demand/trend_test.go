@@ -137,6 +137,12 @@ func TestBuildTrendProjects(t *testing.T) {
 		{"trend, next week", Config{Trend: true}, 60 * math.Pow(1+g, 4)},
 		{"trend, projected to week 1", Config{Trend: true, ProjectTo: mon.AddDate(0, 0, 7)}, 60 * (1 + g)},
 		{"no trend: the lower median week", Config{}, 60 * math.Pow(1+g, 1)},
+		{"fixed growth 0: the samples as they are, the newest week's max", Config{Trend: true, FixedGrowth: true}, 60 * math.Pow(1+g, 1)},
+		// Over-projected (+10 % on a +5 % queue), the oldest weeks come out
+		// highest; the lower median by count is week 2's 60·1.05²·1.10².
+		{"fixed growth +10 %", Config{Trend: true, FixedGrowth: true, Growth: 0.10}, 60 * math.Pow(1+g, 2) * math.Pow(1.10, 2)},
+		{"fixed growth +50 % clamps to +10 %", Config{Trend: true, FixedGrowth: true, Growth: 0.5}, 60 * math.Pow(1+g, 2) * math.Pow(1.10, 2)},
+		{"fixed growth NaN is 0", Config{Trend: true, FixedGrowth: true, Growth: math.NaN()}, 60 * math.Pow(1+g, 1)},
 	} {
 		tc.cfg.Weeks, tc.cfg.HalfLifeWeeks, tc.cfg.Recurring = 4, 2, true
 		p, err := Build(ss, end, tc.cfg)
@@ -147,7 +153,10 @@ func TestBuildTrendProjects(t *testing.T) {
 			t.Errorf("%s: max at Monday 10:00 = %v, want %v", tc.name, got, tc.want)
 		}
 		wantG := 0.0
-		if tc.cfg.Trend {
+		switch {
+		case tc.cfg.FixedGrowth && !math.IsNaN(tc.cfg.Growth):
+			wantG = min(tc.cfg.Growth, MaxGrowth)
+		case tc.cfg.Trend && !tc.cfg.FixedGrowth:
 			wantG = g
 		}
 		if math.Abs(p.Growth-wantG) > 1e-9 {

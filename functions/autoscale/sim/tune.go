@@ -262,7 +262,9 @@ type TuneResult struct {
 // week's jobs. A knob qualifies when its worst week's P95 wait is at most
 // Margin·Target; the cheapest qualifying knob (mean CU-hours per week) wins,
 // ties to the lower P95 (Search). With one week of history the week is
-// replayed in-sample.
+// replayed in-sample. With Model.Trend each fold projects its model to the
+// week it replays, with one growth estimated over the whole history
+// (demand.EstimateGrowth) shared by the folds.
 func Tune(in TuneInput) (*TuneResult, error) {
 	if len(in.Weeks) == 0 {
 		return nil, errors.New("sim: tune: no week of history")
@@ -283,6 +285,17 @@ func Tune(in TuneInput) (*TuneResult, error) {
 		replayed         map[string]*Result // knobs compiling to the same plans replay alike
 	}
 	var folds []fold
+	mc := in.Model
+	mc.Weeks = len(in.Weeks)
+	if mc.Trend && !mc.FixedGrowth && !res.InSample {
+		// One growth for every fold, estimated over the whole history: a
+		// fold is one week short of it (with four weeks, below
+		// demand.MinTrendWeeks) and would tune the knob on unprojected
+		// plans that the service then projects. It is one number per
+		// queue; the week a fold replays still never reaches its model.
+		g, _, _ := demand.EstimateGrowth(in.Samples, histEnd, mc.Weeks, mc.Exclude, mc.Location)
+		mc.FixedGrowth, mc.Growth = true, g
+	}
 	for _, ws := range in.Weeks {
 		we := ws.Add(demand.Week)
 		train := in.Samples
@@ -294,8 +307,6 @@ func Tune(in TuneInput) (*TuneResult, error) {
 				}
 			}
 		}
-		mc := in.Model
-		mc.Weeks = len(in.Weeks)
 		mc.ProjectTo = ws // with Trend: forecast the week replayed, not the one after the history
 		prof, err := demand.Build(train, histEnd, mc)
 		if err != nil {

@@ -343,38 +343,45 @@ func TestHindsightKeepsTheBetterNet(t *testing.T) {
 
 // TestTuneProjectsEachFold: with Trend, each leave-one-week-out fold
 // projects its model to the week it replays, not to the week after the
-// history. Five weeks at 100 CU growing 8 % a week: the one-size knob of
-// the fold replaying week k holds ≈ 100·1.08^k rounded up to 16 (112, 112,
-// 128, 128, 144 CU); projected to the week after the history every fold
-// would hold 160.
+// history, with the growth of the whole history — also when a fold alone
+// (one week short) has too few weeks to estimate one. Four and five weeks
+// at 100 CU growing 8 % a week: the one-size knob of the fold replaying
+// week k holds ≈ 100·1.08^k rounded up to 16 (112, 112, 128, 128, 144
+// CU); projected to the week after the history every fold would hold 144
+// or 160, and four weeks without the shared growth would not project.
 func TestTuneProjectsEachFold(t *testing.T) {
-	const weeks = 5
-	var jobs []trace.Job
-	var folds []time.Time
-	for w := range weeks {
-		folds = append(folds, t0.AddDate(0, 0, 7*w))
-		cu := int(math.Round(100 * math.Pow(1.08, float64(w))))
-		for h := range 7 * 24 {
-			jobs = append(jobs, trace.Job{Submit: t0.AddDate(0, 0, 7*w).Add(time.Duration(h) * time.Hour), Duration: 59 * time.Minute, CU: cu})
+	levels := []float64{112, 112, 128, 128, 144}
+	for _, weeks := range []int{4, 5} {
+		var jobs []trace.Job
+		var folds []time.Time
+		for w := range weeks {
+			folds = append(folds, t0.AddDate(0, 0, 7*w))
+			cu := int(math.Round(100 * math.Pow(1.08, float64(w))))
+			for h := range 7 * 24 {
+				jobs = append(jobs, trace.Job{Submit: t0.AddDate(0, 0, 7*w).Add(time.Duration(h) * time.Hour), Duration: 59 * time.Minute, CU: cu})
+			}
 		}
-	}
-	start, end := t0, t0.Add(weeks*demand.Week)
-	var ss []demand.Sample
-	for m, cu := range trace.Demand(jobs, start, end) {
-		ss = append(ss, demand.Sample{Time: start.Add(time.Duration(m) * time.Minute), CU: float64(cu)})
-	}
-	in := TuneInput{Samples: ss, Jobs: jobs, Weeks: folds,
-		Model: demand.Config{Recurring: true, Trend: true}, Net: NetConfig{Disabled: true},
-		Sim: Options{PlanJitter: -1, Seed: 1, MaxCU: 512}, Plan: plan.Config{MaxCU: 512}, Target: 5 * time.Minute}
-	tr, err := Tune(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := (112 + 112 + 128 + 128 + 144) / 5.0 * 168
-	for _, st := range tr.Stats {
-		if st.Knob.Static && math.Abs(st.CUHoursPerWeek/want-1) > 0.01 {
-			t.Errorf("one size: %.0f CU-h a week, want ≈ %.0f (each fold at its own week's level; at the history's end: %d)",
-				st.CUHoursPerWeek, want, 160*168)
+		start, end := t0, t0.Add(time.Duration(weeks)*demand.Week)
+		var ss []demand.Sample
+		for m, cu := range trace.Demand(jobs, start, end) {
+			ss = append(ss, demand.Sample{Time: start.Add(time.Duration(m) * time.Minute), CU: float64(cu)})
+		}
+		in := TuneInput{Samples: ss, Jobs: jobs, Weeks: folds,
+			Model: demand.Config{Recurring: true, Trend: true}, Net: NetConfig{Disabled: true},
+			Sim: Options{PlanJitter: -1, Seed: 1, MaxCU: 512}, Plan: plan.Config{MaxCU: 512}, Target: 5 * time.Minute}
+		tr, err := Tune(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0.0
+		for _, l := range levels[:weeks] {
+			want += l * 168 / float64(weeks)
+		}
+		for _, st := range tr.Stats {
+			if st.Knob.Static && (math.Abs(st.CUHoursPerWeek/want-1) > 0.01 || st.WorstP95 != 0) {
+				t.Errorf("%d weeks, one size: %.0f CU-h a week, worst fold P95 %v s; want ≈ %.0f and 0 (each fold at its own week's level)",
+					weeks, st.CUHoursPerWeek, st.WorstP95, want)
+			}
 		}
 	}
 }
