@@ -108,6 +108,8 @@ type Importer struct {
 	intakeOnly bool
 	// owner is this importer's lease token (Batch.Owner).
 	owner string
+	// gate holds DLI calls while DLI is unavailable.
+	gate *dliGate
 }
 
 // errDropped marks a faultHook error as permanent.
@@ -141,6 +143,7 @@ func New(ctx context.Context, o Options) (*Importer, error) {
 	im := &Importer{cfg: o.Config, rules: o.RuleSet, l: l, dli: o.DLI, notify: o.Notifier, publish: o.Publish,
 		log: o.Logger, m: newMetrics(o.Registerer), now: o.Now, bg: o.Background,
 		tables: map[string]*sync.Mutex{}, workers: map[string]chan struct{}{}, owner: newOwner()}
+	im.gate = newDLIGate(o.Now, o.Logger, im.m, o.Config.RecoverAfter)
 	im.imp = &importBackend{dli: o.DLI, queue: o.Config.Queue, skew: o.Config.ClockSkew}
 	im.sql = &sqlBackend{dli: o.DLI, queue: o.Config.Queue, skew: o.Config.ClockSkew}
 	im.ctx, im.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -360,6 +363,16 @@ type queued struct {
 // startBatch takes the oldest group of queued files of th into a new batch
 // and submits it.
 func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, bool, error) {
+	// No intent is recorded while DLI is held: the files stay queued.
+	pass, hold, ok := im.gate.enter()
+	if !ok {
+		keys, err := im.l.keys(ctx, "q."+th+".*", 1)
+		if err != nil || len(keys) == 0 {
+			return 0, false, err
+		}
+		return im.deferred(im.cfg.Backend, hold)
+	}
+	defer im.gate.release(pass)
 	most := im.cfg.BatchMax
 	if !im.cfg.BatchGlob {
 		most = 1
@@ -477,7 +490,14 @@ func (im *Importer) startBatch(ctx context.Context, th string) (time.Duration, b
 		}
 		return 0, true, nil
 	}
-	return im.submit(ctx, th, b, rev)
+	return im.submit(ctx, th, b, rev, pass)
+}
+
+// deferred is a step held back because DLI is unavailable: counted, and
+// tried again after hold.
+func (im *Importer) deferred(backend string, hold time.Duration) (time.Duration, bool, error) {
+	im.m.jobs.WithLabelValues(backend, "deferred").Inc()
+	return hold, false, nil
 }
 
 // dropStale removes from b the files whose entries are no longer pending
@@ -569,7 +589,10 @@ func classifySubmit(err error) submitOutcome {
 // the lease must still have at least half of OBSIMPORT_RECOVER_AFTER left
 // by the local clock (a pause during the update itself), and the call is
 // bounded by what is left of it.
-func (im *Importer) submit(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
+//
+// pass is the DLI gate's permission for the call; its outcome is reported
+// to the gate.
+func (im *Importer) submit(ctx context.Context, th string, b *Batch, rev uint64, pass dliPass) (time.Duration, bool, error) {
 	b.Attempts++
 	b.IntentAt, b.Owner = im.now(), im.owner
 	frev, ok, err := im.l.update(ctx, lockKey(th), b, rev)
@@ -597,6 +620,7 @@ func (im *Importer) submit(ctx context.Context, th string, b *Batch, rev uint64)
 	defer cancel()
 	im.at("send")
 	jobID, err := im.backendOf(b).submit(sctx, b)
+	im.gate.done(pass, err)
 	if err != nil {
 		switch classifySubmit(err) {
 		case submitRetry:
@@ -751,7 +775,13 @@ func (im *Importer) updateEntry(ctx context.Context, key string, change func(*En
 // recorded: the job is looked up in DLI and adopted, or the batch is
 // submitted again.
 func (im *Importer) recoverBatch(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
+	pass, hold, ok := im.gate.enter()
+	if !ok {
+		return im.deferred(b.Backend, hold)
+	}
+	defer im.gate.release(pass)
 	jobID, err := im.backendOf(b).find(ctx, b)
+	im.gate.done(pass, err)
 	if err != nil {
 		return 0, false, fmt.Errorf("looking up interrupted batch %s: %w", b.ID, err)
 	}
@@ -759,17 +789,30 @@ func (im *Importer) recoverBatch(ctx context.Context, th string, b *Batch, rev u
 		im.log.Info("interrupted submission found in DLI; adopting its job", "batch", b.ID, "job_id", jobID)
 		return im.recorded(ctx, th, b, rev, jobID, "recovered")
 	}
+	// The search just reached DLI, so the gate is normally open; held,
+	// the batch stays as it is and the search is repeated later.
+	spass, hold, ok := im.gate.enter()
+	if !ok {
+		return im.deferred(b.Backend, hold)
+	}
+	defer im.gate.release(spass)
 	im.log.Warn("interrupted submission not in DLI's job list; taking it over and submitting again",
 		"batch", b.ID, "table", b.TableID(), "previous_owner", b.Owner)
 	im.m.jobs.WithLabelValues(b.Backend, "resubmitted").Inc()
 	// submit's fence is the takeover: revision-checked against the
 	// expired lease read by step.
-	return im.submit(ctx, th, b, rev)
+	return im.submit(ctx, th, b, rev, spass)
 }
 
 // follow checks the job of b; when it has ended, finalises the batch.
 func (im *Importer) follow(ctx context.Context, th string, b *Batch, rev uint64) (time.Duration, bool, error) {
+	pass, hold, ok := im.gate.enter()
+	if !ok {
+		return im.deferred(b.Backend, hold)
+	}
+	defer im.gate.release(pass)
 	job, err := im.dli.SQLJobStatus(ctx, b.JobID)
+	im.gate.done(pass, err)
 	if errors.Is(err, dli.ErrNotFound) {
 		job = dli.SQLJob{Status: dli.SQLFailed, Message: "DLI does not know job " + b.JobID}
 	} else if err != nil {

@@ -14,8 +14,13 @@ type metrics struct {
 	// jobs counts DLI import jobs by backend and outcome (submitted,
 	// succeeded, failed, rejected, retried, recovered, resubmitted,
 	// fenced: a submit not sent because the lease was lost or ran short,
-	// duplicate: a job submitted after another replica took over).
+	// duplicate: a job submitted after another replica took over,
+	// deferred: a step that would have called DLI held back because DLI
+	// is unavailable).
 	jobs *prometheus.CounterVec
+	// dliHold is the current DLI hold ceiling in seconds while DLI is
+	// unavailable (1 → 60), 0 while it answers.
+	dliHold prometheus.Gauge
 	// submitLatency is the time from an object's first event to its
 	// import's submission.
 	submitLatency prometheus.Histogram
@@ -39,9 +44,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "dlibot_obsimport_batch_files", Help: "Files per DLI import job.",
 			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 256, 1000},
 		}),
+		dliHold: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dlibot_obsimport_dli_hold_seconds",
+			Help: "Ceiling of the current hold on obsimport's DLI calls while DLI is unavailable; 0 while DLI answers.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.objects, m.jobs, m.submitLatency, m.batchFiles} {
+		for _, c := range []prometheus.Collector{m.objects, m.jobs, m.submitLatency, m.batchFiles, m.dliHold} {
 			if err := reg.Register(c); err != nil {
 				// Already registered by an earlier build in this process
 				// (tests): share it.
@@ -53,6 +62,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 						} else {
 							m.jobs = are.ExistingCollector.(*prometheus.CounterVec)
 						}
+					case prometheus.Gauge:
+						m.dliHold = are.ExistingCollector.(prometheus.Gauge)
 					case prometheus.Histogram:
 						if c == m.submitLatency {
 							m.submitLatency = are.ExistingCollector.(prometheus.Histogram)
