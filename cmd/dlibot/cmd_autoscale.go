@@ -341,7 +341,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 		queue, metrics, chartPath, format, exclude, validFrom, validTo string
 		q, halfLife, dipRatio                                          float64
 		weeks                                                          int
-		pooled, noReassert                                             bool
+		pooled, noReassert, noTrend                                    bool
 		tz                                                             string
 		pf                                                             planFlags
 	)
@@ -353,6 +353,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&weeks, "weeks", 4, "weeks of history to learn from (up to the newest sample)")
 	fs.Float64Var(&halfLife, "half-life", 2, "age in weeks at which a week weighs half")
 	fs.BoolVar(&pooled, "pooled", false, "pool all weeks' samples of an hour (default: median over weeks of each week's quantile)")
+	fs.BoolVar(&noTrend, "no-trend", false, "do not project the queue's weekly growth (estimated from 4 or more weeks, as the service does) onto the planned week")
 	fs.BoolVar(&noReassert, "no-reassert", false, "do not spend leftover plans on firings that re-assert the planned level")
 	fs.StringVar(&exclude, "exclude", "", "comma-separated days to ignore (YYYY-MM-DD): holidays, incidents")
 	fs.Float64Var(&dipRatio, "dip-ratio", 0.5, "also ignore days whose demand is below this × the same weekday's median over the other weeks; ≤ 0 keeps all")
@@ -377,7 +378,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("plan: --tz %q: %v", tz, err)
 	}
-	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: halfLife, Recurring: !pooled, DayTypes: !pooled, Location: loc}
+	cfg := demand.Config{Weeks: weeks, HalfLifeWeeks: halfLife, Recurring: !pooled, DayTypes: !pooled, Trend: !pooled && !noTrend, Location: loc}
 	for _, d := range splitList(exclude) {
 		t, err := time.ParseInLocation(time.DateOnly, d, loc)
 		if err != nil {
@@ -470,6 +471,7 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 			LimitCost    float64        `json:"plan_limit_cost_cu_hours_per_week"`
 			Dips         []string       `json:"ignored_dip_days,omitempty"`
 			Quantile     float64        `json:"quantile"`
+			Growth       float64        `json:"growth_per_week,omitempty"`
 			Samples      int            `json:"samples"`
 			From         time.Time      `json:"from"`
 			To           time.Time      `json:"to"`
@@ -480,10 +482,13 @@ func autoscalePlan(args []string, stdout, stderr io.Writer) error {
 			Plans        []plan.DLIPlan `json:"plans"`
 			RequiredCU   []int          `json:"required_cu"`
 			ScheduledCUs []int          `json:"scheduled_cu"`
-		}{queue, limitCost, dayList(dips), q, prof.Used, first, last, empty, s.CUHours(), s.Capped, s.Changes, plans, s.Required, s.Levels})
+		}{queue, limitCost, dayList(dips), q, prof.Growth, prof.Used, first, last, empty, s.CUHours(), s.Capped, s.Changes, plans, s.Required, s.Levels})
 	}
 	fmt.Fprintf(stdout, "queue %s: %d samples, %s – %s; p%g of each hour's demand; %d plan(s) firing %d time(s) a week; %.1f CU-hours/week\n",
 		queue, prof.Used, first.Format(time.DateOnly), last.Format(time.DateOnly), q*100, len(plans), len(s.Changes), s.CUHours())
+	if prof.Growth != 0 {
+		fmt.Fprintf(stdout, "weekly growth %+.1f %% (from %d week pairs), projected onto the planned week\n", prof.Growth*100, prof.GrowthPairs)
+	}
 	if len(s.Changes) == 0 {
 		fmt.Fprintf(stdout, "constant size %d CU: no scheduled change needed\n", s.Levels[0])
 	}

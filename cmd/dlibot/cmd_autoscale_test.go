@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func init() {
@@ -126,6 +129,57 @@ func TestAutoscaleGenTrace(t *testing.T) {
 	}
 	if st, err := os.Stat(path); err != nil || st.Size() < 1000 {
 		t.Fatalf("trace file: %v %v", st, err)
+	}
+}
+
+// TestAutoscalePlanProjectsGrowth: like the service, `plan` estimates a
+// growing queue's weekly growth (4 or more weeks) and plans for it;
+// --no-trend plans on the history as it was.
+func TestAutoscalePlanProjectsGrowth(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("time,cu_demand\n")
+	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
+	for w := range 5 {
+		for h := range 7 * 24 {
+			cu := 64.0
+			if h%24 >= 8 && h%24 < 18 {
+				cu = 256
+			}
+			cu *= math.Pow(1.05, float64(w)) // +5 % a week
+			for m := 0; m < 60; m += 15 {
+				fmt.Fprintf(&sb, "%d,%.1f\n", start.Add(time.Duration(w*7*24+h)*time.Hour+time.Duration(m)*time.Minute).Unix(), cu)
+			}
+		}
+	}
+	metrics := filepath.Join(t.TempDir(), "growing.csv")
+	if err := os.WriteFile(metrics, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(extra ...string) (growth, cuHours float64) {
+		t.Helper()
+		out, errs, code := runCmd(t, append([]string{"autoscale", "plan", "--queue", "etl", "--metrics", metrics, "--format", "json"}, extra...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		var got struct {
+			Growth  float64 `json:"growth_per_week"`
+			CUHours float64 `json:"expected_cu_hours_per_week"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		return got.Growth, got.CUHours
+	}
+	g, withTrend := run()
+	if g < 0.04 || g > 0.06 {
+		t.Errorf("growth_per_week = %v, want ≈ 0.05", g)
+	}
+	g, without := run("--no-trend")
+	if g != 0 || without >= withTrend {
+		t.Errorf("--no-trend: growth %v, %.0f CU-hours/week; with the trend %.0f", g, without, withTrend)
+	}
+	if out, _, _ := runCmd(t, "autoscale", "plan", "--queue", "etl", "--metrics", metrics); !strings.Contains(out, "weekly growth +5.0 %") {
+		t.Errorf("table output does not say the growth:\n%s", out)
 	}
 }
 
