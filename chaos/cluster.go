@@ -32,11 +32,14 @@ const (
 	PlantedSecurityToken = "chaos-security-token-planted-q8w7e6r5t4y3"
 	PlantedSigningSecret = "chaos-signing-secret-planted-a1s2d3f4g5h6"
 	PlantedSlackToken    = "xoxb-chaos-planted-slack-token-z9x8c7v6b5"
+	PlantedIngestToken   = "chaos-ingest-token-planted-m3n4b5v6c7x8"
+	PlantedIngestToken2  = "chaos-ingest-token-rotated-p0o9i8u7y6t5"
 )
 
 // Secrets lists every planted secret value.
 func Secrets() []string {
-	return []string{PlantedAK, PlantedSK, PlantedSecurityToken, PlantedSigningSecret, PlantedSlackToken}
+	return []string{PlantedAK, PlantedSK, PlantedSecurityToken, PlantedSigningSecret, PlantedSlackToken,
+		PlantedIngestToken, PlantedIngestToken2}
 }
 
 // BinaryEnv names an already built dlibot binary to use instead of

@@ -43,6 +43,7 @@ func plantedEnv(extra ...string) []string {
 		"SLACK_BOT_TOKEN=" + PlantedSlackToken,
 		"SLACK_SIGNING_SECRET=" + PlantedSigningSecret,
 		"SLACK_SIGNING_SECRET_PREVIOUS=" + PlantedSigningSecret + "-prev",
+		"DLIBOT_INGEST_TOKENS=" + PlantedIngestToken + "," + PlantedIngestToken2,
 	}
 	return append(env, extra...)
 }
@@ -182,6 +183,17 @@ func TestSecretsNeverPrintedWhileServing(t *testing.T) {
 		"X-Slack-Request-Timestamp": h.Get("X-Slack-Request-Timestamp"), "X-Slack-Signature": h.Get("X-Slack-Signature")})
 	do("POST", "/slack/interactions", "application/x-www-form-urlencoded", "payload=%7B%22type%22%3A1%7D", nil)
 	do("POST", "/webhooks/obs", "application/json", `{"Records":[{"s3":{}}]}`, nil)
+	// The ingest routes with the planted tokens: accepted ones reach the
+	// decoders (malformed bodies), refused ones are answered 401; the
+	// token must not come back in an answer, the log or /metrics.
+	bearer := map[string]string{"Authorization": "Bearer " + PlantedIngestToken}
+	do("POST", "/events", "application/cloudevents+json", `{"specversion":"1.0","id":`, bearer)
+	do("POST", "/events", "application/json", `not json`, map[string]string{"Authorization": "Bearer " + PlantedIngestToken2})
+	do("POST", "/events", "application/json", `{}`, map[string]string{"Authorization": "Bearer " + PlantedIngestToken + "x"})
+	do("POST", "/webhooks/obs", "application/json", `{"Records":[{"s3":{}}]}`, bearer)
+	do("POST", "/webhooks/obs?access_token="+PlantedIngestToken, "application/json", `{"Records":[`, nil)
+	do("POST", "/webhooks/obs?access_token="+PlantedIngestToken2+"-wrong", "application/json", `{}`, nil)
+	do("POST", "/events?access_token="+PlantedIngestToken, "application/json", `{}`, nil)
 
 	// Let DLI and Slack calls fail for a while (jobwatch polls every 5 s).
 	if err := Eventually(30*time.Second, func() error {
