@@ -300,6 +300,9 @@ func autoscalePlans(t *testing.T, c *Cluster) {
 		if d2.Action != "applied" {
 			t.Errorf("tick after the kill: action %s (%s), want applied", d2.Action, d2.Reason)
 		}
+		if d2.Reconcile == nil || d2.Reconcile.Foreign != 1 || len(d2.Reconcile.Updated)+len(d2.Reconcile.Deleted) > 0 {
+			t.Errorf("the reconcile after the kill reported %+v, want 1 foreign plan and nothing updated or deleted", d2.Reconcile)
+		}
 		writesApplied := len(etlPlanWrites(c))
 		// Two more ticks: DLI holds the plan, nothing is written.
 		var later []string
