@@ -476,7 +476,7 @@ func notRunRows(registered []string, served func(string) bool) {
 	for _, s := range []struct{ name, attack, fn string }{
 		{"obsimport/*", "object events under kill -9, SIGSTOP and DLI faults", "obsimport"},
 		{"jobwatch/*", "failing jobs under kill -9, DLI and Slack faults, a DLI outage", "jobwatch"},
-		{"autoscale/kill-9", "kill -9 a replica while it applies plans / scales out; plan changes counted in the emulator (needs a week of metrics history in KV first)", "autoscale"},
+		{"autoscale/*", "backlog samples under kill -9 (net scale-out); weekly plans reconciled next to a foreign plan while the reconciling replica is killed", "autoscale"},
 		{"chatops/confirm-clicks", "one confirmed change clicked many times across replicas while one dies; one DLI action", "chatops"},
 	} {
 		switch {
