@@ -411,3 +411,112 @@ func findPlan(st dlitest.State, name string) *dlitest.PlanState {
 	}
 	return nil
 }
+
+// autoscaleConcurrentTicks (long form): two ticks of different periods
+// reach two replicas at once — a tick redelivered after AckWait meeting
+// the next period's, say — and both reconcile queue etl's plans; the
+// first plan create is held 3 s so the two reconciles overlap.
+func autoscaleConcurrentTicks(t *testing.T, c *Cluster) {
+	scenario(t, "autoscale/plans-concurrent-ticks", "8 days of weekly-shaped samples posted; two ticks of different periods published at once, so two replicas reconcile etl's plans concurrently (apply mode; the first plan create held 3 s)", func(t *testing.T) string {
+		ctx := t.Context()
+		end := time.Now().UTC().Truncate(5 * time.Minute)
+		res := Send(ctx, c.Live, historyEvents(t, end, 8), LoadOptions{Concurrency: 3})
+		if len(res.Failed) > 0 {
+			t.Fatalf("%d history events never accepted", len(res.Failed))
+		}
+		// Every sample merged into KV before the ticks.
+		if err := Eventually(30*time.Second, func() error {
+			cons, err := c.JS.Consumer(ctx, events.StreamIn, "dlibot_autoscale")
+			if err != nil {
+				return err
+			}
+			info, err := cons.Info(ctx)
+			if err != nil {
+				return err
+			}
+			if info.NumPending+uint64(info.NumAckPending) > 0 {
+				return fmt.Errorf("autoscale consumer: %d pending, %d unacknowledged", info.NumPending, info.NumAckPending)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		createPath := "/v1/" + PlantedProject + "/queues/etl/plans"
+		if err := c.Emulator.AddFault(dlitest.Fault{Method: "POST", PathRegex: "^" + createPath + "$", LatencyMS: 3000, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+		base := time.Now().UTC().Truncate(time.Hour)
+		ticks := []time.Time{base.Add(101 * time.Second), base.Add(102 * time.Second)}
+		for _, p := range ticks {
+			if _, err := events.PublishTick(ctx, c.JS, "autoscale", p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Each tick ends in a decision or a dead letter.
+		outcome := map[time.Time]string{}
+		if err := Eventually(60*time.Second, func() error {
+			dead, err := c.StreamEvents(ctx, events.StreamDLQ, "dlibot.dlq.autoscale")
+			if err != nil {
+				return err
+			}
+			for _, p := range ticks {
+				if _, ok := outcome[p]; ok {
+					continue
+				}
+				if dead[events.TickID("autoscale", p)] > 0 {
+					outcome[p] = "dead-lettered"
+					continue
+				}
+				if d, err := decisionFor(ctx, c, p); err == nil && d != nil {
+					outcome[p] = d.Action
+				}
+			}
+			if len(outcome) < len(ticks) {
+				return fmt.Errorf("ticks settled: %v", outcome)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		posts, other := 0, 0
+		for _, w := range etlPlanWrites(c) {
+			if w.method == "POST" && w.path == createPath {
+				posts++
+			} else {
+				other++
+			}
+		}
+		held := map[string]int{}
+		total := 0
+		for _, p := range c.Emulator.Snapshot().Plans {
+			if p.QueueName == "etl" {
+				held[p.PlanName]++
+				total++
+			}
+		}
+		for n, k := range held {
+			if k != 1 {
+				t.Errorf("DLI holds plan %s %d times", n, k)
+			}
+		}
+		if total > 12 {
+			t.Errorf("queue etl has %d plans, DLI allows 12", total)
+		}
+		if other > 0 {
+			t.Errorf("%d plan updates or deletes while two reconciles raced", other)
+		}
+		var outs []string
+		dead := 0
+		for _, p := range ticks {
+			outs = append(outs, outcome[p])
+			if outcome[p] == "dead-lettered" {
+				dead++
+			}
+		}
+		detail := fmt.Sprintf("tick outcomes %v; %d plan creates POSTed for %d plans DLI holds (each once), %d updates/deletes", outs, posts, total, other)
+		if dead > 0 {
+			skipBug(t, detail+": both reconciles passed the change budget (it is counted after the reconcile, not claimed before it) and created plans; DLI rejected the second create of the same name (400 DLI.0006 \"already exists\"), which autoscale treats as permanent, so the losing tick was dead-lettered on its first delivery and published no decision")
+		}
+		return detail
+	})
+}

@@ -205,6 +205,9 @@ func TestChaos(t *testing.T) {
 	if has("autoscale") {
 		group("autoscale", []string{"autoscale"}, autoscaleEnv, autoscaleScenarios)
 		group("autoscale-plans", []string{"autoscale"}, autoscaleEnv, autoscalePlans)
+		if full() {
+			group("autoscale-plans-concurrent", []string{"autoscale"}, autoscaleEnv, autoscaleConcurrentTicks)
+		}
 	}
 	if has("jobwatch") && has("obsimport") && has("autoscale") {
 		group("dli-outage", []string{"jobwatch", "obsimport", "autoscale"}, outageEnv(), dliOutage)
