@@ -99,6 +99,20 @@ var DecisionSubject = events.OutSubject(Name, "decision")
 // permanent marks an error a retry cannot fix.
 type permanent struct{ error }
 
+// errApplyBusy: another replica holds the queue's apply lease (it is
+// reconciling the queue's plans now); the tick is retried after
+// applyRetry, by when it has finished or its lease has run out.
+var errApplyBusy = errors.New("autoscale: another replica is applying this queue's plans")
+
+// applyLease bounds how long one replica may hold a queue's apply lease
+// (apply.<queue>): a replica killed while reconciling blocks the others
+// for at most this long. applyRetry × the consumer's 5 deliveries must
+// outlast it, so a tick waiting on a dead holder is not dead-lettered.
+const (
+	applyLease = 30 * time.Second
+	applyRetry = 10 * time.Second
+)
+
 func (p permanent) Unwrap() error { return p.error }
 
 // outcome maps an error to the handler's outcome: DLI and Slack errors by
@@ -114,6 +128,13 @@ func outcome(err error) events.Outcome {
 	switch {
 	case errors.As(err, &p), errors.Is(err, events.ErrBadData):
 		return events.Drop(err.Error())
+	case errors.Is(err, errApplyBusy):
+		return events.Retry(applyRetry)
+	case errors.Is(err, dli.ErrConflict):
+		// A plan created or changed by someone else between our list and
+		// our write (DLI.0006): the retried tick lists again and
+		// reconciles by name.
+		return events.Retry(5 * time.Second)
 	case errors.As(err, &de):
 		// Ambiguous failures of non-idempotent calls (a scale-out) are
 		// retried too: autoscale's retry is idempotent (the net scales to
@@ -597,6 +618,22 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 		return d, nil
 	}
 	if qc.Mode == ModeApply {
+		// One replica at a time applies a queue's plans, so two ticks
+		// never both pass the change budget (counted after a reconcile
+		// that changed something) or race each other's creates.
+		leaseKey := "apply." + queueKey(q)
+		ok, err := a.st.lease(ctx, leaseKey, now, applyLease)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, errApplyBusy
+		}
+		defer func() {
+			if err := a.st.release(context.WithoutCancel(ctx), leaseKey); err != nil {
+				a.log.Warn("autoscale: release apply lease (it runs out by itself)", "queue", q, "err", err)
+			}
+		}()
 		day := now.Truncate(24 * time.Hour)
 		today, week, err := a.st.applies(ctx, q, day)
 		if err != nil {

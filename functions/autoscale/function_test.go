@@ -2,6 +2,8 @@ package autoscale
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dlibot/dlibot/functions/autoscale/demand"
+	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/events/natstest"
 	"github.com/dlibot/dlibot/pkg/notify/slacktest"
@@ -146,6 +149,76 @@ func TestApplyReconcilesAndPlansFire(t *testing.T) {
 	day, _ := f.emu.Queue("etl")
 	if night.CUCount >= 128 || day.CUCount < 128 {
 		t.Errorf("queue CUs: %d at night, %d in the day; want < 128 then ≥ 128", night.CUCount, day.CUCount)
+	}
+}
+
+// TestApplyOneReplicaAtATime: while one replica holds a queue's apply
+// lease (it is reconciling), another's tick writes nothing, is retried,
+// and once the lease is free it finds DLI holding the plans and neither
+// writes nor counts another apply against the budget.
+func TestApplyOneReplicaAtATime(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.SetQueue(QueueConfig{Name: "etl", Mode: ModeApply})
+		c.MaxAppliesPerDay = 1
+	})
+	ctx := context.Background()
+	now := f.emu.Clock().Now()
+	f.feedHistory(2, now)
+	key := "apply." + queueKey("etl")
+	if ok, err := f.a.st.lease(ctx, key, now, applyLease); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	f.emu.ClearRequests()
+	r2 := f.replica()
+	err := r2.Tick(ctx, now)
+	if !errors.Is(err, errApplyBusy) || outcome(err).Kind() != events.KindRetry {
+		t.Fatalf("tick while another replica applies: %v (outcome %v), want a retry", err, outcome(err).Kind())
+	}
+	if w := f.planWrites(); len(w) != 0 {
+		t.Errorf("plans written while another replica held the lease: %v", w)
+	}
+	// The holder applies (its own lease) and lets go.
+	if err := f.a.st.release(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.Tick(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	// The retried tick: DLI already holds the plans, and the budget of one
+	// apply a day is not used up by a reconcile that changed nothing.
+	f.emu.ClearRequests()
+	if err := r2.Tick(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.planWrites(); len(w) != 0 {
+		t.Errorf("the retried tick wrote plans: %v", w)
+	}
+	ds := f.decided()
+	if len(ds) != 2 || ds[0].Action != ActionApplied || ds[1].Action != ActionUnchanged {
+		t.Fatalf("decisions: %+v", ds)
+	}
+	if today, _, err := f.a.st.applies(ctx, "etl", now.Truncate(24*time.Hour)); err != nil || today != 1 {
+		t.Errorf("applies today = %d (%v), want 1", today, err)
+	}
+	// A lease left by a replica killed while applying runs out.
+	if ok, err := f.a.st.lease(ctx, key, now, applyLease); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	if ok, err := r2.st.lease(ctx, key, now.Add(applyLease), applyLease); err != nil || !ok {
+		t.Errorf("an expired apply lease was not taken over: %v %v", ok, err)
+	}
+	if applyRetry*5 <= applyLease {
+		t.Errorf("a tick retried 5 times every %s gives up before a dead holder's %s lease runs out", applyRetry, applyLease)
+	}
+}
+
+// TestPlanConflictIsRetried: DLI refusing a create because the plan exists
+// (DLI.0006, someone else made it between our list and our write) is
+// retried, not dead-lettered: the retried tick lists again.
+func TestPlanConflictIsRetried(t *testing.T) {
+	err := fmt.Errorf("autoscale: create plan x of etl: %w", &dli.Error{Op: "CreatePlan", Status: 400, Code: "DLI.0006"})
+	if k := outcome(err).Kind(); k != events.KindRetry {
+		t.Errorf("outcome of a plan conflict = %v, want retry", k)
 	}
 }
 
