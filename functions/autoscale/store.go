@@ -214,17 +214,12 @@ func (s *store) update(ctx context.Context, key string, fn func(old []byte) ([]b
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err) {
+		if events.KVConflict(err) {
 			continue
 		}
 		return fmt.Errorf("autoscale: write %s: %w", key, err)
 	}
 	return fmt.Errorf("%w on %s", errConflict, key)
-}
-
-func isWrongSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
 // addSamples merges samples of queue q into its week records.
@@ -385,7 +380,7 @@ func (s *store) lease(ctx context.Context, key string, now time.Time, d time.Dur
 		return false, nil
 	}
 	if _, err := s.kv.Update(ctx, key, val, e.Revision()); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err) {
+		if events.KVConflict(err) {
 			return false, nil
 		}
 		return false, fmt.Errorf("autoscale: take over %s: %w", key, err)

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/notify"
 	"github.com/dlibot/dlibot/pkg/notify/blockkit"
 )
@@ -295,7 +295,7 @@ func (r *run) saveLocked(ctx context.Context) error {
 	defer cancel()
 	rev, err := r.s.st.kv.Update(ctx, r.rec.key(), b, r.rev)
 	if err != nil {
-		if wrongRevision(err) {
+		if events.KVConflict(err) {
 			r.lost = true
 			if r.cancel != nil {
 				r.cancel()
@@ -503,7 +503,7 @@ func (s *Service) settle(ctx context.Context, rn *run, r reply, a *AuditRecord) 
 	s.emitAudit(ctx, a, rec.Since)
 	s.deliver(ctx, rec, m)
 	if err == nil {
-		if derr := s.st.kv.Delete(ctx, rec.key(), jetstream.LastRevision(rev)); derr != nil && !wrongRevision(derr) {
+		if derr := s.st.kv.Delete(ctx, rec.key(), jetstream.LastRevision(rev)); derr != nil && !events.KVConflict(derr) {
 			s.log.Warn("chatops: deleting finished deferred work failed", "err", derr)
 		}
 	}
@@ -669,10 +669,4 @@ func (s *Service) resumeReply(ctx context.Context, rec *deferred, a *AuditRecord
 	default:
 		return s.act(ctx, rec.Click, a)
 	}
-}
-
-// wrongRevision reports a KV write refused because the key changed.
-func wrongRevision(err error) bool {
-	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) ||
-		(err != nil && strings.Contains(err.Error(), "wrong last sequence"))
 }

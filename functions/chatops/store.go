@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dlibot/dlibot/pkg/events"
 )
 
 // Bucket is the KV bucket holding chatops' state: seen signatures
@@ -149,7 +151,7 @@ func (s store) getPending(ctx context.Context, id string) (*pending, uint64, err
 // claim consumes a key read at rev: of concurrent clicks exactly one wins.
 func (s store) claim(ctx context.Context, key string, rev uint64) error {
 	err := s.kv.Delete(ctx, key, jetstream.LastRevision(rev))
-	if wrongRevision(err) {
+	if events.KVConflict(err) {
 		return errClaimed
 	}
 	return err

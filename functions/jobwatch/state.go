@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"time"
 
+	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/notify"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -245,18 +246,13 @@ func (s *store) put(ctx context.Context, key string, v any, rev uint64) (uint64,
 	} else {
 		nrev, err = s.kv.Update(ctx, key, b, rev)
 	}
-	if errors.Is(err, jetstream.ErrKeyExists) || isWrongSeq(err) {
+	if events.KVConflict(err) {
 		return 0, errConflict
 	}
 	if err != nil {
 		return 0, fmt.Errorf("jobwatch: KV put %s: %w", key, err)
 	}
 	return nrev, nil
-}
-
-func isWrongSeq(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
 // updateIncident applies f to the record at key under a revision check,

@@ -1,11 +1,9 @@
 package obsimport
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"time"
 
@@ -96,7 +94,7 @@ func (g *dliGate) done(p dliPass, err error) {
 		g.probe = 0
 	}
 	switch {
-	case dliUnavailable(err):
+	case dli.Unavailable(err):
 		now := g.now()
 		switch {
 		case !g.down:
@@ -127,23 +125,6 @@ func (g *dliGate) held() bool {
 	return g.down
 }
 
-// dliUnavailable reports whether err says DLI could not serve the call:
-// a server error, 408, 429, or no answer at all (network error, timeout) —
-// not a cancellation.
-func dliUnavailable(err error) bool {
-	var de *dli.Error
-	if !errors.As(err, &de) {
-		return false
-	}
-	switch {
-	case de.Status >= 500, de.Status == http.StatusTooManyRequests, de.Status == http.StatusRequestTimeout:
-		return true
-	case de.Status == 0 && de.Err != nil:
-		return !errors.Is(err, context.Canceled)
-	}
-	return false
-}
-
 // dliAnswered reports whether the call reached a DLI that answered: a
 // success or a definite client error.
 func dliAnswered(err error) bool {
@@ -151,5 +132,5 @@ func dliAnswered(err error) bool {
 		return true
 	}
 	var de *dli.Error
-	return errors.As(err, &de) && de.Status > 0 && !dliUnavailable(err)
+	return errors.As(err, &de) && de.Status > 0 && !dli.Unavailable(err)
 }

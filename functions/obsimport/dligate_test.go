@@ -1,42 +1,23 @@
 package obsimport
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/dli/dlitest"
 	"github.com/dlibot/dlibot/pkg/events"
 )
-
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
 
 // metricValue is the value of a counter or gauge.
 func metricValue(t *testing.T, c prometheus.Metric) float64 {
@@ -63,7 +44,7 @@ var err503 = &dli.Error{Op: "ListSQLJobs", Status: 503, Message: "down"}
 // transition.
 func TestDLIGateBackoff(t *testing.T) {
 	now := testStart
-	logs := &lockedBuffer{}
+	logs := &testsync.Buffer{}
 	m := newMetrics(nil)
 	g := newDLIGate(func() time.Time { return now }, slog.New(slog.NewTextHandler(logs, nil)), m, time.Minute)
 	g.rand = func(n int64) int64 { return n - 1 } // longest hold: the ceiling
@@ -127,8 +108,8 @@ func TestDLIGateBackoff(t *testing.T) {
 	if g.held() {
 		t.Fatal("a 400 answer did not close the gate")
 	}
-	if d, u := logs.count(logDown), logs.count(logUp); d != 2 || u != 2 {
-		t.Errorf("%d %q and %d %q log lines for two outages, want 2 each:\n%s", d, logDown, u, logUp, logs.b.String())
+	if d, u := strings.Count(logs.String(), logDown), strings.Count(logs.String(), logUp); d != 2 || u != 2 {
+		t.Errorf("%d %q and %d %q log lines for two outages, want 2 each:\n%s", d, logDown, u, logUp, logs.String())
 	}
 }
 
@@ -184,8 +165,8 @@ func TestDLIUnavailable(t *testing.T) {
 		{"not a DLI error", errUnsafePath, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := dliUnavailable(tc.err); got != tc.unavail {
-				t.Errorf("dliUnavailable = %v, want %v", got, tc.unavail)
+			if got := dli.Unavailable(tc.err); got != tc.unavail {
+				t.Errorf("dli.Unavailable = %v, want %v", got, tc.unavail)
 			}
 			if got := dliAnswered(tc.err); got != tc.answered {
 				t.Errorf("dliAnswered = %v, want %v", got, tc.answered)
@@ -204,7 +185,7 @@ func TestDLIOutage(t *testing.T) {
 	for _, backend := range []string{BackendImport, BackendSQL} {
 		t.Run(backend, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.Backend = backend })
-			logs := &lockedBuffer{}
+			logs := &testsync.Buffer{}
 			h.im.log = slog.New(slog.NewTextHandler(logs, nil))
 			h.im.gate.log = h.im.log
 			h.im.gate.rand = func(int64) int64 { return 0 }
@@ -271,7 +252,7 @@ func TestDLIOutage(t *testing.T) {
 				}
 			}
 			h.checkNoOverlap()
-			if d, u := logs.count(logDown), logs.count(logUp); d != 1 || u != 1 {
+			if d, u := strings.Count(logs.String(), logDown), strings.Count(logs.String(), logUp); d != 1 || u != 1 {
 				t.Errorf("%d %q and %d %q log lines, want one each", d, logDown, u, logUp)
 			}
 		})

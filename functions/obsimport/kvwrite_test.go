@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/events/natstest"
 )
 
@@ -48,14 +49,14 @@ func TestParsePubAck(t *testing.T) {
 				t.Fatalf("err = %v, want an API error %q", err, tc.desc)
 			}
 			if tc.code != 0 {
-				if !errors.As(err, &apiErr) || apiErr.ErrorCode != tc.code || isWrongRevision(err) {
+				if !errors.As(err, &apiErr) || apiErr.ErrorCode != tc.code || events.KVConflict(err) {
 					t.Fatalf("err = %v, want API error code %d", err, tc.code)
 				}
 				return
 			}
 			switch {
 			case tc.wrong:
-				if !isWrongRevision(err) {
+				if !events.KVConflict(err) {
 					t.Fatalf("err = %v, want a wrong-revision error", err)
 				}
 			case tc.invalid:

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dlibot/dlibot/pkg/events"
 )
 
 // Bucket is the JetStream KV bucket holding obsimport's state (contract):
@@ -344,7 +346,7 @@ func (l *ledger) tryCreate(ctx context.Context, key string, v any) (rev uint64, 
 		return 0, false, err
 	}
 	rev, err = l.write(ctx, key, b, 0, true)
-	if isWrongRevision(err) {
+	if events.KVConflict(err) {
 		return currentRevision(err), false, nil
 	}
 	if err != nil {
@@ -388,7 +390,7 @@ func (l *ledger) update(ctx context.Context, key string, v any, rev uint64) (uin
 		return 0, false, err
 	}
 	nrev, err := l.write(ctx, key, b, rev, true)
-	if isWrongRevision(err) {
+	if events.KVConflict(err) {
 		return 0, false, nil
 	}
 	if err != nil {
@@ -415,28 +417,13 @@ func (l *ledger) deleteAt(ctx context.Context, key string, rev uint64) (bool, er
 		opts = append(opts, jetstream.LastRevision(rev))
 	}
 	err := l.kv.Delete(ctx, key, opts...)
-	if isWrongRevision(err) {
+	if events.KVConflict(err) {
 		return false, nil
 	}
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return false, fmt.Errorf("obsimport: delete %s: %w", key, err)
 	}
 	return true, nil
-}
-
-func isWrongRevision(err error) bool {
-	if err == nil {
-		return false
-	}
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-		return true
-	}
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return true
-	}
-	return strings.Contains(err.Error(), "wrong last sequence")
 }
 
 // keys lists the keys matching filter ("q.<th>.*", "t.*"); none is not an

@@ -156,6 +156,16 @@ func (e *Error) transient() bool {
 	return false
 }
 
+// Unavailable reports whether err says DLI could not serve the call:
+// throttling (429), a server error (5xx, 408) or no answer at all (a
+// network error or timeout) — not a cancellation, not the caller's
+// deadline, not a client error. Unlike Retryable it says nothing about
+// whether repeating the call is safe.
+func Unavailable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.transient()
+}
+
 // Retryable reports whether err is a DLI failure worth retrying later:
 // throttling (429), a server error (5xx, 408) or a network error or
 // timeout — except when the call was not idempotent and may already have

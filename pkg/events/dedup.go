@@ -226,7 +226,7 @@ func (d *dedup) claim(ctx context.Context, source, id string) (*claim, claimStat
 		if err == nil {
 			return &claim{d: d, key: key, rev: rev}, claimed, 0, nil
 		}
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+		if KVConflict(err) {
 			return nil, busy, d.lease, nil
 		}
 		return nil, 0, 0, fmt.Errorf("events: dedup takeover: %w", err)
