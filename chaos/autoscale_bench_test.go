@@ -39,15 +39,7 @@ func cloudEyePoint(queue string, at time.Time, cu, launching float64) []events.M
 
 func sampleEvent(tb testing.TB, id, queue string, ss []events.MetricSample) Request {
 	tb.Helper()
-	e, err := events.NewEvent(id, "/cloudeye/SYS.DLI", events.TypeMetricsSample, ss)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b, err := events.Marshal(e)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return Request{Key: id, Path: "/events", ContentType: "application/cloudevents+json", Body: b}
+	return eventRequest(tb, id, "/cloudeye/SYS.DLI", events.TypeMetricsSample, ss)
 }
 
 // sampleKey names the history bucket a sample event fills: queue and
@@ -235,17 +227,7 @@ func sendEach(ctx context.Context, targets func() []string, reqs []Request, o Lo
 //
 //	go test -run '^$' -bench ServeAutoscaleNet -benchtime 30x ./chaos
 func BenchmarkServeAutoscaleNet(b *testing.B) {
-	bin, err := Binary(binDir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	registered, err := Registered(bin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if !slices.Contains(registered, "autoscale") {
-		b.Skip("autoscale not registered in cmd/dlibot")
-	}
+	bin, _ := benchBinary(b, "autoscale")
 	names := make([]string, b.N)
 	for i := range names {
 		names[i] = fmt.Sprintf("bench_net%04d", i)

@@ -50,15 +50,7 @@ func historyEvents(t *testing.T, end time.Time, days int) []Request {
 				Dimensions: []events.Dimension{{Name: "queue_name", Value: "etl"}}, Value: weeklyDemand(at), Timestamp: at})
 		}
 		id := fmt.Sprintf("chaos-history-%d", d)
-		e, err := events.NewEvent(id, "/chaos/cloudeye/history", events.TypeMetricsSample, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := events.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reqs = append(reqs, Request{Key: id, Path: "/events", ContentType: "application/cloudevents+json", Body: b})
+		reqs = append(reqs, eventRequest(t, id, "/chaos/cloudeye/history", events.TypeMetricsSample, batch))
 	}
 	return reqs
 }

@@ -44,15 +44,7 @@ func autoscaleScenarios(t *testing.T, c *Cluster) {
 			for i := range 4 {
 				at := now.Add(time.Duration(i-3) * 5 * time.Minute)
 				id := fmt.Sprintf("chaos-net-%d-%d", copyN, i)
-				e, err := events.NewEvent(id, fmt.Sprintf("/chaos/cloudeye/%d", copyN), events.TypeMetricsSample, backlogPoint(at))
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := events.Marshal(e)
-				if err != nil {
-					t.Fatal(err)
-				}
-				reqs = append(reqs, Request{Key: id, Path: "/events", ContentType: "application/cloudevents+json", Body: b})
+				reqs = append(reqs, eventRequest(t, id, fmt.Sprintf("/chaos/cloudeye/%d", copyN), events.TypeMetricsSample, backlogPoint(at)))
 			}
 		}
 		observe, attacked := strike(3, func() error {

@@ -15,9 +15,9 @@ import (
 	"github.com/dlibot/dlibot/pkg/host/slacksig"
 )
 
-// benchCluster starts one replica serving fns, with the harness's
-// function configuration plus extra.
-func benchCluster(b *testing.B, fns []string, extra ...string) *Cluster {
+// benchBinary returns the dlibot binary and the functions registered in
+// it, skipping the benchmark when one of fns is not.
+func benchBinary(b *testing.B, fns ...string) (string, []string) {
 	b.Helper()
 	bin, err := Binary(binDir)
 	if err != nil {
@@ -32,6 +32,14 @@ func benchCluster(b *testing.B, fns []string, extra ...string) *Cluster {
 			b.Skipf("%s not registered in cmd/dlibot", f)
 		}
 	}
+	return bin, registered
+}
+
+// benchCluster starts one replica serving fns, with the harness's
+// function configuration plus extra.
+func benchCluster(b *testing.B, fns []string, extra ...string) *Cluster {
+	b.Helper()
+	bin, registered := benchBinary(b, fns...)
 	_, env := functionEnv(b, registered)
 	return Start(b, Options{Binary: bin, Replicas: 1, Functions: fns, Env: append(env, extra...)})
 }

@@ -50,6 +50,21 @@ func binary(t *testing.T) string {
 	return bin
 }
 
+// eventRequest is a POST /events of the CloudEvent id from source, of
+// type typ, carrying data (structured mode).
+func eventRequest(tb testing.TB, id, source, typ string, data any) Request {
+	tb.Helper()
+	e, err := events.NewEvent(id, source, typ, data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := events.Marshal(e)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return Request{Key: id, Path: "/events", ContentType: "application/cloudevents+json", Body: b}
+}
+
 // objectEvents builds n object-created CloudEvents for bucket, ids
 // "<bucket>-<i>".
 func objectEvents(t testing.TB, bucket string, n int) []Request {
@@ -57,17 +72,9 @@ func objectEvents(t testing.TB, bucket string, n int) []Request {
 	reqs := make([]Request, n)
 	for i := range n {
 		id := fmt.Sprintf("%s-%05d", bucket, i)
-		e, err := events.NewEvent(id, "/chaos/"+bucket, events.TypeObjectCreated, events.ObjectCreated{
+		reqs[i] = eventRequest(t, id, "/chaos/"+bucket, events.TypeObjectCreated, events.ObjectCreated{
 			Bucket: bucket, Key: fmt.Sprintf("landing/part-%05d.csv", i), Size: 100, EventTime: time.Now().UTC(),
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := events.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reqs[i] = Request{Key: id, Path: "/events", ContentType: "application/cloudevents+json", Body: b}
 	}
 	return reqs
 }

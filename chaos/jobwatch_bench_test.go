@@ -49,17 +49,7 @@ const jobwatchIntervalsPerOp = 3
 
 func benchJobwatch25k(b *testing.B, qps string) {
 	const interval = 30 * time.Second
-	bin, err := Binary(binDir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	registered, err := Registered(bin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if !slices.Contains(registered, "jobwatch") {
-		b.Skip("jobwatch not registered in cmd/dlibot")
-	}
+	bin, _ := benchBinary(b, "jobwatch")
 	var flinkIDs []int64
 	c := Start(b, Options{Binary: bin, Replicas: 1, Functions: []string{"jobwatch"},
 		Env: []string{"JOBWATCH_INTERVAL=" + interval.String(), "DLI_QPS=" + qps},

@@ -101,16 +101,8 @@ func obsimportRequests(t *testing.T, bucket, name string, n int) ([]Request, []s
 	for i := range n {
 		keys[i] = fmt.Sprintf("landing/%s_%04d.csv", name, i)
 		id := fmt.Sprintf("%s-%s-%04d", bucket, name, i)
-		e, err := events.NewEvent(id, "/chaos/obs", events.TypeObjectCreated, events.ObjectCreated{
+		reqs[i] = eventRequest(t, id, "/chaos/obs", events.TypeObjectCreated, events.ObjectCreated{
 			Bucket: bucket, Key: keys[i], Size: 1000, ETag: fmt.Sprintf("etag-%s-%04d", name, i), EventTime: time.Now().UTC()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := events.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reqs[i] = Request{Key: id, Path: "/events", ContentType: "application/cloudevents+json", Body: b}
 	}
 	return reqs, keys
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dlibot/dlibot/internal/testsync"
 	"io"
 	"net"
 	"net/http"
@@ -21,7 +22,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -93,7 +93,7 @@ type RIE struct {
 	URL string
 
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testsync.Buffer
 	done chan struct{}
 	err  error
 }
@@ -133,7 +133,7 @@ func Start(ctx context.Context, o Options) (*RIE, error) {
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(int(o.Timeout.Seconds())),
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
 	}, o.Env...)
-	out := &lockedBuffer{}
+	out := &testsync.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Own process group: Stop ends the RIE and the bootstrap it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -256,22 +256,4 @@ func freeAddr() (string, error) {
 	}
 	addr := l.Addr().String()
 	return addr, l.Close()
-}
-
-// lockedBuffer collects process output written from two goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

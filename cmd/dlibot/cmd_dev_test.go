@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/host"
 )
 
@@ -29,7 +30,7 @@ func TestDevCommandBootsAndPrintsWorkingCommands(t *testing.T) {
 	}
 	t.Chdir(t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut testsync.Buffer
 	done := make(chan error, 1)
 	go func() { done <- runDev(ctx, []string{"--http", "127.0.0.1:0"}, &out, &errOut) }()
 	deadline := time.Now().Add(60 * time.Second)

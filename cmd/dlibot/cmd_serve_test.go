@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/events/natstest"
 )
 
@@ -23,33 +23,8 @@ func TestServeCommand(t *testing.T) {
 		os.Unsetenv(k)
 	}
 	t.Setenv("NATS_URL", ns.URL())
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
-	done := make(chan error, 1)
 	// No function named: an ingest-only replica (no DLI configuration needed).
-	go func() { done <- runServe(ctx, []string{"--http", "127.0.0.1:0", "--ingest-only"}, &out, &errOut) }()
-	var addr string
-	deadline := time.Now().Add(30 * time.Second)
-	for addr == "" {
-		for _, line := range strings.Split(errOut.String(), "\n") {
-			var l struct {
-				Msg  string `json:"msg"`
-				HTTP string `json:"http"`
-			}
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "dlibot running" {
-				addr = l.HTTP
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited: %v\n%s", err, errOut.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", errOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	addr, _, stop := startServe(t, "--http", "127.0.0.1:0", "--ingest-only")
 	body := `{"specversion":"1.0","id":"serve-1","source":"/test","type":"dlibot.tick","data":{"function":"jobwatch"}}`
 	resp, err := http.Post("http://"+addr+"/events", "application/cloudevents+json", strings.NewReader(body))
 	if err != nil {
@@ -59,40 +34,15 @@ func TestServeCommand(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST /events: %d", resp.StatusCode)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(35 * time.Second):
-		t.Fatal("serve did not stop within 35s")
-	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stop() // fails the test if serve does not stop cleanly within 35 s
 }
 
 // startServe runs `dlibot serve args…` in-process and returns the HTTP
 // address, the captured stderr and a stop function.
-func startServe(t *testing.T, args ...string) (string, *lockedBuffer, func()) {
+func startServe(t *testing.T, args ...string) (string, *testsync.Buffer, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut testsync.Buffer
 	done := make(chan error, 1)
 	go func() { done <- runServe(ctx, args, &out, &errOut) }()
 	var addr string
@@ -154,7 +104,7 @@ func TestServeIngestAuth(t *testing.T) {
 	// Beyond loopback without a token: no start.
 	t.Setenv("DLIBOT_INGEST_TOKENS", "")
 	os.Unsetenv("DLIBOT_INGEST_TOKENS")
-	var out, errOut lockedBuffer
+	var out, errOut testsync.Buffer
 	err := runServe(context.Background(), []string{"--http", "0.0.0.0:0", "--ingest-only"}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "DLIBOT_INGEST_TOKENS") || !strings.Contains(err.Error(), "DLIBOT_INGEST_AUTH=none") {
 		t.Fatalf("serve on 0.0.0.0 without a token: %v", err)

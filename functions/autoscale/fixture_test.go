@@ -156,11 +156,19 @@ func point(q string, at time.Time, size, dem, launching float64) []events.Metric
 // at the emulator's now, one batch per day (no backlog: launching 0).
 func (f *fixture) feedHistory(weeks int, end time.Time) {
 	f.t.Helper()
+	f.feed(end.Add(-time.Duration(weeks)*demand.Week), end, func(t time.Time) []events.MetricSample {
+		return point("etl", t, 256, businessDemand(t), 0)
+	})
+}
+
+// feed hands HandleSamples the samples of every bucket from start until
+// end, a day's buckets per call.
+func (f *fixture) feed(start, end time.Time, samples func(at time.Time) []events.MetricSample) {
+	f.t.Helper()
 	ctx := context.Background()
-	start := end.Add(-time.Duration(weeks) * demand.Week)
 	var batch []events.MetricSample
 	for t := start; t.Before(end); t = t.Add(BucketPeriod) {
-		batch = append(batch, point("etl", t, 256, businessDemand(t), 0)...)
+		batch = append(batch, samples(t)...)
 		if t.Add(BucketPeriod).Sub(start)%(24*time.Hour) == 0 {
 			if err := f.a.HandleSamples(ctx, batch); err != nil {
 				f.t.Fatal(err)

@@ -519,20 +519,10 @@ func TestRecommendFixesMissedWaitTarget(t *testing.T) {
 	f.emu.Advance(2 * time.Minute)
 	f.dli.scales.Store(0)
 	now := f.emu.Clock().Now()
-	var batch []events.MetricSample
-	for at := now.Add(-2 * demand.Week).Truncate(BucketPeriod); at.Before(now); at = at.Add(BucketPeriod) {
+	f.feed(now.Add(-2*demand.Week).Truncate(BucketPeriod), now, func(at time.Time) []events.MetricSample {
 		dem := max(businessDemand(at), 64) // never below the queue's size
-		batch = append(batch, point("etl", at, 64, dem, (dem-64)/16)...)
-		if len(batch) > 4000 {
-			if err := f.a.HandleSamples(ctx, batch); err != nil {
-				t.Fatal(err)
-			}
-			batch = nil
-		}
-	}
-	if err := f.a.HandleSamples(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
+		return point("etl", at, 64, dem, (dem-64)/16)
+	})
 	if err := f.a.Tick(ctx, now); err != nil {
 		t.Fatal(err)
 	}
@@ -675,21 +665,10 @@ func TestPlanProjectsGrowth(t *testing.T) {
 	ctx := context.Background()
 	now := f.emu.Clock().Now()
 	start := now.Add(-4 * demand.Week)
-	var batch []events.MetricSample
-	for at := start; at.Before(now); at = at.Add(BucketPeriod) {
+	f.feed(start, now, func(at time.Time) []events.MetricSample {
 		k := int(at.Sub(start) / demand.Week)
-		dem := businessDemand(at) * math.Pow(1.05, float64(k))
-		batch = append(batch, point("etl", at, 256, dem, 0)...)
-		if len(batch) > 4000 {
-			if err := f.a.HandleSamples(ctx, batch); err != nil {
-				t.Fatal(err)
-			}
-			batch = nil
-		}
-	}
-	if err := f.a.HandleSamples(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
+		return point("etl", at, 256, businessDemand(at)*math.Pow(1.05, float64(k)), 0)
+	})
 	d, err := f.a.PlanQueue(ctx, "etl")
 	if err != nil {
 		t.Fatal(err)

@@ -454,12 +454,7 @@ func TestCrashBetweenReuploadAndQueue(t *testing.T) {
 	}
 	h.im.intakeOnly = false
 	h.drive(20)
-	if e := h.entry("raw-data", key); e.State != StateLoaded || e.Content != "v2" {
-		t.Fatalf("entry %s %s, want v2 loaded", e.State, e.Content)
-	}
-	if c := h.importCounts()[key]; c != 1 {
-		t.Fatalf("imported %d times, want once (v2)", c)
-	}
+	h.requireLoaded(t, key, "v2", 1)
 }
 
 // TestCrashFinalizingWithNext: a re-upload arrived while the first
@@ -492,12 +487,7 @@ func TestCrashFinalizingWithNext(t *testing.T) {
 	}
 	h.im = h.start()
 	h.drive(20)
-	if e := h.entry("raw-data", key); e.State != StateLoaded || e.Content != "v2" {
-		t.Fatalf("entry %s %s, want v2 loaded", e.State, e.Content)
-	}
-	if c := h.importCounts()[key]; c != 2 {
-		t.Fatalf("imported %d times, want twice (v1, then v2)", c)
-	}
+	h.requireLoaded(t, key, "v2", 2)
 }
 
 // TestQueueItemBehindEntry: the queue item names older content than the
@@ -523,10 +513,17 @@ func TestQueueItemBehindEntry(t *testing.T) {
 	}
 	h.im.intakeOnly = false
 	h.drive(20)
-	if e := h.entry("raw-data", key); e.State != StateLoaded || e.Content != "v2" {
-		t.Fatalf("entry %s %s, want v2 loaded", e.State, e.Content)
+	h.requireLoaded(t, key, "v2", 1)
+}
+
+// requireLoaded stops the test unless the entry of raw-data/key is loaded
+// with content and the emulator ran exactly imports imports of the key.
+func (h *harness) requireLoaded(t *testing.T, key, content string, imports int) {
+	t.Helper()
+	if e := h.entry("raw-data", key); e.State != StateLoaded || e.Content != content {
+		t.Fatalf("entry %s %s, want %s loaded", e.State, e.Content, content)
 	}
-	if c := h.importCounts()[key]; c != 1 {
-		t.Fatalf("imported %d times, want once (v2)", c)
+	if c := h.importCounts()[key]; c != imports {
+		t.Fatalf("imported %d times, want %d", c, imports)
 	}
 }

@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,21 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/dlibot/dlibot/internal/golden"
 	"github.com/dlibot/dlibot/internal/testsync"
 	"github.com/dlibot/dlibot/pkg/events"
 )
-
-func init() {
-	// -update rewrites the golden files (another test file may define it).
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func updateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // emfDoc is one parsed EMF document.
 type emfDoc struct {
@@ -177,19 +164,7 @@ func TestEMFGolden(t *testing.T) {
 			t.Errorf("output contains %s:\n%s", absent, out.String())
 		}
 	}
-	golden := filepath.Join("testdata", "emf-golden.jsonl")
-	if updateGolden() {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if out.String() != string(want) {
-		t.Errorf("EMF output differs from %s (-update rewrites it):\ngot:\n%s\nwant:\n%s", golden, out.String(), want)
-	}
+	golden.Check(t, "emf-golden.jsonl", out.Bytes())
 }
 
 // TestEMFDeltas: each Flush reports only what changed since the previous
