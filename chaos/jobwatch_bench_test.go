@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -218,6 +219,115 @@ func benchJobwatch25k(b *testing.B, qps string) {
 	b.ReportMetric(float64(c.Replicas[0].PeakRSS())/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(float64(dups), "duplicates")
 	b.Logf("%d polls in %s, %d DLI calls, %d failures alerted", int(n1-n0), took.Round(time.Second), calls, len(seen))
+	reportLatencyParts(b, c.Replicas[0].Output, changed, seen)
+}
+
+// pollSpan is one poll as the "jobwatch poll" log line tells it.
+type pollSpan struct {
+	start, delivering, end time.Time
+	list, detect           time.Duration
+	posts                  int
+}
+
+// jobwatchPolls reads the polls that listed DLI from a replica's log.
+func jobwatchPolls(out string) []pollSpan {
+	var polls []pollSpan
+	for _, line := range scanLines(out) {
+		if !strings.Contains(line, `"msg":"jobwatch poll"`) {
+			continue
+		}
+		var l struct {
+			Time      time.Time `json:"time"`
+			Listed    bool      `json:"listed"`
+			Posts     int       `json:"posts"`
+			ListMS    int64     `json:"list_ms"`
+			DetectMS  int64     `json:"detect_ms"`
+			DeliverMS int64     `json:"deliver_ms"`
+			FirstMS   int64     `json:"first_deliver_ms"`
+			TookMS    int64     `json:"took_ms"`
+		}
+		if json.Unmarshal([]byte(line), &l) != nil || !l.Listed {
+			continue
+		}
+		ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+		p := pollSpan{start: l.Time.Add(-ms(l.TookMS)), delivering: l.Time.Add(-ms(l.DeliverMS)), end: l.Time,
+			list: ms(l.ListMS), detect: ms(l.DetectMS), posts: l.Posts}
+		if l.FirstMS > 0 { // delivery began before the listing ended
+			p.delivering = p.start.Add(ms(l.FirstMS))
+		}
+		polls = append(polls, p)
+	}
+	return polls
+}
+
+// reportLatencyParts splits each alert's detection latency into the wait
+// for the poll that found it (failure → that poll's start), the poll's
+// listing and detection (start → its first delivery begins) and the
+// delivery (→ the alert seen by the Slack fake: KV steps and the channel's
+// pacing), and reports the mean and the maximum of each part. A poll is
+// read from jobwatch's "jobwatch poll" log line.
+func reportLatencyParts(b *testing.B, out func() string, changed, seen map[string]time.Time) {
+	polls := jobwatchPolls(out())
+	var last time.Time
+	for _, at := range seen {
+		if at.After(last) {
+			last = at
+		}
+	}
+	// The poll that posted the last alert logs its line when it ends.
+	_ = Eventually(time.Minute, func() error {
+		if len(polls) == 0 || polls[len(polls)-1].end.Before(last) {
+			polls = jobwatchPolls(out())
+			return fmt.Errorf("the poll that posted the last alert has not logged yet")
+		}
+		return nil
+	})
+	if len(polls) == 0 {
+		b.Logf("no \"jobwatch poll\" log lines: latency parts not reported")
+		return
+	}
+	var wait, poll, deliver []time.Duration
+	for k, at := range seen {
+		i := -1
+		for j, p := range polls {
+			if !p.start.After(at) {
+				i = j
+			}
+		}
+		if i < 0 {
+			continue
+		}
+		p := polls[i]
+		wait = append(wait, p.start.Sub(changed[k]))
+		poll = append(poll, p.delivering.Sub(p.start))
+		deliver = append(deliver, at.Sub(p.delivering))
+	}
+	stat := func(name string, d []time.Duration) {
+		if len(d) == 0 {
+			return
+		}
+		var sum time.Duration
+		for _, x := range d {
+			sum += x
+		}
+		b.ReportMetric((sum / time.Duration(len(d))).Seconds(), name+"-mean-s")
+		b.ReportMetric(slices.Max(d).Seconds(), name+"-max-s")
+	}
+	stat("wait", wait)
+	stat("poll", poll)
+	stat("deliver", deliver)
+	var list, detect time.Duration
+	posts := 0
+	for _, p := range polls {
+		list += p.list
+		detect += p.detect
+		posts += p.posts
+	}
+	n := time.Duration(len(polls))
+	b.Logf("%d listing polls: mean list %s, detect %s; %d Slack writes", len(polls), (list / n).Round(time.Millisecond), (detect / n).Round(time.Millisecond), posts)
+	for _, p := range polls {
+		b.Logf("poll %s: list %s detect %s deliver %s posts %d", p.start.Format("15:04:05.000"), p.list, p.detect, p.end.Sub(p.delivering).Round(time.Millisecond), p.posts)
+	}
 }
 
 func keysOf(m map[string]time.Time) []string {

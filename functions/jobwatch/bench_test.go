@@ -20,7 +20,9 @@ import (
 // interval). Reported: DLI calls per poll (and the budget: pages + failures),
 // poll duration, detection latency p99 (emulator time from the change to the
 // tick plus the poll's wall time until the post), heap in use, process RSS,
-// and duplicate posts. Results: docs/benchmarks.md (jobwatch).
+// root Slack messages per poll (the 15 failures share one digest), and
+// duplicates (a job named in more than one root message) and missing alerts.
+// Results: docs/benchmarks.md (jobwatch).
 func BenchmarkPoll25k(b *testing.B) {
 	f := newFixture(b, nil)
 	ctx := context.Background()
@@ -53,6 +55,7 @@ func BenchmarkPoll25k(b *testing.B) {
 	next := 0
 	var latencies []time.Duration
 	var calls, budget, polls, opened int
+	var openedKeys []string
 	var pollWall time.Duration
 	var pollPeak uint64 // heap growth during a poll: jobwatch and the emulator's answers
 	b.ReportAllocs()
@@ -130,6 +133,7 @@ func BenchmarkPoll25k(b *testing.B) {
 		budget += pages + len(res.Opened)
 		polls++
 		opened += len(res.Opened)
+		openedKeys = append(openedKeys, res.Opened...)
 		pollWall += wall
 		for _, c := range changes {
 			latencies = append(latencies, tickAt.Sub(c.at)+wall)
@@ -141,7 +145,24 @@ func BenchmarkPoll25k(b *testing.B) {
 	p99 := latencies[(len(latencies)*99+99)/100-1]
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	posts := len(f.posts())
+	// Duplicates: a job named in more than one root message (a digest names
+	// several); missing: an incident no root message names.
+	var needles []string
+	for _, k := range openedKeys {
+		var inc Incident
+		if _, _, err := f.w.st.get(ctx, k, &inc); err != nil {
+			b.Fatal(err)
+		}
+		needles = append(needles, "("+inc.JobID+")")
+	}
+	dups, missing := 0, 0
+	named := f.rootCounts(needles)
+	for _, n := range needles {
+		dups += max(0, named[n]-1)
+		if named[n] == 0 {
+			missing++
+		}
+	}
 	b.ReportMetric(float64(calls)/float64(polls), "dli_calls/poll")
 	b.ReportMetric(float64(budget)/float64(polls), "budget/poll")
 	b.ReportMetric(float64(pollWall.Milliseconds())/float64(polls), "ms/poll")
@@ -149,7 +170,9 @@ func BenchmarkPoll25k(b *testing.B) {
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap_MiB")
 	b.ReportMetric(rssMiB(), "rss_MiB")
 	b.ReportMetric(float64(pollPeak)/(1<<20), "poll_heap_peak_MiB")
-	b.ReportMetric(float64(posts-opened), "duplicates")
+	b.ReportMetric(float64(dups), "duplicates")
+	b.ReportMetric(float64(missing), "missing")
+	b.ReportMetric(float64(len(f.posts()))/float64(polls), "root_posts/poll")
 	state := 0
 	for _, kind := range []string{KindFlink, KindSpark, KindSQL} {
 		for n := range shards {

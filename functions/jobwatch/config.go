@@ -92,6 +92,17 @@ type Config struct {
 	// before another replica may take over (JOBWATCH_POST_LEASE). It must
 	// exceed the Slack notifier's longest wait (30s). Default 2m.
 	PostLease time.Duration `env:"POST_LEASE, default=2m"`
+	// DigestMin: when this many alerts or more are due for one Slack
+	// channel at once (in one delivery pass), they are posted as ONE digest
+	// message listing them instead of one message each
+	// (JOBWATCH_DIGEST_MIN). Slack takes about one message per second per
+	// channel, so N separate alerts make the last one wait N-1 seconds.
+	// Events stay one per incident; recoveries and updates are replies in
+	// the digest's thread. 0 turns digests off; else at least 2. Default 4.
+	DigestMin int `env:"DIGEST_MIN, default=4"`
+	// DigestMax is how many incidents a digest names (JOBWATCH_DIGEST_MAX);
+	// the rest are counted ("… and N more"). 1..100. Default 20.
+	DigestMax int `env:"DIGEST_MAX, default=20"`
 	// MaxBackoff caps how far throttling (DLI 429) stretches the poll
 	// period: each throttled poll doubles it up to MaxBackoff
 	// (JOBWATCH_MAX_BACKOFF). Default 8m.
@@ -235,6 +246,12 @@ func (c *Config) validate() error {
 	}
 	if c.PostLease < 30*time.Second {
 		errs = append(errs, "JOBWATCH_POST_LEASE: must be at least 30s (the notifier may wait that long)")
+	}
+	if c.DigestMin < 0 || c.DigestMin == 1 {
+		errs = append(errs, "JOBWATCH_DIGEST_MIN: must be 0 (off) or at least 2")
+	}
+	if c.DigestMax < 1 || c.DigestMax > 100 {
+		errs = append(errs, "JOBWATCH_DIGEST_MAX: must be 1..100")
 	}
 	if c.MaxBackoff < c.Interval {
 		errs = append(errs, "JOBWATCH_MAX_BACKOFF: must be at least JOBWATCH_INTERVAL")

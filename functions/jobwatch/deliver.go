@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/notify"
 )
@@ -71,47 +70,22 @@ func (w *Watcher) publish(ctx context.Context, id, typ string, at time.Time, dat
 // resolution, reminders. Every step is recorded with a revision check
 // before or after its side effect (see docs/jobwatch.md for the window).
 func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *Result) error {
-	var r Incident
-	_, found, err := w.st.get(ctx, key, &r)
-	if err != nil || !found {
+	rp, err := w.prepare(ctx, key, now)
+	if err != nil || rp == nil {
 		return err
 	}
-	isIncident := r.Kind != "summary" && r.Kind != "selfwatch"
-
-	if isIncident && !r.OpenedSent {
-		if err := w.publish(ctx, key+"/opened", events.TypeIncidentOpened, r.Detected, r.event("")); err != nil {
-			return err
-		}
-		if err := w.set(ctx, key, &r, func(x *Incident) bool { x.OpenedSent = true; return true }); err != nil {
-			return err
-		}
-	}
-	if isIncident && !r.LogDone {
-		// One DLI call (10.1.6) per failed batch; a failure leaves the
-		// alert without a log rather than holding it.
-		var tail []string
-		if lg, err := w.dli.BatchLogs(ctx, r.JobID, dli.LogQuery{}); err == nil {
-			tail = lg.Lines
-		} else {
-			w.log.Warn("jobwatch: no log tail", "incident", key, "err", err)
-		}
-		if len(tail) > w.cfg.LogLines {
-			tail = tail[len(tail)-w.cfg.LogLines:]
-		}
-		if err := w.set(ctx, key, &r, func(x *Incident) bool { x.LogTail, x.LogDone = redactLines(tail), true; return true }); err != nil {
-			return err
-		}
-	}
+	r := *rp
+	isIncident := r.isIncident()
 
 	// Post.
-	if r.Ref == nil && !r.Muted && (r.State == StateNew || (r.State == StatePosting && now.After(r.Lease))) && !now.Before(r.RetryAt) {
+	if w.duePost(&r, now) {
 		ok := false
 		err := w.set(ctx, key, &r, func(x *Incident) bool {
 			ok = false // f may run again after a revision conflict
 			if x.Ref != nil || !(x.State == StateNew || (x.State == StatePosting && now.After(x.Lease))) {
 				return false
 			}
-			x.State, x.Lease, x.Attempts = StatePosting, now.Add(w.cfg.PostLease), x.Attempts+1
+			x.State, x.Lease, x.Attempts, x.Digest = StatePosting, now.Add(w.cfg.PostLease), x.Attempts+1, ""
 			ok = true
 			return true
 		})
@@ -154,7 +128,10 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 			return err
 		}
 		if r.Ref != nil {
-			err := w.n.Update(ctx, *r.Ref, w.rootMessage(&r, now))
+			var err error
+			if r.Digest == "" { // a digest lists other incidents too: it is not edited
+				err = w.n.Update(ctx, *r.Ref, w.rootMessage(&r, now))
+			}
 			if err == nil {
 				_, err = w.n.Reply(ctx, *r.Ref, w.updateReply(&r))
 			}
@@ -193,10 +170,12 @@ func (w *Watcher) deliver(ctx context.Context, key string, now time.Time, res *R
 			}
 		}
 		if r.Ref != nil && !r.Edited {
-			if err := w.n.Update(ctx, *r.Ref, w.resolvedMessage(&r)); err != nil && !w.gone(key, err) {
-				return w.slackErr(err, res)
+			if r.Digest == "" { // a digest lists other incidents too: the thread reply says it
+				if err := w.n.Update(ctx, *r.Ref, w.resolvedMessage(&r)); err != nil && !w.gone(key, err) {
+					return w.slackErr(err, res)
+				}
+				res.Posts++
 			}
-			res.Posts++
 			if err := w.set(ctx, key, &r, func(x *Incident) bool { x.Edited = true; return true }); err != nil {
 				return err
 			}

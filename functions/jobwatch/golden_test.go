@@ -2,19 +2,15 @@ package jobwatch
 
 import (
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dlibot/dlibot/internal/golden"
 	"github.com/dlibot/dlibot/pkg/notify"
 	"github.com/dlibot/dlibot/pkg/notify/blockkit"
 	"github.com/dlibot/dlibot/pkg/notify/slacktest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func goldenWatcher(t *testing.T) *Watcher {
 	cfg := DefaultConfig()
@@ -77,20 +73,7 @@ func TestGoldenMessages(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			path := filepath.Join("testdata", name+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("%s differs from the golden file (-update to accept):\n%s", name, got)
-			}
+			golden.Check(t, name+".golden.json", got)
 		})
 	}
 }

@@ -82,7 +82,8 @@ func TestSparkRerunSucceedingResolves(t *testing.T) {
 }
 
 func TestThreeReplicasOneAlertPerIncident(t *testing.T) {
-	f := newFixture(t, nil)
+	// One message per incident (digests: TestDigestThreeReplicas).
+	f := newFixture(t, func(c *Config) { c.DigestMin = 0 })
 	replicas := []*Watcher{f.w, f.replica(), f.replica()}
 	var ids []int64
 	for i := range 5 {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"iter"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -81,7 +82,8 @@ func keyToken(s string) string {
 
 // list lists every job of kind (per queue when Queues is set), at the maximum
 // page size, one DLI call per page.
-func (w *Watcher) list(ctx context.Context, kind string, sqlStart time.Time) ([]obs, error) {
+// Spark batches and SQL jobs are listed from start on (their cursors).
+func (w *Watcher) list(ctx context.Context, kind string, start time.Time) ([]obs, error) {
 	queues := w.cfg.Queues
 	if len(queues) == 0 {
 		queues = []string{""}
@@ -97,18 +99,55 @@ func (w *Watcher) list(ctx context.Context, kind string, sqlStart time.Time) ([]
 				out = append(out, fromFlink(j))
 			}
 		case KindSpark:
-			for b, err := range w.dli.Batches(ctx, dli.BatchQuery{Size: 100, Queue: q}) {
+			// start: the Spark cursor (zero: every batch).
+			for b, err := range w.dli.Batches(ctx, dli.BatchQuery{Size: 100, Queue: q, Start: start}) {
 				if err != nil {
 					return nil, err
 				}
 				out = append(out, fromSpark(b))
 			}
 		case KindSQL:
-			for j, err := range w.dli.SQLJobs(ctx, dli.SQLJobQuery{PageSize: 100, Queue: q, Start: sqlStart}) {
+			for j, err := range w.dli.SQLJobs(ctx, dli.SQLJobQuery{PageSize: 100, Queue: q, Start: start}) {
 				if err != nil {
 					return nil, err
 				}
 				out = append(out, fromSQL(j))
+			}
+		}
+	}
+	return out, nil
+}
+
+// flinkProblemStatuses are the Flink statuses listed on their own at the
+// start of a poll (failed and billing), so new failures are found before
+// the full listing.
+func flinkProblemStatuses() []string {
+	var out []string
+	for s, si := range statusTable[KindFlink] {
+		if si.class == classFailed || si.class == classBilling {
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// listFlinkProblems lists the Flink jobs in a failed or billing status (a
+// status filter per status and queue: a page each unless many jobs sit
+// there).
+func (w *Watcher) listFlinkProblems(ctx context.Context) ([]obs, error) {
+	queues := w.cfg.Queues
+	if len(queues) == 0 {
+		queues = []string{""}
+	}
+	var out []obs
+	for _, q := range queues {
+		for _, st := range flinkProblemStatuses() {
+			for j, err := range w.dli.FlinkJobs(ctx, dli.FlinkJobQuery{Limit: 100, Queue: q, Status: dli.FlinkJobStatus(st)}) {
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, fromFlink(j))
 			}
 		}
 	}

@@ -56,6 +56,9 @@ type meta struct {
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	// SQLCursor is the start filter of the next SQL listing.
 	SQLCursor time.Time `json:"sql_cursor,omitzero"`
+	// SparkCursor is the start (creation time) filter of the next Spark
+	// listing; zero lists every batch (the first poll).
+	SparkCursor time.Time `json:"spark_cursor,omitzero"`
 	// FailingSince is when polling DLI started failing (zero when fine).
 	FailingSince time.Time `json:"failing_since,omitzero"`
 	// Outages counts the self-watch messages (it numbers their keys).
@@ -126,8 +129,8 @@ type subjRec struct {
 // and also the record of the summary and self-watch messages (msg/…).
 type Incident struct {
 	Key string `json:"key"`
-	// Kind is the incident kind (IncidentFailed, …), or "summary" or
-	// "selfwatch" for those messages.
+	// Kind is the incident kind (IncidentFailed, …), or "summary",
+	// "selfwatch" or "digest" for those messages.
 	Kind       string    `json:"kind"`
 	JobKind    string    `json:"job_kind,omitempty"`
 	JobID      string    `json:"job_id,omitempty"`
@@ -156,6 +159,12 @@ type Incident struct {
 	// Summary holds the summary's jobs (Kind "summary").
 	Summary      []summaryItem `json:"summary,omitempty"`
 	SummaryCount int           `json:"summary_count,omitempty"`
+	// Digest, on an incident, is the key of the digest record it was (or
+	// is being) posted in; its Ref is then the digest message.
+	Digest string `json:"digest,omitempty"`
+	// Members, on a digest record (Kind "digest"), are the incidents it
+	// lists: the ones whose posting claim it won.
+	Members []string `json:"members,omitempty"`
 
 	// State is the posting protocol state (StateNew, …).
 	State string `json:"state"`

@@ -127,6 +127,26 @@ type Result struct {
 	SlackPermanent error
 	// Late: this poll was a catch-up after downtime.
 	Late bool
+
+	// timing is where the poll's wall time went (logged per poll).
+	timing pollTiming
+}
+
+func (t *pollTiming) note(kind string, d time.Duration) {
+	if t.kinds == nil {
+		t.kinds = map[string]time.Duration{}
+	}
+	t.kinds[kind] += d
+	t.list += d
+}
+
+// pollTiming is the wall time of one poll's phases.
+type pollTiming struct {
+	began                 time.Time
+	list, detect, deliver time.Duration
+	// firstDeliver is when the first delivery began, after began.
+	firstDeliver time.Duration
+	kinds        map[string]time.Duration // listing time per kind
 }
 
 // Poll lists the jobs, detects incidents and delivers messages and events.
@@ -138,6 +158,8 @@ func (w *Watcher) run(ctx context.Context, deliverOnly bool) (*Result, error) {
 	defer w.mu.Unlock()
 	now := w.now().UTC()
 	res := &Result{}
+	began := time.Now()
+	res.timing.began = began
 
 	m, mrev, err := w.loadMeta(ctx, now)
 	if err != nil {
@@ -166,15 +188,27 @@ func (w *Watcher) run(ctx context.Context, deliverOnly bool) (*Result, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for i, k := range keys {
-		if i%50 == 49 {
-			_ = events.InProgress(ctx)
-		}
-		if err := w.deliver(ctx, k, now, res); err != nil {
-			return nil, err
+	if err := w.deliverKeys(ctx, keys, now, res); err != nil {
+		return nil, err
+	}
+	w.logPoll(res, began)
+	return res, nil
+}
+
+// logPoll logs where one poll's time went: listing (per kind), detection,
+// delivery (Slack posts wait for the channel's pacing there).
+func (w *Watcher) logPoll(res *Result, began time.Time) {
+	attrs := []slog.Attr{slog.Bool("listed", res.Listed), slog.Int("jobs", res.Jobs),
+		slog.Int("opened", len(res.Opened)), slog.Int("resolved", len(res.Resolved)), slog.Int("posts", res.Posts),
+		slog.Int64("list_ms", res.timing.list.Milliseconds()), slog.Int64("detect_ms", res.timing.detect.Milliseconds()),
+		slog.Int64("deliver_ms", res.timing.deliver.Milliseconds()), slog.Int64("first_deliver_ms", res.timing.firstDeliver.Milliseconds()),
+		slog.Int64("took_ms", time.Since(began).Milliseconds())}
+	for _, k := range []string{KindFlink, KindSpark, KindSQL} {
+		if d, ok := res.timing.kinds[k]; ok {
+			attrs = append(attrs, slog.Int64(k+"_list_ms", d.Milliseconds()))
 		}
 	}
-	return res, nil
+	w.log.LogAttrs(context.Background(), slog.LevelInfo, "jobwatch poll", attrs...)
 }
 
 func (w *Watcher) loadMeta(ctx context.Context, now time.Time) (meta, uint64, error) {
@@ -249,46 +283,91 @@ func (w *Watcher) poll(ctx context.Context, now time.Time, m *meta, res *Result,
 	m.LastAttempt = now
 	allOK := true
 	throttled := false
-	for _, kind := range []string{KindFlink, KindSpark, KindSQL} {
-		if !w.cfg.watches(kind) {
+	// The order finds new failures first: the failed Flink jobs (a status
+	// filter: a page or two), the Spark batches and SQL jobs started since
+	// their cursor, then the alerts found so far are delivered, and only
+	// then the full Flink listing (one call per 100 jobs) runs.
+	for _, st := range w.pollSteps(m) {
+		if st.deliver {
+			opened := slices.Clone(res.Opened)
+			sort.Strings(opened)
+			if err := w.deliverKeys(ctx, opened, now, res); err != nil {
+				return err
+			}
 			continue
 		}
-		sqlStart := m.SQLCursor
-		if kind == KindSQL && sqlStart.IsZero() {
-			sqlStart = now.Add(-w.cfg.SQLLookback)
+		kind := st.kind
+		var start time.Time
+		switch kind {
+		case KindSQL:
+			start = m.SQLCursor
+			if start.IsZero() {
+				start = now.Add(-w.cfg.SQLLookback)
+			}
+		case KindSpark:
+			start = m.SparkCursor
 		}
 		_ = events.InProgress(ctx) // a long poll must not be redelivered meanwhile
-		jobs, err := w.list(ctx, kind, sqlStart)
+		listing := time.Now()
+		var jobs []obs
+		var err error
+		if st.problems {
+			jobs, err = w.listFlinkProblems(ctx)
+		} else {
+			jobs, err = w.list(ctx, kind, start)
+		}
+		res.timing.note(kind, time.Since(listing))
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			allOK = false
 			throttled = throttled || errors.Is(err, dli.ErrThrottled)
+			if st.problems && !errors.Is(err, dli.ErrThrottled) {
+				// The full listing below sees these jobs too (only later).
+				w.log.Warn("jobwatch: listing the failed Flink jobs failed; the full listing follows", "err", err)
+				continue
+			}
+			allOK = false
+			if st.problems {
+				kind += " (failed jobs)"
+			}
 			res.ListErrors = append(res.ListErrors, fmt.Errorf("%s: %w", kind, err))
 			w.log.Warn("jobwatch poll failed: listing", "kind", kind, "err", err)
 			continue
 		}
-		res.Jobs += len(jobs)
+		if !st.problems { // the full listing counts them
+			res.Jobs += len(jobs)
+		}
 		// Late: this kind was last listed long ago (jobwatch down, or DLI
 		// unreachable); what changed meanwhile is reported marked late.
 		last := m.Listed[kind]
 		late := !last.IsZero() && now.Sub(last) > w.cfg.lateAfter()
 		res.Late = res.Late || late
-		oldestActive, err := w.process(ctx, kind, jobs, now, m, late, res, pending)
+		detecting := time.Now()
+		oldestActive, err := w.process(ctx, kind, jobs, now, m, late, st.problems, res, pending)
+		res.timing.detect += time.Since(detecting)
+		if err != nil {
+			return err
+		}
+		if st.problems {
+			continue
+		}
 		if m.Listed == nil {
 			m.Listed = map[string]time.Time{}
 		}
 		m.Listed[kind] = now
-		if err != nil {
-			return err
-		}
-		if kind == KindSQL {
+		if kind == KindSQL || kind == KindSpark {
+			// The next listing starts at the oldest job still active (it
+			// may still change), at most a minute back.
 			c := now.Add(-time.Minute)
 			if !oldestActive.IsZero() && oldestActive.Before(c) {
 				c = oldestActive
 			}
-			m.SQLCursor = c
+			if kind == KindSQL {
+				m.SQLCursor = c
+			} else {
+				m.SparkCursor = c
+			}
 		}
 		m.Baselined[kind] = true
 	}
@@ -360,6 +439,35 @@ func (w *Watcher) poll(ctx context.Context, now time.Time, m *meta, res *Result,
 	return nil
 }
 
+// pollStep is one step of a poll: a listing (problems: only the failed
+// Flink jobs) or a delivery of the incidents opened so far.
+type pollStep struct {
+	kind     string
+	problems bool
+	deliver  bool
+}
+
+// pollSteps orders a poll. The failed-Flink-jobs step needs the Flink
+// baseline (on the first poll the full listing records every job quietly).
+func (w *Watcher) pollSteps(m *meta) []pollStep {
+	var steps []pollStep
+	if w.cfg.watches(KindFlink) && m.Baselined[KindFlink] {
+		steps = append(steps, pollStep{kind: KindFlink, problems: true})
+	}
+	for _, k := range []string{KindSpark, KindSQL} {
+		if w.cfg.watches(k) {
+			steps = append(steps, pollStep{kind: k})
+		}
+	}
+	if w.cfg.watches(KindFlink) {
+		if len(steps) > 0 {
+			steps = append(steps, pollStep{deliver: true})
+		}
+		steps = append(steps, pollStep{kind: KindFlink})
+	}
+	return steps
+}
+
 // mergeMeta combines this poll's meta (mine) with one another replica
 // stored meanwhile (cur): pending records are united, the outage state keeps
 // the earliest failure and the highest outage number.
@@ -405,7 +513,10 @@ func (w *Watcher) baselined(m *meta) bool {
 
 // process applies one kind's listing to its shards. It returns the start of
 // the oldest job still active (for the SQL cursor).
-func (w *Watcher) process(ctx context.Context, kind string, jobs []obs, now time.Time, m *meta, late bool, res *Result, pending map[string]bool) (time.Time, error) {
+//
+// partial: jobs is not the full listing (the failed Flink jobs only): jobs
+// not in it are not forgotten, and subjects are left for the full listing.
+func (w *Watcher) process(ctx context.Context, kind string, jobs []obs, now time.Time, m *meta, late, partial bool, res *Result, pending map[string]bool) (time.Time, error) {
 	var byShard [shards][]obs
 	for _, o := range jobs {
 		n := shardOf(o.Subject)
@@ -426,7 +537,7 @@ func (w *Watcher) process(ctx context.Context, kind string, jobs []obs, now time
 				sh.Subj = map[string]*subjRec{}
 			}
 			before, _ := jsonBytes(&sh)
-			d := &detector{w: w, kind: kind, now: now, late: late, quiet: !m.Baselined[kind], m: m, res: res, sh: &sh, cache: map[string]*Incident{}}
+			d := &detector{w: w, kind: kind, now: now, late: late, partial: partial, quiet: !m.Baselined[kind], m: m, res: res, sh: &sh, cache: map[string]*Incident{}}
 			o, err := d.run(ctx, byShard[n])
 			if err != nil {
 				return oldest, err
@@ -462,15 +573,17 @@ const subjectTTL = 14 * 24 * time.Hour
 
 // detector applies observations to one shard.
 type detector struct {
-	w     *Watcher
-	kind  string
-	now   time.Time
-	late  bool
-	quiet bool
-	m     *meta
-	res   *Result
-	sh    *shardState
-	cache map[string]*Incident
+	w    *Watcher
+	kind string
+	now  time.Time
+	late bool
+	// partial: the jobs are not the whole listing (see process).
+	partial bool
+	quiet   bool
+	m       *meta
+	res     *Result
+	sh      *shardState
+	cache   map[string]*Incident
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -600,12 +713,19 @@ func (d *detector) run(ctx context.Context, jobs []obs) (time.Time, error) {
 			jr.R, jr.C = false, false
 		}
 	}
-	// Forget jobs that are gone (full listings) or behind the SQL cursor.
+	if d.partial {
+		return oldest, nil
+	}
+	// Forget jobs that are gone (full listings) or behind the SQL and Spark
+	// cursors (listings of the jobs started since: a job behind the cursor
+	// has ended and will not change).
 	for id, jr := range d.sh.Jobs {
 		if seen[id] {
 			continue
 		}
-		if d.kind != KindSQL || classify(KindSQL, jr.S).class == classFinished || classify(KindSQL, jr.S).class == classFailed {
+		if d.kind == KindFlink {
+			delete(d.sh.Jobs, id)
+		} else if c := classify(d.kind, jr.S).class; c == classFinished || c == classFailed {
 			delete(d.sh.Jobs, id)
 		}
 	}
