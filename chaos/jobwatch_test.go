@@ -16,22 +16,27 @@ var jobwatchEnv = []string{"JOBWATCH_INTERVAL=5s", "JOBWATCH_MAX_BACKOFF=10s"}
 // flinkListPath is the DLI path jobwatch polls for Flink jobs.
 func flinkListPath() string { return "/v1.0/" + PlantedProject + "/streaming/jobs" }
 
-func countRequests(c *Cluster, method, path string) int {
+// fullFlinkListings counts the first pages of jobwatch's full Flink
+// listings: one per poll (the status-filtered listings of the failed jobs
+// at the start of a poll are not counted).
+func fullFlinkListings(c *Cluster) int {
 	n := 0
 	for _, r := range c.Emulator.Requests() {
-		if r.Method == method && r.Path == path {
-			n++
+		if r.Method == "GET" && r.Path == flinkListPath() && r.Query.Get("status") == "" {
+			if o := r.Query.Get("offset"); o == "" || o == "0" {
+				n++
+			}
 		}
 	}
 	return n
 }
 
-// waitPolls waits until jobwatch has listed Flink jobs n more times.
+// waitPolls waits until jobwatch has listed every Flink job n more times.
 func waitPolls(t *testing.T, c *Cluster, n int, timeout time.Duration) {
 	t.Helper()
-	base := countRequests(c, "GET", flinkListPath())
+	base := fullFlinkListings(c)
 	if err := Eventually(timeout, func() error {
-		if got := countRequests(c, "GET", flinkListPath()) - base; got < n {
+		if got := fullFlinkListings(c) - base; got < n {
 			return fmt.Errorf("jobwatch listed Flink jobs %d/%d times in %s", got, n, timeout)
 		}
 		return nil
