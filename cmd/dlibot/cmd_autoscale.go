@@ -142,6 +142,7 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.ModelWeeks, "model-weeks", 4, "dlibot's model: weeks of history")
 	fs.Float64Var(&o.DipRatio, "dip-ratio", 0.5, "dlibot's model leaves out days below this × the same weekday's median over the other weeks (holidays); ≤ 0 keeps all")
 	fs.BoolVar(&o.EqualWait, "equal-wait", false, "also show (as extra rows) what reactive and seasonal-naive cost when re-tuned on the evaluation weeks to dlibot's P95 wait")
+	fs.BoolVar(&o.Limits, "limits", false, "also show two oracle rows bounding the comparisons: dlibot with the knob cheapest on the evaluation weeks (dlibot@best-knob), and seasonal-naive re-tuned on them to hindsight's P95 (seasonal-naive@hindsight-p95)")
 	fs.BoolVar(&o.NoReassert, "no-reassert", false, "dlibot: do not spend leftover plans on firings that re-assert the planned level")
 	fs.DurationVar(&jitter, "plan-jitter", 5*time.Minute, "plans start within ± this of their time")
 	fs.DurationVar(&outDelay, "scale-out-delay", 10*time.Minute, "time until new CUs are usable")
@@ -174,7 +175,7 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(append(rep.Results, rep.EqualWait...)) // EqualWait only with --equal-wait
+		return enc.Encode(append(append(rep.Results, rep.EqualWait...), rep.Limits...)) // only with --equal-wait, --limits
 	}
 	fmt.Fprintf(stdout, "trace %s: %d jobs from %s; tuned on %d week(s), evaluated on %d; target P95 wait %v\n\n",
 		tracePath, len(jobs), rep.Start.Format(time.DateOnly), rep.TrainWeeks, rep.EvalWeeks, o.TargetP95Wait)
@@ -187,8 +188,8 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	rows := rep.Results
-	if len(rep.EqualWait) > 0 {
-		rows = append(append([]sim.PolicyResult(nil), rows...), rep.EqualWait...)
+	if len(rep.EqualWait)+len(rep.Limits) > 0 {
+		rows = append(append(append([]sim.PolicyResult(nil), rows...), rep.EqualWait...), rep.Limits...)
 	}
 	for _, r := range rows {
 		vs := "-"

@@ -66,6 +66,21 @@ func TestAutoscaleSimulateGolden(t *testing.T) {
 			}
 		}
 	}
+	// --limits adds the two oracle rows after the policies.
+	out, errs, code = runCmd(t, "autoscale", "simulate", "--trace", filepath.Join(asTestdata, "small.csv"), "--format", "json", "--limits")
+	if code != 0 {
+		t.Fatalf("--limits: exit %d\n%s", code, errs)
+	}
+	rows = nil
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("--limits: %v\n%s", err, out)
+	}
+	if n := len(rows); n != 8 || rows[6]["policy"] != "dlibot@best-knob" || rows[7]["policy"] != "seasonal-naive@hindsight-p95" {
+		t.Errorf("--limits: %d rows, last two %v and %v", n, rows[n-2]["policy"], rows[n-1]["policy"])
+	}
+	if _, errs, code = runCmd(t, "autoscale", "simulate", "--trace", filepath.Join(asTestdata, "small.csv"), "--policies", "dlibot", "--limits"); code == 0 || !strings.Contains(errs, "hindsight") {
+		t.Errorf("--limits without hindsight: exit %d, %s", code, errs)
+	}
 	// The table form and a policy subset.
 	out, errs, code = runCmd(t, "autoscale", "simulate", "--trace", filepath.Join(asTestdata, "small.csv"), "--policies", "static-peak,dlibot")
 	if code != 0 || !strings.Contains(out, "dlibot") || strings.Contains(out, "hindsight") {

@@ -39,6 +39,9 @@ type BenchOptions struct {
 	ModelWeeks int
 	// EqualWait adds Report.EqualWait (needs dlibot among Policies).
 	EqualWait bool
+	// Limits adds Report.Limits (needs dlibot and hindsight among
+	// Policies).
+	Limits bool
 	// HalfLifeWeeks is the model's decay half-life in weeks. Default 2.
 	HalfLifeWeeks float64
 	// Pooled makes dlibot's model pool all weeks' samples of an hour; by
@@ -119,6 +122,15 @@ type Report struct {
 	// its favour) to the cheapest parameter whose evaluation P95 wait is no
 	// worse than dlibot's: the CU-hours it needs at equal P95 wait.
 	EqualWait []PolicyResult `json:"equal_wait,omitempty"`
+	// Limits holds, when BenchOptions.Limits is set, two oracle rows that
+	// bound what the comparisons can show: "dlibot@best-knob", dlibot with
+	// the knob that turns out cheapest within the wait target on the
+	// evaluation weeks themselves (its plans still learnt from the weeks
+	// before each one: how close to hindsight perfect tuning would come),
+	// and "seasonal-naive@hindsight-p95", seasonal-naive re-tuned on the
+	// evaluation weeks to hindsight's P95 wait (how far below
+	// seasonal-naive the limit itself is, at its own wait).
+	Limits []PolicyResult `json:"limits,omitempty"`
 }
 
 // NewEnv prepares the environment for jobs (sorted by submit time).
@@ -217,28 +229,55 @@ func Bench(jobs []trace.Job, o BenchOptions) (*Report, error) {
 		}
 		rep.Results = append(rep.Results, *row)
 	}
-	if o.EqualWait {
-		var ref *PolicyResult
+	row := func(name string) *PolicyResult {
 		for i := range rep.Results {
-			if rep.Results[i].Policy == "dlibot" {
-				ref = &rep.Results[i]
+			if rep.Results[i].Policy == name {
+				return &rep.Results[i]
 			}
 		}
+		return nil
+	}
+	// oracle re-tunes policy name on the evaluation weeks themselves: the
+	// cheapest parameter whose evaluation P95 wait is at most p95 seconds.
+	oracle := func(name, label string, p95 float64) (*PolicyResult, error) {
+		p, _ := LookupPolicy(name)
+		eo := o
+		eo.WaitCostPerJobMinute = 0
+		eo.TargetP95Wait = time.Duration(p95 * float64(time.Second))
+		r, err := benchPolicyOn(e, p, eo, trainEnd, evalEnd, trainEnd, evalEnd, false, nil)
+		if err != nil {
+			return nil, err
+		}
+		r.Policy = label
+		return r, nil
+	}
+	if o.EqualWait {
+		ref := row("dlibot")
 		if ref == nil {
 			return nil, errors.New("sim: the equal-wait comparison needs the dlibot policy")
 		}
 		for _, name := range []string{"reactive", "seasonal-naive"} {
-			p, _ := LookupPolicy(name)
-			eo := o
-			eo.WaitCostPerJobMinute = 0
-			eo.TargetP95Wait = time.Duration(ref.WaitP95 * float64(time.Second))
-			row, err := benchPolicyOn(e, p, eo, trainEnd, evalEnd, trainEnd, evalEnd, false, nil)
+			r, err := oracle(name, name+"@dlibot-p95", ref.WaitP95)
 			if err != nil {
 				return nil, err
 			}
-			row.Policy = name + "@dlibot-p95"
-			rep.EqualWait = append(rep.EqualWait, *row)
+			rep.EqualWait = append(rep.EqualWait, *r)
 		}
+	}
+	if o.Limits {
+		h := row("hindsight")
+		if h == nil || row("dlibot") == nil {
+			return nil, errors.New("sim: the limits need the dlibot and hindsight policies")
+		}
+		best, err := oracle("dlibot", "dlibot@best-knob", o.TargetP95Wait.Seconds())
+		if err != nil {
+			return nil, err
+		}
+		sn, err := oracle("seasonal-naive", "seasonal-naive@hindsight-p95", h.WaitP95)
+		if err != nil {
+			return nil, err
+		}
+		rep.Limits = append(rep.Limits, *best, *sn)
 	}
 	return rep, nil
 }

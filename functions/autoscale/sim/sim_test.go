@@ -203,7 +203,7 @@ func TestBenchTuningMeetsTargetOnTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Bench(g.Jobs, BenchOptions{TrainWeeks: 2, Sim: Options{Seed: 1}, EqualWait: true})
+	rep, err := Bench(g.Jobs, BenchOptions{TrainWeeks: 2, Sim: Options{Seed: 1}, EqualWait: true, Limits: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +234,26 @@ func TestBenchTuningMeetsTargetOnTraining(t *testing.T) {
 		if r.TrainMeetsTarget && r.WaitP95 > byName["dlibot"].WaitP95 {
 			t.Errorf("%s: P95 %v worse than dlibot's %v", r.Policy, r.WaitP95, byName["dlibot"].WaitP95)
 		}
+	}
+	// The limits: dlibot with the knob cheapest on the evaluation weeks is
+	// within the target there and never dearer than the tuned dlibot when
+	// that met it too (its knob is among those tried); seasonal-naive at
+	// hindsight's P95 is no worse than it when it reaches it.
+	if len(rep.Limits) != 2 || rep.Limits[0].Policy != "dlibot@best-knob" || rep.Limits[1].Policy != "seasonal-naive@hindsight-p95" {
+		t.Fatalf("limit rows: %+v", rep.Limits)
+	}
+	best, d := rep.Limits[0], byName["dlibot"]
+	if !best.TrainMeetsTarget || best.WaitP95 > 300 {
+		t.Errorf("dlibot@best-knob misses the target on the evaluation weeks: %+v", best)
+	}
+	if d.WaitP95 <= 300 && best.CUHours > d.CUHours {
+		t.Errorf("dlibot@best-knob (%v CU-h) dearer than the tuned dlibot (%v CU-h, P95 %v)", best.CUHours, d.CUHours, d.WaitP95)
+	}
+	if sn := rep.Limits[1]; sn.TrainMeetsTarget && sn.WaitP95 > byName["hindsight"].WaitP95 {
+		t.Errorf("seasonal-naive@hindsight-p95: P95 %v worse than hindsight's %v", sn.WaitP95, byName["hindsight"].WaitP95)
+	}
+	if _, err := Bench(g.Jobs, BenchOptions{TrainWeeks: 2, Policies: []string{"dlibot"}, Limits: true}); err == nil {
+		t.Error("limits without hindsight: want an error")
 	}
 	if byName["static-peak"].CUHours <= byName["dlibot"].CUHours {
 		t.Errorf("dlibot (%v CU-h) should cost less than static-peak (%v)", byName["dlibot"].CUHours, byName["static-peak"].CUHours)
