@@ -125,3 +125,30 @@ func TestRedeliveredTickOnlyDelivers(t *testing.T) {
 	}
 	f.wantCounts(1, 1)
 }
+
+// A tick handled late (the previous poll ran long) does not make the next
+// period's tick skip its listing; a duplicate or backlogged tick, whose
+// period began before the last listing, does.
+func TestStaleTicksSkipLateOnesDoNot(t *testing.T) {
+	f := newFixture(t, nil)
+	f.poll(nil) // baseline at t0
+	handle := func(period time.Time, wantListed bool) {
+		t.Helper()
+		f.emu.ClearRequests()
+		if out := f.w.Handle(context.Background(), tickEvent(t, period)); out.Kind() != events.KindAck {
+			t.Fatalf("tick %s: outcome %v", period.Format(time.TimeOnly), out)
+		}
+		if listed := len(f.emu.Requests()) > 0; listed != wantListed {
+			t.Errorf("tick of %s handled at %s: listed %v, want %v", period.Format(time.TimeOnly),
+				f.emu.Clock().Now().Format(time.TimeOnly), listed, wantListed)
+		}
+	}
+	p1 := t0.Add(f.cfg.Interval)
+	f.emu.Advance(f.cfg.Interval + 17*time.Second) // handled 17s late
+	handle(p1, true)
+	f.emu.Advance(13 * time.Second) // the next period, 13s after that listing
+	handle(p1.Add(f.cfg.Interval), true)
+	f.emu.Advance(time.Second)
+	handle(p1.Add(f.cfg.Interval), false) // the same period again: a duplicate
+	handle(p1, false)                     // an old one from a backlog
+}

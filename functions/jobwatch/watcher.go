@@ -95,7 +95,7 @@ func (w *Watcher) Handle(ctx context.Context, e events.Event) events.Outcome {
 	if d, ok := events.DeliveryFrom(ctx); ok && d.Attempt > 1 {
 		redelivered = true
 	}
-	res, err := w.run(ctx, redelivered)
+	res, err := w.run(ctx, redelivered, t.PeriodStart)
 	if err != nil {
 		w.log.Warn("jobwatch poll failed", "event", e.ID(), "err", err)
 		return events.Retry(5 * time.Second)
@@ -150,10 +150,11 @@ type pollTiming struct {
 }
 
 // Poll lists the jobs, detects incidents and delivers messages and events.
-func (w *Watcher) Poll(ctx context.Context) (*Result, error) { return w.run(ctx, false) }
+func (w *Watcher) Poll(ctx context.Context) (*Result, error) { return w.run(ctx, false, time.Time{}) }
 
 // run is Poll; deliverOnly skips the listing.
-func (w *Watcher) run(ctx context.Context, deliverOnly bool) (*Result, error) {
+// period is the tick's period start (zero for Poll).
+func (w *Watcher) run(ctx context.Context, deliverOnly bool, period time.Time) (*Result, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := w.now().UTC()
@@ -166,8 +167,20 @@ func (w *Watcher) run(ctx context.Context, deliverOnly bool) (*Result, error) {
 		return nil, err
 	}
 	pending := map[string]bool{}
-	// A redelivered tick just after a poll, or throttling, skips the listing.
-	recent := !m.LastAttempt.IsZero() && !now.Before(m.LastAttempt) && now.Sub(m.LastAttempt) < w.cfg.Interval/2
+	// A stale tick, a redelivered one, or throttling skips the listing. A
+	// tick is stale when a listing began at or after its period started
+	// (that listing saw what the tick would): a duplicate, or a backlog
+	// after a pause. A tick handled late (the previous poll ran long) does
+	// not make the next period's tick stale. Without a period (Poll), a
+	// listing less than half an interval ago makes it stale.
+	recent := false
+	if !m.LastAttempt.IsZero() {
+		if period.IsZero() {
+			recent = !now.Before(m.LastAttempt) && now.Sub(m.LastAttempt) < w.cfg.Interval/2
+		} else {
+			recent = !period.After(m.LastAttempt)
+		}
+	}
 	if now.Before(m.PollAfter) || recent || deliverOnly {
 		for _, k := range m.Pending {
 			pending[k] = true
