@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dlibot/dlibot/functions/autoscale/chart"
 	"github.com/dlibot/dlibot/functions/autoscale/demand"
@@ -52,6 +53,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Registerer, if set, gets autoscale's own series
+	// (dlibot_autoscale_net_deferred_total).
+	Registerer prometheus.Registerer
 }
 
 // Autoscaler is the autoscale function: Handle takes metrics events and
@@ -65,6 +69,8 @@ type Autoscaler struct {
 	pub func(ctx context.Context, subject string, e events.Event) error
 	log *slog.Logger
 	now func() time.Time
+	// netDeferred counts net checks left to the next sample, by reason.
+	netDeferred *prometheus.CounterVec
 }
 
 // New builds an Autoscaler and opens its KV bucket.
@@ -76,7 +82,20 @@ func New(ctx context.Context, o Options) (*Autoscaler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Autoscaler{cfg: o.Config, dli: o.DLI, st: st, n: o.Notifier, pub: o.Publish, log: o.Logger, now: o.Now}
+	a := &Autoscaler{cfg: o.Config, dli: o.DLI, st: st, n: o.Notifier, pub: o.Publish, log: o.Logger, now: o.Now,
+		netDeferred: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dlibot_autoscale_net_deferred_total",
+			Help: "Reactive net checks left to the next sample (the samples are stored), by reason.",
+		}, []string{"reason"})}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(a.netDeferred); err != nil {
+			are, ok := err.(prometheus.AlreadyRegisteredError)
+			if !ok {
+				return nil, fmt.Errorf("autoscale: metrics: %w", err)
+			}
+			a.netDeferred = are.ExistingCollector.(*prometheus.CounterVec) // another replica in this process
+		}
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -195,10 +214,26 @@ func (a *Autoscaler) HandleSamples(ctx context.Context, ss []events.MetricSample
 			return err
 		}
 		if err := a.net(ctx, q, byQueue[q]); err != nil {
-			return err
+			if !lastTry(ctx) || !dli.Unavailable(err) {
+				return err
+			}
+			// DLI has been unavailable through every delivery. The
+			// samples are stored and the next one counts the backlog run
+			// again from the history, so the scale-out is not lost if
+			// the backlog lasts: leave the check to it rather than
+			// dead-letter samples that are already kept.
+			a.netDeferred.WithLabelValues("dli_unavailable").Inc()
+			a.log.Warn("autoscale: net check left to the next sample: DLI unavailable on every try", "queue", q, "err", err)
 		}
 	}
 	return nil
+}
+
+// lastTry reports whether ctx's delivery is the last before the DLQ (false
+// outside JetStream, e.g. in Lambda).
+func lastTry(ctx context.Context) bool {
+	d, ok := events.DeliveryFrom(ctx)
+	return ok && d.MaxDeliver > 0 && d.Attempt >= d.MaxDeliver
 }
 
 // netState is the reactive net's per-queue state (KV key net.<queue>).

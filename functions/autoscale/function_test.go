@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dlibot/dlibot/functions/autoscale/demand"
 	"github.com/dlibot/dlibot/pkg/dli"
+	"github.com/dlibot/dlibot/pkg/dli/dlitest"
 	"github.com/dlibot/dlibot/pkg/events"
 	"github.com/dlibot/dlibot/pkg/events/natstest"
 	"github.com/dlibot/dlibot/pkg/notify/slacktest"
@@ -685,5 +688,92 @@ func TestPlanProjectsGrowth(t *testing.T) {
 	}
 	if top != 160 {
 		t.Errorf("highest planned level %d CU, want 160 (128·1.05⁴ rounded up to 16)", top)
+	}
+}
+
+// TestNetLeftToNextSampleWhenDLIIsDown: a backlog sample whose net check
+// finds DLI unavailable is retried while deliveries remain; on the last one
+// it is acknowledged (its bucket is stored) with
+// dlibot_autoscale_net_deferred_total{reason="dli_unavailable"}, and the
+// next backlog sample after DLI returns scales out, once. Any other DLI
+// error on the last try still fails the event (the DLQ, with its reason).
+func TestNetLeftToNextSampleWhenDLIIsDown(t *testing.T) {
+	f := netFixture(t)
+	reg := prometheus.NewRegistry()
+	a, err := New(context.Background(), Options{Config: f.cfg, DLI: f.dli, JS: f.js, Notifier: f.n, Logger: quietLogger(),
+		Now: f.emu.Clock().Now, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deferred := func() float64 { // from the registry, as /metrics serves it
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "dlibot_autoscale_net_deferred_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "dli_unavailable" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+	try := func(attempt int) context.Context {
+		return events.WithDelivery(context.Background(), events.Delivery{Attempt: attempt, MaxDeliver: 5}, nil)
+	}
+	now := f.emu.Clock().Now()
+	if err := a.HandleSamples(try(1), point("etl", now.Add(-BucketPeriod), 256, 256, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.emu.AddFault(dlitest.Fault{Status: 503, ErrorCode: "DLI.0999", ErrorMsg: "service unavailable"}); err != nil {
+		t.Fatal(err)
+	}
+	backlog := point("etl", now, 256, 256, 4)
+	for attempt := 1; attempt < 5; attempt++ {
+		err := a.HandleSamples(try(attempt), backlog)
+		if !dli.Unavailable(err) {
+			t.Fatalf("try %d: %v, want DLI unavailable (retried)", attempt, err)
+		}
+		if o := outcome(err); o.Kind() != events.KindRetry {
+			t.Fatalf("try %d: outcome %v, want a retry", attempt, o)
+		}
+	}
+	if err := a.HandleSamples(try(5), backlog); err != nil {
+		t.Fatalf("last try: %v, want the sample acknowledged", err)
+	}
+	if got := deferred(); got != 1 {
+		t.Fatalf("net_deferred = %v, want 1", got)
+	}
+	if err := a.HandleSamples(context.Background(), backlog); err == nil {
+		t.Fatal("outside JetStream (no delivery): want the error, the caller retries")
+	}
+	if h, err := f.a.st.history(context.Background(), "etl", now.Add(-time.Hour), now.Add(time.Minute)); err != nil || !h.Newest().Equal(now.Truncate(BucketPeriod)) && !h.Newest().Equal(now) {
+		t.Fatalf("the deferred sample's bucket is not stored: %+v %v", h, err)
+	}
+	f.emu.ClearFaults()
+	if n := f.dli.scales.Load(); n != 0 {
+		t.Fatalf("scale-outs while DLI was down = %d", n)
+	}
+	if err := a.HandleSamples(try(1), point("etl", now.Add(BucketPeriod), 256, 256, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.dli.scales.Load(); n != 1 {
+		t.Fatalf("scale-outs after DLI returned = %d, want 1", n)
+	}
+	// A client error is no outage: the last try fails and is dead-lettered.
+	if err := f.emu.AddFault(dlitest.Fault{Status: 400, ErrorCode: "DLI.0001", ErrorMsg: "bad request"}); err != nil {
+		t.Fatal(err)
+	}
+	f.emu.Advance(time.Hour)
+	later := f.emu.Clock().Now()
+	for _, at := range []time.Time{later.Add(-BucketPeriod), later} {
+		err = a.HandleSamples(try(5), point("etl", at, 512, 512, 4))
+	}
+	if err == nil || dli.Unavailable(err) || deferred() != 1 {
+		t.Fatalf("client error on the last try: %v, deferred %v; want the error, nothing deferred", err, deferred())
 	}
 }

@@ -29,6 +29,7 @@ func Registration() host.Registration {
 			}
 			o := Options{Config: cfg, DLI: env.DLI, JS: env.JS, Notifier: env.Notifier, Logger: env.Logger}
 			if env.Metrics != nil {
+				o.Registerer = env.Metrics.Registry
 				js, m := env.JS, env.Metrics
 				o.Publish = func(ctx context.Context, subject string, e events.Event) error {
 					_, err := events.Publish(ctx, js, subject, e, events.WithMsgID(e.Source()+" "+e.ID()))
