@@ -40,8 +40,10 @@ func backtestJobs(samples []demand.Sample) []trace.Job {
 	return jobs
 }
 
-// backtest replays ctl over jobs in [from, to).
-func backtest(jobs []trace.Job, from, to time.Time, ctl sim.Controller, minCU, maxCU int, target time.Duration, price float64) (Backtest, error) {
+// backtest replays ctl over jobs in [from, to): CU-hours, waits, and the
+// cost at price per CU-hour plus, when waitCost > 0, waitCost per
+// job-minute waited.
+func backtest(jobs []trace.Job, from, to time.Time, ctl sim.Controller, minCU, maxCU int, target time.Duration, price, waitCost float64) (Backtest, error) {
 	res, err := sim.Run(jobs, from, to, ctl, sim.Options{MinCU: minCU, MaxCU: maxCU, Seed: 1, Drain: 24 * time.Hour})
 	if err != nil {
 		return Backtest{}, err
@@ -54,7 +56,16 @@ func backtest(jobs []trace.Job, from, to time.Time, ctl sim.Controller, minCU, m
 		WaitP99S:       sim.Percentile(res.Waits, 99),
 		Jobs:           res.Jobs,
 	}
-	b.CostPerWeek = math.Round(b.CUHoursPerWeek*price*100) / 100
+	cost := b.CUHoursPerWeek * price
+	if waitCost > 0 {
+		var waited float64
+		for _, w := range res.Waits {
+			waited += w / 60
+		}
+		b.WaitMinutesPerWeek = round1(waited / weeks)
+		cost += b.WaitMinutesPerWeek * waitCost
+	}
+	b.CostPerWeek = math.Round(cost*100) / 100
 	b.MeetsTarget = b.WaitP95S <= target.Seconds() && res.Unfinished == 0
 	return b, nil
 }

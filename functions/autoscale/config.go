@@ -62,6 +62,13 @@ type Config struct {
 	// in the account's currency; when set, decisions and messages show costs
 	// next to CU-hours. Default 0 (CU-hours only).
 	PricePerCUHour float64 `env:"PRICE_PER_CU_HOUR, default=0"`
+	// WaitCostPerJobMinute is the cost, in AUTOSCALE_CURRENCY, of one job
+	// waiting one minute (AUTOSCALE_WAIT_COST_PER_JOB_MINUTE). When set (it
+	// needs AUTOSCALE_PRICE_PER_CU_HOUR), the plan minimises the weekly
+	// price·CU-hours + this·job-minutes waited, replayed leave-one-week-out
+	// over the history, instead of meeting AUTOSCALE_TARGET_P95_WAIT.
+	// Default 0 (the wait target).
+	WaitCostPerJobMinute float64 `env:"WAIT_COST_PER_JOB_MINUTE, default=0"`
 	// Currency labels prices (AUTOSCALE_CURRENCY). Default USD.
 	Currency string `env:"CURRENCY, default=USD"`
 	// TargetP95Wait is the wait target (AUTOSCALE_TARGET_P95_WAIT): the
@@ -195,6 +202,12 @@ func (c *Config) Validate() error {
 	}
 	if c.PricePerCUHour < 0 {
 		bad("PRICE_PER_CU_HOUR", "%v is negative", c.PricePerCUHour)
+	}
+	switch {
+	case c.WaitCostPerJobMinute < 0:
+		bad("WAIT_COST_PER_JOB_MINUTE", "%v is negative", c.WaitCostPerJobMinute)
+	case c.WaitCostPerJobMinute > 0 && c.PricePerCUHour == 0:
+		bad("WAIT_COST_PER_JOB_MINUTE", "%v needs AUTOSCALE_PRICE_PER_CU_HOUR (waiting is weighed against the price of CU-hours)", c.WaitCostPerJobMinute)
 	}
 	if c.TargetP95Wait <= 0 {
 		bad("TARGET_P95_WAIT", "%v: want a positive duration", c.TargetP95Wait)

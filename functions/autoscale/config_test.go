@@ -56,6 +56,8 @@ func TestConfigErrors(t *testing.T) {
 		{"min cu", map[string]string{"AUTOSCALE_MIN_CU": "20"}, "", []string{"AUTOSCALE_MIN_CU: 20"}},
 		{"duration", map[string]string{"AUTOSCALE_INTERVAL": "soon"}, "", []string{"AUTOSCALE_INTERVAL"}},
 		{"cooldown", map[string]string{"AUTOSCALE_NET_COOLDOWN": "10s"}, "", []string{"AUTOSCALE_NET_COOLDOWN"}},
+		{"wait cost without a price", map[string]string{"AUTOSCALE_WAIT_COST_PER_JOB_MINUTE": "0.02"}, "", []string{"AUTOSCALE_WAIT_COST_PER_JOB_MINUTE", "AUTOSCALE_PRICE_PER_CU_HOUR"}},
+		{"negative wait cost", map[string]string{"AUTOSCALE_WAIT_COST_PER_JOB_MINUTE": "-1", "AUTOSCALE_PRICE_PER_CU_HOUR": "0.3"}, "", []string{"AUTOSCALE_WAIT_COST_PER_JOB_MINUTE", "negative"}},
 		{"zone", map[string]string{"AUTOSCALE_TIME_ZONE": "Mars/Olympus"}, "", []string{"AUTOSCALE_TIME_ZONE"}},
 		{"exclude", map[string]string{"AUTOSCALE_EXCLUDE": "2026-13-01"}, "", []string{"AUTOSCALE_EXCLUDE"}},
 		{"file mode", nil, "queues:\n  - name: etl\n    mode: auto\n", []string{"queues.yaml:2: queues[0].mode", `"auto"`}},

@@ -114,6 +114,10 @@ type Inputs struct {
 	CurrentCU int `json:"current_cu"`
 	// TargetP95WaitS is the wait target in seconds.
 	TargetP95WaitS float64 `json:"target_p95_wait_s"`
+	// WaitCostPerJobMinute, when set, is the cost of a job-minute waited:
+	// the plan minimised price·CU-hours + waiting instead of meeting the
+	// wait target.
+	WaitCostPerJobMinute float64 `json:"wait_cost_per_job_minute,omitempty"`
 }
 
 // Candidate is one plan and its backtest.
@@ -144,8 +148,12 @@ type Candidate struct {
 type Backtest struct {
 	// CUHoursPerWeek is the billed CU-hours per week of the window.
 	CUHoursPerWeek float64 `json:"cu_hours_per_week"`
-	// CostPerWeek is CUHoursPerWeek × the price (0 without a price).
+	// CostPerWeek is CUHoursPerWeek × the price (0 without a price), plus
+	// WaitMinutesPerWeek × the wait cost when one is set.
 	CostPerWeek float64 `json:"cost_per_week,omitempty"`
+	// WaitMinutesPerWeek is the job-minutes waited per week (with a wait
+	// cost).
+	WaitMinutesPerWeek float64 `json:"wait_minutes_per_week,omitempty"`
 	// WaitP50S, WaitP95S, WaitP99S are queue-wait percentiles in seconds.
 	WaitP50S float64 `json:"wait_p50_s"`
 	WaitP95S float64 `json:"wait_p95_s"`
@@ -162,7 +170,8 @@ type Delta struct {
 	CUHoursPerWeek float64 `json:"cu_hours_per_week"`
 	// CostPerWeek is the change in cost per week (with a price).
 	CostPerWeek float64 `json:"cost_per_week,omitempty"`
-	// SavingFraction is the saving as a fraction of the current CU-hours.
+	// SavingFraction is the saving as a fraction of the current CU-hours
+	// (of the current cost, waiting included, with a wait cost).
 	SavingFraction float64 `json:"saving_fraction"`
 	// WaitP95S is the change in P95 wait in seconds.
 	WaitP95S float64 `json:"wait_p95_s"`
@@ -207,6 +216,10 @@ func (d *Decision) Message(cfg *Config) notify.Message {
 		-d.Expected.CUHoursPerWeek, 100*d.Expected.SavingFraction, d.Current.Backtest.WaitP95S, d.Chosen.Backtest.WaitP95S, d.Inputs.TargetP95WaitS)
 	if cfg.PricePerCUHour > 0 {
 		summary += fmt.Sprintf(" · *cost:* %.2f %s/week", -d.Expected.CostPerWeek, blockkit.Escape(cfg.Currency))
+	}
+	if cfg.WaitCostPerJobMinute > 0 {
+		summary += fmt.Sprintf(" (CU-hours + waiting at %g %s/job-minute; the cheapest total wins, not the wait target)",
+			cfg.WaitCostPerJobMinute, blockkit.Escape(cfg.Currency))
 	}
 	var plans []string
 	for _, p := range d.Chosen.Plans {

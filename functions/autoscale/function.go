@@ -544,7 +544,8 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	dayStrs = slices.Compact(dayStrs)
 	d.Inputs = &Inputs{From: samples[0].Time, To: now, Samples: len(samples), Newest: newest, Excluded: dayStrs,
 		MinCU: minCU, MaxCU: maxCU, MaxChanges: K, ForeignPlans: foreign, CurrentCU: info.CUs, TargetP95WaitS: a.cfg.TargetP95Wait.Seconds(),
-		GrowthPerWeek: math.Round(prof.Growth*1e4) / 1e4}
+		WaitCostPerJobMinute: a.cfg.WaitCostPerJobMinute,
+		GrowthPerWeek:        math.Round(prof.Growth*1e4) / 1e4}
 	if K < 1 || maxCU < minCU {
 		d.Action = ActionPlanLimit
 		d.Reason = fmt.Sprintf("queue %s has %d plans dlibot does not own (limit %d) or no room between min %d and max %d CU", q, foreign, DefaultMaxPlans, minCU, maxCU)
@@ -568,7 +569,7 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	}
 	so := sim.Options{MinCU: minCU, MaxCU: maxCU, Seed: 1, Drain: 24 * time.Hour}
 	tr, err := sim.Tune(sim.TuneInput{Samples: samples, Jobs: jobs, Weeks: folds, Model: modelCfg, Plan: pc, Net: net,
-		Sim: so, Target: a.cfg.TargetP95Wait})
+		Sim: so, Target: a.cfg.TargetP95Wait, WaitCostPerJobMinute: a.cfg.WaitCostPerJobMinute, PricePerCUHour: a.cfg.PricePerCUHour})
 	if err != nil {
 		return nil, permanent{fmt.Errorf("autoscale: tune %s: %w", q, err)}
 	}
@@ -591,7 +592,7 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 			return nil, nil
 		}
 		ctl := sim.PlanController(s, sim.MondayIn(bfrom, loc), bfrom, now, minCU, maxCU, net)
-		bt, err := backtest(jobs, bfrom, now, ctl, minCU, maxCU, a.cfg.TargetP95Wait, a.cfg.PricePerCUHour)
+		bt, err := backtest(jobs, bfrom, now, ctl, minCU, maxCU, a.cfg.TargetP95Wait, a.cfg.PricePerCUHour, a.cfg.WaitCostPerJobMinute)
 		if err != nil {
 			return nil, permanent{err}
 		}
@@ -621,7 +622,7 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	}
 	cur := &plan.Schedule{Changes: changesOf(curLike), Levels: []int{info.CUs}, CycleMinutes: 7 * 24 * 60}
 	curBT, err := backtest(jobs, bfrom, now, sim.PlanController(cur, sim.MondayIn(bfrom, loc), bfrom, now, minCU, max(maxCU, info.CUs), curNet),
-		minCU, max(maxCU, info.CUs), a.cfg.TargetP95Wait, a.cfg.PricePerCUHour)
+		minCU, max(maxCU, info.CUs), a.cfg.TargetP95Wait, a.cfg.PricePerCUHour, a.cfg.WaitCostPerJobMinute)
 	if err != nil {
 		return nil, permanent{err}
 	}
@@ -632,24 +633,33 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	d.Current = &Candidate{Plans: curPlans, Backtest: curBT}
 	d.Chosen, d.RunnerUp = chosen, runner
 	d.ForecastCU = prof.Quantiles(chosen.Quantile)
-	d.Binding = binding(chosen, tr, K, minCU)
+	d.Binding = binding(chosen, tr, K, minCU, a.cfg.WaitCostPerJobMinute > 0)
 	d.Expected = &Delta{
 		CUHoursPerWeek: round1(chosen.Backtest.CUHoursPerWeek - curBT.CUHoursPerWeek),
 		CostPerWeek:    math.Round((chosen.Backtest.CostPerWeek-curBT.CostPerWeek)*100) / 100,
 		WaitP95S:       chosen.Backtest.WaitP95S - curBT.WaitP95S,
 	}
-	if curBT.CUHoursPerWeek > 0 {
+	byCost := a.cfg.WaitCostPerJobMinute > 0
+	switch {
+	case byCost && curBT.CostPerWeek > 0:
+		// The objective is the cost of CU-hours and waiting together.
+		d.Expected.SavingFraction = math.Round((curBT.CostPerWeek-chosen.Backtest.CostPerWeek)/curBT.CostPerWeek*1000) / 1000
+	case !byCost && curBT.CUHoursPerWeek > 0:
 		d.Expected.SavingFraction = math.Round((curBT.CUHoursPerWeek-chosen.Backtest.CUHoursPerWeek)/curBT.CUHoursPerWeek*1000) / 1000
 	}
 	if len(own) > 0 && samePlans(own, chosen.Plans) {
 		d.Action, d.Reason = ActionUnchanged, "DLI already holds the proposed plans"
 		return d, nil
 	}
-	fixes := !curBT.MeetsTarget && chosen.Backtest.MeetsTarget
+	fixes := !byCost && !curBT.MeetsTarget && chosen.Backtest.MeetsTarget
 	if d.Expected.SavingFraction < a.cfg.MinSaving && !fixes {
 		d.Action = ActionKept
 		d.Reason = fmt.Sprintf("backtested saving %.1f %% is below the threshold %.1f %% and the current plans meet the wait target or the proposal does not fix it",
 			100*d.Expected.SavingFraction, 100*a.cfg.MinSaving)
+		if byCost {
+			d.Reason = fmt.Sprintf("backtested saving %.1f %% of the cost of CU-hours and waiting is below the threshold %.1f %%",
+				100*d.Expected.SavingFraction, 100*a.cfg.MinSaving)
+		}
 		return d, nil
 	}
 	if qc.Mode == ModeApply {
@@ -744,15 +754,21 @@ func (a *Autoscaler) announce(ctx context.Context, d *Decision, prof *demand.Pro
 	return nil
 }
 
-// binding lists what held the chosen plan back: a cheaper knob that misses
-// the wait target out of sample, demand above the maximum, every plan used
-// by the compiler, or the whole week at the minimum.
-func binding(chosen *Candidate, tr *sim.TuneResult, K, minCU int) []string {
+// binding lists what held the chosen plan back: a knob with fewer
+// CU-hours that misses the wait target out of sample (wait_target) or, with
+// a wait cost, whose waiting costs more than its CU-hours save (wait_cost),
+// demand above the maximum, every plan used by the compiler, or the whole
+// week at the minimum.
+func binding(chosen *Candidate, tr *sim.TuneResult, K, minCU int, byCost bool) []string {
 	var out []string
 	best := tr.Stats[tr.Best]
 	for _, st := range tr.Stats {
-		if st.CUHoursPerWeek < best.CUHoursPerWeek && !st.Qualifies {
-			out = append(out, "wait_target")
+		if st.CUHoursPerWeek < best.CUHoursPerWeek && (byCost || !st.Qualifies) {
+			if byCost {
+				out = append(out, "wait_cost")
+			} else {
+				out = append(out, "wait_target")
+			}
 			break
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -688,6 +689,58 @@ func TestPlanProjectsGrowth(t *testing.T) {
 	}
 	if top != 160 {
 		t.Errorf("highest planned level %d CU, want 160 (128·1.05⁴ rounded up to 16)", top)
+	}
+}
+
+// TestWaitCostObjective: with AUTOSCALE_WAIT_COST_PER_JOB_MINUTE the knob is
+// the one of the least weekly cost of CU-hours and waiting (leave one week
+// out), the decision says so (inputs, cost in the tuning and backtests,
+// binding wait_cost when a leaner plan lost on its waiting), and a dearer
+// wait buys more CU-hours and less waiting.
+func TestWaitCostObjective(t *testing.T) {
+	plan := func(waitCost float64) *Decision {
+		t.Helper()
+		// The net off: a scale-out lasts until the next firing, which
+		// here would make every lean plan dearer in CU-hours too.
+		f := newFixture(t, func(c *Config) { c.PricePerCUHour, c.WaitCostPerJobMinute, c.NetBacklog = 0.25, waitCost, 0 })
+		now := f.emu.Clock().Now()
+		// Business hours with peaks: every third bucket of a working hour
+		// needs 224 CU instead of 128 (demand, not size: the queue holds
+		// 256), so covering the peaks is a choice between CU-hours and
+		// waiting.
+		f.feed(now.Add(-2*demand.Week), now, func(at time.Time) []events.MetricSample {
+			d := businessDemand(at)
+			if d > 16 && at.Minute()%15 == 0 {
+				d = 224
+			}
+			return point("etl", at, 256, d, 0)
+		})
+		d, err := f.a.PlanQueue(context.Background(), "etl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Inputs.WaitCostPerJobMinute != waitCost || d.Chosen == nil || d.Chosen.Tuning == nil {
+			t.Fatalf("wait cost %v: decision %+v", waitCost, d)
+		}
+		c := d.Chosen
+		if c.Tuning.CostPerWeek <= 0 || math.Abs(c.Tuning.CostPerWeek-(0.25*c.Tuning.CUHoursPerWeek+waitCost*c.Tuning.WaitMinutesPerWeek)) > 0.1 {
+			t.Errorf("wait cost %v: tuning %+v", waitCost, c.Tuning)
+		}
+		b := c.Backtest
+		if math.Abs(b.CostPerWeek-(0.25*b.CUHoursPerWeek+waitCost*b.WaitMinutesPerWeek)) > 0.1 {
+			t.Errorf("wait cost %v: backtest %+v", waitCost, b)
+		}
+		if want := (d.Current.Backtest.CostPerWeek - b.CostPerWeek) / d.Current.Backtest.CostPerWeek; math.Abs(d.Expected.SavingFraction-want) > 0.001 {
+			t.Errorf("saving %v, want the cost saving %v", d.Expected.SavingFraction, want)
+		}
+		return d
+	}
+	cheap, dear := plan(0.0001), plan(5)
+	if !(dear.Chosen.Tuning.CUHoursPerWeek > cheap.Chosen.Tuning.CUHoursPerWeek && dear.Chosen.Tuning.WaitMinutesPerWeek < cheap.Chosen.Tuning.WaitMinutesPerWeek) {
+		t.Errorf("cheap wait chose %s (%+v), dear wait %s (%+v)", cheap.Chosen.Knob, cheap.Chosen.Tuning, dear.Chosen.Knob, dear.Chosen.Tuning)
+	}
+	if !slices.Contains(dear.Binding, "wait_cost") || slices.Contains(dear.Binding, "wait_target") {
+		t.Errorf("dear wait: binding %v, want wait_cost", dear.Binding)
 	}
 }
 

@@ -319,17 +319,19 @@ func benchPolicy(e *Env, p Policy, o BenchOptions, trainEnd, evalEnd time.Time) 
 	case "hindsight":
 		tuneFrom, tuneTo, tuning = trainEnd, evalEnd, false // the oracle tunes on what it is judged on
 	}
-	if c, ok := p.(compiledPolicy); ok && o.WaitCostPerJobMinute == 0 {
+	if c, ok := p.(compiledPolicy); ok {
 		var tr *TuneResult
 		var err error
+		obj := Objective{Target: o.TargetP95Wait, WaitCostPerJobMinute: o.WaitCostPerJobMinute, PricePerCUHour: o.PricePerCUHour}
 		if c.hindsight {
 			// The limit searches the same knobs (Search) on the weeks it
 			// is judged on.
-			tr, err = c.searchOn(e, trainEnd, evalEnd, o.TargetP95Wait)
+			tr, err = c.searchOn(e, trainEnd, evalEnd, obj)
 		} else {
 			// dlibot tunes itself as the service does: Tune over the
-			// training weeks (leave-one-week-out).
-			tr, err = c.tune(e, e.Start, trainEnd, o.TargetP95Wait)
+			// training weeks (leave-one-week-out), by the wait target or
+			// by cost.
+			tr, err = c.tune(e, e.Start, trainEnd, obj)
 		}
 		if err != nil {
 			return nil, err

@@ -392,14 +392,15 @@ func (c compiledPolicy) schedule(e *Env, learnTo time.Time, weeks int, k Knob) (
 
 // tune chooses dlibot's knob on [from, to) with Tune, as the service does on
 // its history.
-func (c compiledPolicy) tune(e *Env, from, to time.Time, target time.Duration) (*TuneResult, error) {
+func (c compiledPolicy) tune(e *Env, from, to time.Time, obj Objective) (*TuneResult, error) {
 	var weeks []time.Time
 	for ws := from; ws.Before(to); ws = ws.Add(demand.Week) {
 		weeks = append(weeks, ws)
 	}
 	ss := e.samples(from, to)
 	return Tune(TuneInput{Samples: ss, Jobs: e.Jobs, Weeks: weeks, Model: c.modelConfig(e, ss, len(weeks)),
-		Plan: e.Plan, Net: e.Net, Sim: e.Sim, Target: target, Margin: e.TuneMargin})
+		Plan: e.Plan, Net: e.Net, Sim: e.Sim, Target: obj.Target, Margin: e.TuneMargin,
+		WaitCostPerJobMinute: obj.WaitCostPerJobMinute, PricePerCUHour: obj.PricePerCUHour})
 }
 
 // searchOn runs Search with each knob's figures over [from, to) itself
@@ -407,7 +408,8 @@ func (c compiledPolicy) tune(e *Env, from, to time.Time, target time.Duration) (
 // better of the configured net and a net needing one more sample (it
 // knows the future: a more eager net only costs it), so that dlibot's net
 // default never makes the limit dearer.
-func (c compiledPolicy) searchOn(e *Env, from, to time.Time, target time.Duration) (*TuneResult, error) {
+func (c compiledPolicy) searchOn(e *Env, from, to time.Time, obj Objective) (*TuneResult, error) {
+	target := obj.Target
 	one := func(k Knob) (KnobStats, error) {
 		ctl, _, err := c.Controller(e, from, to, float64(knobIndex(k)), false)
 		if err != nil {
@@ -418,7 +420,12 @@ func (c compiledPolicy) searchOn(e *Env, from, to time.Time, target time.Duratio
 			return KnobStats{}, err
 		}
 		p95 := Percentile(r.Waits, 95)
-		return KnobStats{Knob: k, CUHoursPerWeek: r.CUHours / (to.Sub(from).Hours() / (7 * 24)), WorstP95: p95, P95: p95}, nil
+		weeks := to.Sub(from).Hours() / (7 * 24)
+		st := KnobStats{Knob: k, CUHoursPerWeek: r.CUHours / weeks, WorstP95: p95, P95: p95}
+		if obj.byCost() {
+			st.WaitMinutesPerWeek = totalWaitMin(r) / weeks
+		}
+		return st, nil
 	}
 	var chosen map[Knob]int
 	eval := func(k Knob) (KnobStats, error) {
@@ -433,7 +440,11 @@ func (c compiledPolicy) searchOn(e *Env, from, to time.Time, target time.Duratio
 			return a, err
 		}
 		okA, okB := a.WorstP95 <= target.Seconds(), b.WorstP95 <= target.Seconds()
-		if okB && (!okA || b.CUHoursPerWeek < a.CUHoursPerWeek) || !okA && !okB && b.WorstP95 < a.WorstP95 {
+		better := okB && (!okA || b.CUHoursPerWeek < a.CUHoursPerWeek) || !okA && !okB && b.WorstP95 < a.WorstP95
+		if obj.byCost() {
+			better = obj.cost(b.CUHoursPerWeek, b.WaitMinutesPerWeek) < obj.cost(a.CUHoursPerWeek, a.WaitMinutesPerWeek)
+		}
+		if better {
 			if chosen == nil {
 				chosen = map[Knob]int{}
 			}
@@ -442,7 +453,8 @@ func (c compiledPolicy) searchOn(e *Env, from, to time.Time, target time.Duratio
 		}
 		return a, nil
 	}
-	stats, order, err := Search(eval, target, 1)
+	obj.Margin = 1
+	stats, order, err := Search(eval, obj)
 	if err != nil {
 		return nil, err
 	}

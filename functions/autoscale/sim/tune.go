@@ -62,15 +62,46 @@ func Knobs() []Knob {
 	return append(out, Knob{Quantile: 0.95, Static: true})
 }
 
+// Objective is what Search and Tune choose a knob by.
+type Objective struct {
+	// Target is the P95 wait the worst fold must meet.
+	Target time.Duration
+	// Margin scales Target for the choice (0 means DefaultMargin).
+	Margin float64
+	// WaitCostPerJobMinute, when > 0, chooses by cost instead of by the
+	// target: the least mean weekly PricePerCUHour·CU-hours +
+	// WaitCostPerJobMinute·job-minutes waited (KnobStats.CostPerWeek). The
+	// target then only labels knobs (Qualifies).
+	WaitCostPerJobMinute float64
+	// PricePerCUHour is the price of a CU-hour (with WaitCostPerJobMinute;
+	// 0 counts as 1).
+	PricePerCUHour float64
+}
+
+func (o Objective) byCost() bool { return o.WaitCostPerJobMinute > 0 }
+
+// cost is a week's cost under o: CU-hours priced, plus waited job-minutes
+// at the wait cost.
+func (o Objective) cost(cuHours, waitMinutes float64) float64 {
+	price := o.PricePerCUHour
+	if price == 0 {
+		price = 1
+	}
+	return price*cuHours + o.WaitCostPerJobMinute*waitMinutes
+}
+
 // Search finds the preferred knob with eval (a knob's figures) in two
 // stages: every quantile without reserve and the one-size knob first, then
 // the other reserves for the preferred quantile so far, the two below it
 // and the one above. It returns
-// the figures of the knobs tried and their order of preference (qualifying
-// knobs from the cheapest, then those whose worst P95 meets target without
-// the margin, then the rest from the lowest worst P95). A knob qualifies
-// when its worst P95 is at most margin·target.
-func Search(eval func(Knob) (KnobStats, error), target time.Duration, margin float64) ([]KnobStats, []int, error) {
+// the figures of the knobs tried and their order of preference: by the
+// wait target (qualifying knobs from the cheapest, then those whose worst
+// P95 meets the target without the margin, then the rest from the lowest
+// worst P95), or by cost when obj.WaitCostPerJobMinute is set (from the
+// least CostPerWeek). A knob qualifies when its worst P95 is at most
+// margin·target.
+func Search(eval func(Knob) (KnobStats, error), obj Objective) ([]KnobStats, []int, error) {
+	margin, target := obj.Margin, obj.Target
 	if margin == 0 {
 		margin = DefaultMargin
 	}
@@ -83,9 +114,18 @@ func Search(eval func(Knob) (KnobStats, error), target time.Duration, margin flo
 		}
 		st.Knob = k
 		st.Qualifies = st.WorstP95 <= margin*target.Seconds()
+		if obj.byCost() {
+			st.CostPerWeek = math.Round(obj.cost(st.CUHoursPerWeek, st.WaitMinutesPerWeek)*100) / 100
+		}
 		stats = append(stats, st)
 		within = append(within, st.WorstP95 <= target.Seconds())
 		return nil
+	}
+	order := func() []int {
+		if obj.byCost() {
+			return byCost(stats)
+		}
+		return preference(stats, within)
 	}
 	for _, q := range Quantiles {
 		if err := try(Knob{Quantile: q}); err != nil {
@@ -100,7 +140,7 @@ func Search(eval func(Knob) (KnobStats, error), target time.Duration, margin flo
 	// stage tries the preferred quantile, the two below it and the one
 	// above.
 	best := 0
-	for _, i := range preference(stats, within) {
+	for _, i := range order() {
 		if !stats[i].Knob.Static {
 			best = i // stats[:len(Quantiles)] are the quantiles in order
 			break
@@ -120,7 +160,23 @@ func Search(eval func(Knob) (KnobStats, error), target time.Duration, margin flo
 			}
 		}
 	}
-	return stats, preference(stats, within), nil
+	return stats, order(), nil
+}
+
+// byCost orders knobs from the least CostPerWeek (ties: lower worst P95).
+func byCost(st []KnobStats) []int {
+	order := make([]int, len(st))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		x, y := st[order[a]], st[order[b]]
+		if x.CostPerWeek != y.CostPerWeek {
+			return x.CostPerWeek < y.CostPerWeek
+		}
+		return x.WorstP95 < y.WorstP95
+	})
+	return order
 }
 
 // CompileKnob compiles the weekly schedule of knob k from profile prof
@@ -219,6 +275,12 @@ type TuneInput struct {
 	// Margin scales the target for the choice (0 means DefaultMargin): a
 	// knob qualifies when its worst fold's P95 is at most Margin·Target.
 	Margin float64
+	// WaitCostPerJobMinute, when > 0, chooses by cost instead of by the
+	// target (Objective): PricePerCUHour·CU-hours + WaitCostPerJobMinute·
+	// job-minutes waited, mean per fold week.
+	WaitCostPerJobMinute float64
+	// PricePerCUHour prices a CU-hour for the cost objective (0 counts as 1).
+	PricePerCUHour float64
 }
 
 // DefaultMargin is the share of the P95 wait target the worst fold must
@@ -237,6 +299,12 @@ type KnobStats struct {
 	P95      float64 `json:"p95_s"`
 	// Qualifies reports WorstP95 ≤ Margin·Target.
 	Qualifies bool `json:"qualifies"`
+	// WaitMinutesPerWeek is the mean job-minutes waited in a fold week
+	// (reported with the cost objective).
+	WaitMinutesPerWeek float64 `json:"wait_minutes_per_week,omitempty"`
+	// CostPerWeek is the mean weekly cost under the cost objective:
+	// price·CU-hours + wait cost·WaitMinutesPerWeek (0 without it).
+	CostPerWeek float64 `json:"cost_per_week,omitempty"`
 }
 
 // TuneResult is Tune's outcome.
@@ -261,7 +329,8 @@ type TuneResult struct {
 // plan is compiled from it and replayed (with the reactive net) over that
 // week's jobs. A knob qualifies when its worst week's P95 wait is at most
 // Margin·Target; the cheapest qualifying knob (mean CU-hours per week) wins,
-// ties to the lower P95 (Search). With one week of history the week is
+// ties to the lower P95 (Search) — or, with WaitCostPerJobMinute, the knob
+// of the least mean weekly cost of CU-hours and waiting. With one week of history the week is
 // replayed in-sample. With Model.Trend each fold projects its model to the
 // week it replays, with one growth estimated over the whole history
 // (demand.EstimateGrowth) shared by the folds.
@@ -332,15 +401,20 @@ func Tune(in TuneInput) (*TuneResult, error) {
 				f.replayed[key] = r
 			}
 			st.CUHoursPerWeek += r.CUHours / float64(len(folds))
+			if in.WaitCostPerJobMinute > 0 {
+				st.WaitMinutesPerWeek += totalWaitMin(r) / float64(len(folds))
+			}
 			st.WorstP95 = max(st.WorstP95, Percentile(r.Waits, 95))
 			all = append(all, r.Waits...)
 		}
 		sort.Float64s(all)
 		st.P95 = Percentile(all, 95)
 		st.CUHoursPerWeek = math.Round(st.CUHoursPerWeek*10) / 10
+		st.WaitMinutesPerWeek = math.Round(st.WaitMinutesPerWeek*10) / 10
 		return st, nil
 	}
-	if res.Stats, res.Order, err = Search(eval, in.Target, in.Margin); err != nil {
+	obj := Objective{Target: in.Target, Margin: in.Margin, WaitCostPerJobMinute: in.WaitCostPerJobMinute, PricePerCUHour: in.PricePerCUHour}
+	if res.Stats, res.Order, err = Search(eval, obj); err != nil {
 		return nil, err
 	}
 	res.Best = res.Order[0]

@@ -133,7 +133,7 @@ func TestSearchStagesAndPreference(t *testing.T) {
 		}
 		return v
 	}
-	stats, order, err := Search(eval(&calls, p95), target, 1)
+	stats, order, err := Search(eval(&calls, p95), Objective{Target: target, Margin: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestSearchStagesAndPreference(t *testing.T) {
 	// Margin 0.25: nothing planned qualifies (≥ 100 s > 75 s), the
 	// one-size knob does.
 	calls = nil
-	stats, order, _ = Search(eval(&calls, func(k Knob) float64 { return p95(k) + 100*b2f(!k.Static) }), target, 0.25)
+	stats, order, _ = Search(eval(&calls, func(k Knob) float64 { return p95(k) + 100*b2f(!k.Static) }), Objective{Target: target, Margin: 0.25})
 	if best := stats[order[0]].Knob; !(best == Knob{Quantile: 0.95, Static: true}) {
 		t.Errorf("margin 0.5: best %v, want the one-size knob", best)
 	}
@@ -176,12 +176,12 @@ func TestSearchStagesAndPreference(t *testing.T) {
 		}
 		return 250 + 100*(1-k.Quantile)
 	}
-	stats, order, _ = Search(eval(&calls, high), target, 0.5)
+	stats, order, _ = Search(eval(&calls, high), Objective{Target: target, Margin: 0.5})
 	if best := stats[order[0]].Knob; best.Quantile != 0.5 || best.Static {
 		t.Errorf("within the target only: best %v, want the cheapest (q=0.50)", best)
 	}
 	calls = nil
-	stats, order, _ = Search(eval(&calls, func(k Knob) float64 { return 1000 - 100*k.Quantile + float64(k.Reserve) }), target, 1)
+	stats, order, _ = Search(eval(&calls, func(k Knob) float64 { return 1000 - 100*k.Quantile + float64(k.Reserve) }), Objective{Target: target, Margin: 1})
 	if best := stats[order[0]].Knob; best != (Knob{Quantile: 1}) {
 		t.Errorf("nothing meets the target: best %v, want the lowest worst P95 (q=1.00)", best)
 	}
@@ -269,7 +269,7 @@ func TestBenchDlibotIsTune(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, _ := NewEnv(g.Jobs, o)
-	tr, err := compiledPolicy{}.tune(e, e.Start, e.Start.Add(2*demand.Week), 5*time.Minute)
+	tr, err := compiledPolicy{}.tune(e, e.Start, e.Start.Add(2*demand.Week), Objective{Target: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestHindsightKeepsTheBetterNet(t *testing.T) {
 	}
 	from, to := e.Start.Add(demand.Week), e.Start.Add(2*demand.Week)
 	c := compiledPolicy{hindsight: true}
-	tr, err := c.searchOn(e, from, to, 5*time.Minute)
+	tr, err := c.searchOn(e, from, to, Objective{Target: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,5 +383,89 @@ func TestTuneProjectsEachFold(t *testing.T) {
 					weeks, st.CUHoursPerWeek, st.WorstP95, want)
 			}
 		}
+	}
+}
+
+// TestSearchByCost: with a wait cost, Search orders knobs by the weekly
+// cost of CU-hours and waiting, whatever the wait target says: a cheap
+// wait picks the leanest plan, a dear one the fullest.
+func TestSearchByCost(t *testing.T) {
+	eval := func(k Knob) (KnobStats, error) {
+		cu, wait := 100*k.Quantile, 1000*(1-k.Quantile) // more CUs, less waiting
+		if k.Static {
+			cu, wait = 500, 0
+		}
+		return KnobStats{CUHoursPerWeek: cu, WaitMinutesPerWeek: wait, WorstP95: 60 * wait, P95: 60 * wait}, nil
+	}
+	for _, tc := range []struct {
+		waitCost, price float64
+		want            Knob
+		wantCost        float64
+	}{
+		{0.05, 1, Knob{Quantile: 0.5}, 75},     // 100q + 50(1−q)
+		{0.5, 1, Knob{Quantile: 1}, 100},       // 100q + 500(1−q)
+		{0.05, 10, Knob{Quantile: 0.5}, 525},   // 1000q + 50(1−q): the price weighs CU-hours
+		{0.5, 0, Knob{Quantile: 1}, 100},       // price 0 counts as 1
+		{0.001, 1, Knob{Quantile: 0.5}, 50.5},  // the target (300 s) would not allow q = 0.5
+		{2, 0.1, Knob{Quantile: 1}, 10},        // every wait dear
+		{0.1, 1, Knob{Quantile: 1}, 100.0},     // q=0.5 and q=1 both cost 100: the lower P95 wins
+		{0.10001, 1, Knob{Quantile: 1}, 100.0}, // just dearer waiting
+	} {
+		stats, order, err := Search(eval, Objective{Target: 5 * time.Minute, WaitCostPerJobMinute: tc.waitCost, PricePerCUHour: tc.price})
+		if err != nil {
+			t.Fatal(err)
+		}
+		best := stats[order[0]]
+		if best.Knob != tc.want || math.Abs(best.CostPerWeek-tc.wantCost) > 0.01 {
+			t.Errorf("wait cost %v, price %v: best %v at %v/week, want %v at %v", tc.waitCost, tc.price, best.Knob, best.CostPerWeek, tc.want, tc.wantCost)
+		}
+		for i := 1; i < len(order); i++ {
+			if a, b := stats[order[i-1]], stats[order[i]]; a.CostPerWeek > b.CostPerWeek {
+				t.Fatalf("wait cost %v: %v (%v) ordered before %v (%v)", tc.waitCost, a.Knob, a.CostPerWeek, b.Knob, b.CostPerWeek)
+			}
+		}
+	}
+}
+
+// TestTuneByCostTradesWaitForCUs: on a real trace, Tune with a dear wait
+// buys more CU-hours and waits less than with a cheap one, and its choice
+// is the least cost among the knobs tried; the simulator's dlibot row is
+// that choice (Bench goes through Tune with a wait cost too).
+func TestTuneByCostTradesWaitForCUs(t *testing.T) {
+	p, _ := trace.LookupPreset("business-hours")
+	g, err := trace.Generate(p, trace.GenOptions{Weeks: 3, Seed: 4, Scale: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := BenchOptions{TrainWeeks: 2, Sim: Options{Seed: 1}, Policies: []string{"dlibot"}}
+	e, err := NewEnv(g.Jobs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tune := func(waitCost float64) KnobStats {
+		tr, err := compiledPolicy{}.tune(e, e.Start, e.Start.Add(2*demand.Week), Objective{Target: 5 * time.Minute, WaitCostPerJobMinute: waitCost, PricePerCUHour: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		best := tr.Stats[tr.Best]
+		for _, st := range tr.Stats {
+			if st.CostPerWeek < best.CostPerWeek || st.CostPerWeek == 0 {
+				t.Fatalf("wait cost %v: chose %v at %v/week, %v costs %v", waitCost, best.Knob, best.CostPerWeek, st.Knob, st.CostPerWeek)
+			}
+		}
+		return best
+	}
+	cheap, dear := tune(0.0001), tune(10)
+	if !(dear.CUHoursPerWeek > cheap.CUHoursPerWeek && dear.WaitMinutesPerWeek < cheap.WaitMinutesPerWeek) {
+		t.Errorf("cheap wait: %v (%v CU-h, %v job-min waited); dear wait: %v (%v CU-h, %v job-min)",
+			cheap.Knob, cheap.CUHoursPerWeek, cheap.WaitMinutesPerWeek, dear.Knob, dear.CUHoursPerWeek, dear.WaitMinutesPerWeek)
+	}
+	o.WaitCostPerJobMinute = 10
+	rep, err := Bench(g.Jobs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Results[0].Knob; got != dear.Knob.String() {
+		t.Errorf("simulator's dlibot with a wait cost: knob %s, Tune chose %v", got, dear.Knob)
 	}
 }
