@@ -225,7 +225,7 @@ func benchJobwatch25k(b *testing.B, qps string) {
 // pollSpan is one poll as the "jobwatch poll" log line tells it.
 type pollSpan struct {
 	start, delivering, end time.Time
-	list, detect           time.Duration
+	list, detect, deliver  time.Duration
 	posts                  int
 }
 
@@ -251,7 +251,7 @@ func jobwatchPolls(out string) []pollSpan {
 		}
 		ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
 		p := pollSpan{start: l.Time.Add(-ms(l.TookMS)), delivering: l.Time.Add(-ms(l.DeliverMS)), end: l.Time,
-			list: ms(l.ListMS), detect: ms(l.DetectMS), posts: l.Posts}
+			list: ms(l.ListMS), detect: ms(l.DetectMS), deliver: ms(l.DeliverMS), posts: l.Posts}
 		if l.FirstMS > 0 { // delivery began before the listing ended
 			p.delivering = p.start.Add(ms(l.FirstMS))
 		}
@@ -326,7 +326,8 @@ func reportLatencyParts(b *testing.B, out func() string, changed, seen map[strin
 	n := time.Duration(len(polls))
 	b.Logf("%d listing polls: mean list %s, detect %s; %d Slack writes", len(polls), (list / n).Round(time.Millisecond), (detect / n).Round(time.Millisecond), posts)
 	for _, p := range polls {
-		b.Logf("poll %s: list %s detect %s deliver %s posts %d", p.start.Format("15:04:05.000"), p.list, p.detect, p.end.Sub(p.delivering).Round(time.Millisecond), p.posts)
+		b.Logf("poll %s: list %s detect %s deliver %s (first at +%s) took %s, posts %d", p.start.Format("15:04:05.000"), p.list, p.detect,
+			p.deliver, p.delivering.Sub(p.start).Round(time.Millisecond), p.end.Sub(p.start).Round(time.Millisecond), p.posts)
 	}
 }
 
