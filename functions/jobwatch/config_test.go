@@ -23,6 +23,9 @@ func TestConfigDefaults(t *testing.T) {
 	if c.stuckThreshold("job_submitting") != 10*time.Minute || c.stuckThreshold("LAUNCHING") != 10*time.Minute {
 		t.Error("stuck defaults")
 	}
+	if c.DigestMin != 4 || c.DigestMax != 20 {
+		t.Errorf("digest defaults: min %d, max %d; want 4, 20", c.DigestMin, c.DigestMax)
+	}
 }
 
 func TestConfigFromEnv(t *testing.T) {
@@ -72,6 +75,11 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"JOBWATCH_ROUTES": "queue=[ channel=x"}, "bad glob"},
 		{map[string]string{"JOBWATCH_ROUTES": "colour=red channel=x"}, `unknown key "colour"`},
 		{map[string]string{"JOBWATCH_ROUTES_FILE": "testdata/nope.yaml"}, "JOBWATCH_ROUTES_FILE"},
+		{map[string]string{"JOBWATCH_DIGEST_MIN": "1"}, "JOBWATCH_DIGEST_MIN: must be 0 (off) or at least 2"},
+		{map[string]string{"JOBWATCH_DIGEST_MIN": "-3"}, "JOBWATCH_DIGEST_MIN"},
+		{map[string]string{"JOBWATCH_DIGEST_MIN": "some"}, "DIGEST_MIN"},
+		{map[string]string{"JOBWATCH_DIGEST_MAX": "0"}, "JOBWATCH_DIGEST_MAX: must be 1..100"},
+		{map[string]string{"JOBWATCH_DIGEST_MAX": "101"}, "JOBWATCH_DIGEST_MAX"},
 	} {
 		_, err := LoadConfig(context.Background(), envconfig.MapLookuper(tc.env))
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
