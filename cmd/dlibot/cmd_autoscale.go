@@ -128,6 +128,7 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 		o                           sim.BenchOptions
 		pf                          planFlags
 		jitter, outDelay, metricDly time.Duration
+		cooldowns                   string
 	)
 	fs.StringVar(&tracePath, "trace", "", "job trace CSV (required; - for stdin)")
 	fs.IntVar(&o.TrainWeeks, "train-weeks", 2, "leading weeks used for tuning")
@@ -147,6 +148,7 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&jitter, "plan-jitter", 5*time.Minute, "plans start within ± this of their time")
 	fs.DurationVar(&outDelay, "scale-out-delay", 10*time.Minute, "time until new CUs are usable")
 	fs.DurationVar(&metricDly, "metric-delay", 5*time.Minute, "age of the newest metrics sample a policy sees")
+	fs.StringVar(&cooldowns, "net-cooldowns", "5m,15m", "reactive net cooldowns dlibot and hindsight tune with their plans (whole minutes, comma-separated; \"\": the net's 15m only)")
 	pf.register(fs, 16)
 	if done, err := parseFlags(fs, args, stdout, simulateUsage); done || err != nil {
 		return err
@@ -161,6 +163,14 @@ func autoscaleSimulate(args []string, stdout, stderr io.Writer) error {
 		o.DipRatio = -1
 	}
 	o.Policies = splitList(policies)
+	o.NetCooldowns = []int{}
+	for _, c := range splitList(cooldowns) {
+		d, err := time.ParseDuration(c)
+		if err != nil || d < time.Minute || d%time.Minute != 0 {
+			return fmt.Errorf("simulate: --net-cooldowns %q: want whole minutes such as 5m,15m", c)
+		}
+		o.NetCooldowns = append(o.NetCooldowns, int(d/time.Minute))
+	}
 	o.Plan = pf.config()
 	o.Sim.MinCU, o.Sim.MaxCU = pf.minCU, pf.maxCU
 	o.Sim.PlanJitter, o.Sim.ScaleOutDelay, o.Sim.MetricDelay = negIfZero(jitter), negIfZero(outDelay), negIfZero(metricDly)

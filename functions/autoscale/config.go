@@ -131,6 +131,13 @@ type Config struct {
 	// (AUTOSCALE_NET_COOLDOWN), kept in KV so replicas and restarts respect
 	// it. Default 15m.
 	NetCooldown time.Duration `env:"NET_COOLDOWN, default=15m"`
+	// NetCooldowns are the net cooldowns the tuning may pair with a
+	// queue's plan (AUTOSCALE_NET_COOLDOWNS, comma separated, whole
+	// minutes): each candidate plan is replayed with each, and the net
+	// uses the cooldown of the plan dlibot last applied to the queue
+	// (AUTOSCALE_NET_COOLDOWN before that, and in recommend mode). One
+	// value fixes the cooldown (e.g. 15m). Default 5m,15m.
+	NetCooldowns []time.Duration `env:"NET_COOLDOWNS, default=5m,15m"`
 	// NetJobCU is the CUs assumed per launching job when the samples do not
 	// tell (allocated CUs per running job, at least this)
 	// (AUTOSCALE_NET_JOB_CU). Default 16.
@@ -252,6 +259,11 @@ func (c *Config) Validate() error {
 	}
 	if c.NetCooldown < time.Minute {
 		bad("NET_COOLDOWN", "%v is below 1m", c.NetCooldown)
+	}
+	for _, d := range c.NetCooldowns {
+		if d < time.Minute || d%time.Minute != 0 {
+			bad("NET_COOLDOWNS", "%v: want whole minutes, at least 1m", d)
+		}
 	}
 	if c.NetJobCU < 1 {
 		bad("NET_JOB_CU", "%d: want ≥ 1", c.NetJobCU)

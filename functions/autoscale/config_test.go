@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,13 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if q := c.Queue("etl"); q.Mode != ModeRecommend || q.MinCU != 16 || q.MaxCU != 512 {
 		t.Errorf("queue defaults: %+v", q)
+	}
+	if !slices.Equal(c.NetCooldowns, []time.Duration{5 * time.Minute, 15 * time.Minute}) {
+		t.Errorf("net cooldowns tuned: %v, want [5m 15m]", c.NetCooldowns)
+	}
+	c, err := LoadConfig(context.Background(), envconfig.MapLookuper(map[string]string{"AUTOSCALE_NET_COOLDOWNS": "10m"}))
+	if err != nil || !slices.Equal(c.NetCooldowns, []time.Duration{10 * time.Minute}) {
+		t.Errorf("AUTOSCALE_NET_COOLDOWNS=10m: %v %v", c.NetCooldowns, err)
 	}
 }
 
@@ -56,6 +64,7 @@ func TestConfigErrors(t *testing.T) {
 		{"min cu", map[string]string{"AUTOSCALE_MIN_CU": "20"}, "", []string{"AUTOSCALE_MIN_CU: 20"}},
 		{"duration", map[string]string{"AUTOSCALE_INTERVAL": "soon"}, "", []string{"AUTOSCALE_INTERVAL"}},
 		{"cooldown", map[string]string{"AUTOSCALE_NET_COOLDOWN": "10s"}, "", []string{"AUTOSCALE_NET_COOLDOWN"}},
+		{"net cooldowns", map[string]string{"AUTOSCALE_NET_COOLDOWNS": "5m,90s"}, "", []string{"AUTOSCALE_NET_COOLDOWNS", "1m30s"}},
 		{"wait cost without a price", map[string]string{"AUTOSCALE_WAIT_COST_PER_JOB_MINUTE": "0.02"}, "", []string{"AUTOSCALE_WAIT_COST_PER_JOB_MINUTE", "AUTOSCALE_PRICE_PER_CU_HOUR"}},
 		{"negative wait cost", map[string]string{"AUTOSCALE_WAIT_COST_PER_JOB_MINUTE": "-1", "AUTOSCALE_PRICE_PER_CU_HOUR": "0.3"}, "", []string{"AUTOSCALE_WAIT_COST_PER_JOB_MINUTE", "negative"}},
 		{"zone", map[string]string{"AUTOSCALE_TIME_ZONE": "Mars/Olympus"}, "", []string{"AUTOSCALE_TIME_ZONE"}},

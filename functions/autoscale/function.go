@@ -247,9 +247,38 @@ type netState struct {
 	Since int64 `json:"since,omitempty"`
 	// ScaledAt is the last net scale-out (Unix seconds).
 	ScaledAt int64 `json:"scaled_at,omitempty"`
+	// CooldownS is the net cooldown tuned with the plans dlibot last
+	// applied to the queue (seconds; 0: AUTOSCALE_NET_COOLDOWN).
+	CooldownS int64 `json:"cooldown_s,omitempty"`
 }
 
 func netKey(q string) string { return "net." + queueKey(q) }
+
+// cooldown is the net's cooldown for a queue in state st.
+func (a *Autoscaler) cooldown(st netState) time.Duration {
+	if st.CooldownS > 0 {
+		return time.Duration(st.CooldownS) * time.Second
+	}
+	return a.cfg.NetCooldown
+}
+
+// setNetCooldown records the cooldown the applied plans were tuned with
+// (0: the configured one), for the net to use from now on.
+func (a *Autoscaler) setNetCooldown(ctx context.Context, q string, d time.Duration) error {
+	return a.st.update(ctx, netKey(q), func(old []byte) ([]byte, error) {
+		var st netState
+		if old != nil {
+			if err := json.Unmarshal(old, &st); err != nil {
+				return nil, fmt.Errorf("autoscale: corrupt %s: %w", netKey(q), err)
+			}
+		}
+		if st.CooldownS == int64(d/time.Second) {
+			return nil, nil
+		}
+		st.CooldownS = int64(d / time.Second)
+		return json.Marshal(st)
+	})
+}
 
 // backlogRun counts, in h, the consecutive buckets with a backlog that end
 // at the newest bucket carrying a launching count and come after since;
@@ -338,7 +367,8 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 	if now.Sub(sampleAt) > a.cfg.StaleAfter+BucketPeriod || last.Launching == nil {
 		return nil // an old backlog is no reason to scale now
 	}
-	if st.ScaledAt != 0 && now.Sub(time.Unix(st.ScaledAt, 0)) < a.cfg.NetCooldown {
+	cooldown := a.cooldown(st)
+	if st.ScaledAt != 0 && now.Sub(time.Unix(st.ScaledAt, 0)) < cooldown {
 		return nil
 	}
 	qc := a.cfg.Queue(q)
@@ -369,7 +399,7 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 	// revision-checked update once the cooldown has passed: exactly one
 	// replica acts per window, whatever the clocks' boundaries.
 	claimKey := "netclaim." + queueKey(q)
-	ok, err := a.st.lease(ctx, claimKey, now, a.cfg.NetCooldown)
+	ok, err := a.st.lease(ctx, claimKey, now, cooldown)
 	if err != nil || !ok {
 		return err
 	}
@@ -398,7 +428,7 @@ func (a *Autoscaler) net(ctx context.Context, q string, ss []events.MetricSample
 	d := &Decision{Queue: q, Kind: KindNet, Action: action, Mode: qc.Mode, ApprovedBy: approved, At: now.UTC(),
 		Reason: fmt.Sprintf("%v launching jobs for %d consecutive samples (threshold %v for %d)", *last.Launching, st.N, a.cfg.NetBacklog, a.cfg.NetSamples),
 		Net: &NetAction{FromCU: cur, ToCU: target, Launching: *last.Launching, Samples: st.N, SampleTime: sampleAt,
-			CooldownUntil: now.Add(a.cfg.NetCooldown).UTC()}}
+			CooldownUntil: now.Add(cooldown).UTC()}}
 	a.log.Info("autoscale: net", "action", action, "queue", q, "from_cu", cur, "to_cu", target)
 	return a.publish(ctx, fmt.Sprintf("%s/%s/net/%s", Name, q, sampleAt.Format(time.RFC3339)), d)
 }
@@ -568,7 +598,11 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 		folds = []time.Time{now.Add(-demand.Week)}
 	}
 	so := sim.Options{MinCU: minCU, MaxCU: maxCU, Seed: 1, Drain: 24 * time.Hour}
-	tr, err := sim.Tune(sim.TuneInput{Samples: samples, Jobs: jobs, Weeks: folds, Model: modelCfg, Plan: pc, Net: net,
+	var cooldowns []int
+	for _, d := range a.cfg.NetCooldowns {
+		cooldowns = append(cooldowns, int(d/time.Minute))
+	}
+	tr, err := sim.Tune(sim.TuneInput{Samples: samples, Jobs: jobs, Weeks: folds, Model: modelCfg, Plan: pc, Net: net, NetCooldowns: cooldowns,
 		Sim: so, Target: a.cfg.TargetP95Wait, WaitCostPerJobMinute: a.cfg.WaitCostPerJobMinute, PricePerCUHour: a.cfg.PricePerCUHour})
 	if err != nil {
 		return nil, permanent{fmt.Errorf("autoscale: tune %s: %w", q, err)}
@@ -591,7 +625,7 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 		if unlike != nil && samePlanBodies(ps, unlike.Plans) {
 			return nil, nil
 		}
-		ctl := sim.PlanController(s, sim.MondayIn(bfrom, loc), bfrom, now, minCU, maxCU, net)
+		ctl := sim.PlanController(s, sim.MondayIn(bfrom, loc), bfrom, now, minCU, maxCU, st.Knob.Net(net))
 		bt, err := backtest(jobs, bfrom, now, ctl, minCU, maxCU, a.cfg.TargetP95Wait, a.cfg.PricePerCUHour, a.cfg.WaitCostPerJobMinute)
 		if err != nil {
 			return nil, permanent{err}
@@ -619,6 +653,12 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	curNet := net
 	if qc.Mode != ModeApply {
 		curNet = sim.NetConfig{Disabled: true}
+	} else {
+		var ns netState
+		if _, err := a.st.getJSON(ctx, netKey(q), &ns); err != nil {
+			return nil, err
+		}
+		curNet.Cooldown = a.cooldown(ns) // the cooldown the net runs with today
 	}
 	cur := &plan.Schedule{Changes: changesOf(curLike), Levels: []int{info.CUs}, CycleMinutes: 7 * 24 * 60}
 	curBT, err := backtest(jobs, bfrom, now, sim.PlanController(cur, sim.MondayIn(bfrom, loc), bfrom, now, minCU, max(maxCU, info.CUs), curNet),
@@ -649,6 +689,10 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	}
 	if len(own) > 0 && samePlans(own, chosen.Plans) {
 		d.Action, d.Reason = ActionUnchanged, "DLI already holds the proposed plans"
+		if qc.Mode == ModeApply {
+			// The net goes with the plans in force.
+			return d, a.setNetCooldown(ctx, q, time.Duration(chosen.Tuning.Knob.NetCooldownMin)*time.Minute)
+		}
 		return d, nil
 	}
 	fixes := !byCost && !curBT.MeetsTarget && chosen.Backtest.MeetsTarget
@@ -702,6 +746,9 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 			if err := a.st.countApply(ctx, q, day); err != nil {
 				return nil, err
 			}
+		}
+		if err := a.setNetCooldown(ctx, q, time.Duration(chosen.Tuning.Knob.NetCooldownMin)*time.Minute); err != nil {
+			return nil, err
 		}
 		d.Action, d.ApprovedBy = ActionApplied, "config"
 		d.Reason = fmt.Sprintf("backtest: %.0f → %.0f CU-h/week, P95 wait %.0fs → %.0fs", curBT.CUHoursPerWeek, chosen.Backtest.CUHoursPerWeek, curBT.WaitP95S, chosen.Backtest.WaitP95S)

@@ -692,6 +692,68 @@ func TestPlanProjectsGrowth(t *testing.T) {
 	}
 }
 
+// TestNetCooldownGoesWithTheAppliedPlans: the net cooldown is tuned with
+// the plan; applying the plans records it in net.<queue> (a second tick that
+// finds them in place too), and the net then holds to it — a second
+// backlog 6 minutes after a scale-out scales out again under a 5-minute
+// cooldown, where the configured 15 minutes would refuse. Before any apply,
+// or with AUTOSCALE_NET_COOLDOWNS empty, the configured cooldown holds.
+func TestNetCooldownGoesWithTheAppliedPlans(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cooldowns []time.Duration
+		want      time.Duration // recorded with the plans (0: none)
+		effective time.Duration // what the net holds to
+	}{
+		{"tuned 5m", []time.Duration{5 * time.Minute}, 5 * time.Minute, 5 * time.Minute},
+		{"none tuned", nil, 0, 15 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, func(c *Config) {
+				c.SetQueue(QueueConfig{Name: "etl", Mode: ModeApply})
+				c.NetCooldowns, c.NetCooldown, c.NetSamples = tc.cooldowns, 15*time.Minute, 1
+			})
+			ctx := context.Background()
+			now := f.emu.Clock().Now()
+			f.feedHistory(2, now)
+			var st netState
+			if _, err := f.a.st.getJSON(ctx, netKey("etl"), &st); err != nil || st.CooldownS != 0 {
+				t.Fatalf("before any apply: %+v %v", st, err)
+			}
+			if err := f.a.Tick(ctx, now); err != nil {
+				t.Fatal(err)
+			}
+			d := f.decided()[0]
+			if d.Action != ActionApplied || d.Chosen.Tuning.Knob.NetCooldownMin != int(tc.want/time.Minute) {
+				t.Fatalf("decision %s, knob %v", d.Action, d.Chosen.Knob)
+			}
+			if _, err := f.a.st.getJSON(ctx, netKey("etl"), &st); err != nil || st.CooldownS != int64(tc.want/time.Second) {
+				t.Fatalf("after the apply: net state %+v %v, want cooldown %v", st, err, tc.want)
+			}
+			// Two backlogs 6 minutes apart.
+			f.emu.Advance(time.Hour)
+			at := f.emu.Clock().Now()
+			if err := f.a.HandleSamples(ctx, point("etl", at, 256, 256, 4)); err != nil {
+				t.Fatal(err)
+			}
+			f.emu.Advance(6 * time.Minute)
+			if err := f.a.HandleSamples(ctx, point("etl", at.Add(BucketPeriod), 320, 320, 4)); err != nil {
+				t.Fatal(err)
+			}
+			want := int64(1) // the second backlog comes within the cooldown
+			if tc.effective < 6*time.Minute {
+				want = 2
+			}
+			if n := f.dli.scales.Load(); n != want {
+				t.Fatalf("scale-outs = %d, want %d", n, want)
+			}
+			if d := f.decided()[1]; d.Net == nil || d.Net.CooldownUntil.Sub(d.At) != tc.effective {
+				t.Errorf("net decision %+v: want a cooldown of %v", d.Net, tc.effective)
+			}
+		})
+	}
+}
+
 // TestWaitCostObjective: with AUTOSCALE_WAIT_COST_PER_JOB_MINUTE the knob is
 // the one of the least weekly cost of CU-hours and waiting (leave one week
 // out), the decision says so (inputs, cost in the tuning and backtests,

@@ -56,6 +56,10 @@ type BenchOptions struct {
 	TuneMargin float64
 	// NoTrend turns off dlibot's growth projection (demand.Config.Trend).
 	NoTrend bool
+	// NetCooldowns are the net cooldowns (minutes) dlibot and hindsight
+	// tune with their plans. nil: DefaultNetCooldowns; empty: Net.Cooldown
+	// only.
+	NetCooldowns []int
 }
 
 // PolicyResult is one row of the benchmark (contract fields first), over
@@ -152,7 +156,10 @@ func NewEnv(jobs []trace.Job, o BenchOptions) (*Env, error) {
 	weeks := int(last.Sub(start)/demand.Week) + 1
 	e := &Env{Jobs: jobs, Start: start, Weeks: weeks, Sim: so, Plan: pc, Net: o.Net.normalize(),
 		ModelWeeks: o.ModelWeeks, HalfLifeWeeks: o.HalfLifeWeeks, Pooled: o.Pooled, NoReassert: o.NoReassert, DipRatio: o.DipRatio,
-		TuneMargin: o.TuneMargin, NoTrend: o.NoTrend}
+		TuneMargin: o.TuneMargin, NoTrend: o.NoTrend, NetCooldowns: o.NetCooldowns}
+	if o.NetCooldowns == nil {
+		e.NetCooldowns = DefaultNetCooldowns
+	}
 	if e.ModelWeeks == 0 {
 		e.ModelWeeks = 4
 	}
@@ -169,6 +176,17 @@ func NewEnv(jobs []trace.Job, o BenchOptions) (*Env, error) {
 		}
 	}
 	return e, nil
+}
+
+// policy looks up a built-in policy for e: the compiled ones list their
+// knobs under e's net cooldowns.
+func (e *Env) policy(name string) (Policy, error) {
+	p, err := LookupPolicy(name)
+	if c, ok := p.(compiledPolicy); ok {
+		c.cooldowns = e.NetCooldowns
+		p = c
+	}
+	return p, err
 }
 
 type outcome struct {
@@ -219,7 +237,7 @@ func Bench(jobs []trace.Job, o BenchOptions) (*Report, error) {
 	trainEnd := e.Start.Add(time.Duration(o.TrainWeeks) * demand.Week)
 	evalEnd := e.Start.Add(time.Duration(e.Weeks) * demand.Week)
 	for _, name := range o.Policies {
-		p, err := LookupPolicy(name)
+		p, err := e.policy(name)
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +258,7 @@ func Bench(jobs []trace.Job, o BenchOptions) (*Report, error) {
 	// oracle re-tunes policy name on the evaluation weeks themselves: the
 	// cheapest parameter whose evaluation P95 wait is at most p95 seconds.
 	oracle := func(name, label string, p95 float64) (*PolicyResult, error) {
-		p, _ := LookupPolicy(name)
+		p, _ := e.policy(name)
 		eo := o
 		eo.WaitCostPerJobMinute = 0
 		eo.TargetP95Wait = time.Duration(p95 * float64(time.Second))

@@ -49,6 +49,9 @@ type Env struct {
 	// NoReassert turns off plan.Reassert (re-asserting firings with the
 	// leftover plan budget).
 	NoReassert bool
+	// NetCooldowns are the net cooldowns (minutes) dlibot and hindsight
+	// tune with their plans (TuneInput.NetCooldowns; empty: Net.Cooldown).
+	NetCooldowns []int
 	// TuneMargin is dlibot's tuning margin (TuneInput.Margin; 0: the
 	// default).
 	TuneMargin float64
@@ -299,7 +302,12 @@ func (seasonalPolicy) Controller(e *Env, from, to time.Time, mult float64, _ boo
 // training weeks, the same code the service runs on its history). With
 // hindsight set it is the limit: the same compiler fed each week's own
 // actual demand, its knob chosen on the evaluation weeks themselves.
-type compiledPolicy struct{ hindsight bool }
+type compiledPolicy struct {
+	hindsight bool
+	// cooldowns are the net cooldowns (minutes) Grid lists each knob with
+	// (Env.NetCooldowns; set by Bench).
+	cooldowns []int
+}
 
 func (c compiledPolicy) Name() string {
 	if c.hindsight {
@@ -309,23 +317,32 @@ func (c compiledPolicy) Name() string {
 }
 func (compiledPolicy) Param() string { return "knob" }
 
-// Grid lists the knobs' indexes into Knobs().
-func (compiledPolicy) Grid() []float64 {
-	out := make([]float64, len(Knobs()))
-	for i := range out {
-		out[i] = float64(i)
+// Grid lists every knob (Knobs(), under each of the policy's cooldowns) as
+// knobIndex values.
+func (c compiledPolicy) Grid() []float64 {
+	cds := c.cooldowns
+	if len(cds) == 0 {
+		cds = []int{0}
+	}
+	var out []float64
+	for _, cd := range cds {
+		for _, k := range Knobs() {
+			k.NetCooldownMin = cd
+			out = append(out, float64(knobIndex(k)))
+		}
 	}
 	return out
 }
 
 // knobIndex encodes k as a Grid value: its index in Knobs() plus 1000 ×
-// hindsight's net-samples override (-1 when k is not a knob).
+// hindsight's net-samples override plus 100,000 × its net cooldown in
+// minutes (-1 when k is not a knob).
 func knobIndex(k Knob) int {
-	ns := k.netSamples
-	k.netSamples = 0
+	ns, cd := k.netSamples, k.NetCooldownMin
+	k.netSamples, k.NetCooldownMin = 0, 0
 	for i, x := range Knobs() {
-		if x == k {
-			return i + 1000*ns
+		if x == k && ns < 100 && cd >= 0 {
+			return i + 1000*ns + 100000*cd
 		}
 	}
 	return -1
@@ -338,7 +355,8 @@ func knobOf(v float64) (Knob, error) {
 		return Knob{}, fmt.Errorf("sim: no knob %v", v)
 	}
 	k := ks[i]
-	k.netSamples = int(v) / 1000
+	k.netSamples = int(v) % 100000 / 1000
+	k.NetCooldownMin = int(v) / 100000
 	return k, nil
 }
 
@@ -400,7 +418,7 @@ func (c compiledPolicy) tune(e *Env, from, to time.Time, obj Objective) (*TuneRe
 	ss := e.samples(from, to)
 	return Tune(TuneInput{Samples: ss, Jobs: e.Jobs, Weeks: weeks, Model: c.modelConfig(e, ss, len(weeks)),
 		Plan: e.Plan, Net: e.Net, Sim: e.Sim, Target: obj.Target, Margin: e.TuneMargin,
-		WaitCostPerJobMinute: obj.WaitCostPerJobMinute, PricePerCUHour: obj.PricePerCUHour})
+		WaitCostPerJobMinute: obj.WaitCostPerJobMinute, PricePerCUHour: obj.PricePerCUHour, NetCooldowns: e.NetCooldowns})
 }
 
 // searchOn runs Search with each knob's figures over [from, to) itself
@@ -453,7 +471,7 @@ func (c compiledPolicy) searchOn(e *Env, from, to time.Time, obj Objective) (*Tu
 		}
 		return a, nil
 	}
-	obj.Margin = 1
+	obj.Margin, obj.NetCooldowns = 1, e.NetCooldowns
 	stats, order, err := Search(eval, obj)
 	if err != nil {
 		return nil, err
@@ -469,7 +487,7 @@ func (c compiledPolicy) Controller(e *Env, from, to time.Time, v float64, tuning
 	if err != nil {
 		return nil, 0, err
 	}
-	net := e.Net
+	net := k.Net(e.Net)
 	if k.netSamples > 0 {
 		net.Samples = k.netSamples
 	}

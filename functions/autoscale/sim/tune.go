@@ -15,7 +15,8 @@ import (
 // Knob is one way dlibot can turn a demand profile into a weekly plan: the
 // demand quantile each hour must cover, how many of the K plans the
 // compiler may spend on level changes (the rest go to plan.Reassert, whose
-// firings end a reactive scale-out sooner), or one size all week.
+// firings end a reactive scale-out sooner), or one size all week — and the
+// reactive net's cooldown that goes with the plan.
 type Knob struct {
 	// Quantile is the per-hour demand quantile the plan covers (0–1).
 	Quantile float64 `json:"quantile"`
@@ -25,11 +26,17 @@ type Knob struct {
 	// Static makes the plan one size all week (the Quantile level of the
 	// whole week's hours, no changes).
 	Static bool `json:"static,omitempty"`
+	// NetCooldownMin, when > 0, is the reactive net's cooldown in minutes
+	// with this plan (0: the configured NetConfig.Cooldown). A net
+	// scale-out lasts until the plan's next firing, so how soon the net may
+	// step again trades waiting against CU-hours; it is tuned with the plan
+	// (Objective.NetCooldowns).
+	NetCooldownMin int `json:"net_cooldown_min,omitempty"`
 	// netSamples, when > 0, overrides the net's Samples (hindsight only).
 	netSamples int
 }
 
-// String renders the knob as "q=0.85 reserve=3" or "static q=0.95".
+// String renders the knob as "q=0.85 reserve=3 cooldown=5m" or "static q=0.95".
 func (k Knob) String() string {
 	s := fmt.Sprintf("q=%.2f", k.Quantile)
 	if k.Static {
@@ -37,6 +44,9 @@ func (k Knob) String() string {
 	}
 	if k.Reserve > 0 {
 		s += fmt.Sprintf(" reserve=%d", k.Reserve)
+	}
+	if k.NetCooldownMin > 0 {
+		s += fmt.Sprintf(" cooldown=%dm", k.NetCooldownMin)
 	}
 	if k.netSamples > 0 {
 		s += fmt.Sprintf(" net_samples=%d", k.netSamples)
@@ -50,8 +60,10 @@ var Quantiles = []float64{0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97,
 // Reserves are the numbers of plans a knob may keep for re-asserting firings.
 var Reserves = []int{0, 3, 6}
 
-// Knobs lists every candidate: each of Quantiles with each of Reserves, and
-// one size all week at the 0.95 quantile. Search tries them in two stages.
+// Knobs lists every candidate at the configured net cooldown: each of
+// Quantiles with each of Reserves, and one size all week at the 0.95
+// quantile. Search tries them in two stages, under each of the objective's
+// net cooldowns.
 func Knobs() []Knob {
 	var out []Knob
 	for _, q := range Quantiles {
@@ -60,6 +72,21 @@ func Knobs() []Knob {
 		}
 	}
 	return append(out, Knob{Quantile: 0.95, Static: true})
+}
+
+// DefaultNetCooldowns are the net cooldowns (minutes) tuned with the plan
+// by default: 5 lets the net step again at every Cloud Eye sample, 15 waits
+// for the CUs of a scale-out to arrive. Measured on the simulator's
+// presets (docs/benchmarks.md, session 3); 30 looked cheap in training and
+// missed the wait target out of sample.
+var DefaultNetCooldowns = []int{5, 15}
+
+// Net returns net with k's cooldown.
+func (k Knob) Net(net NetConfig) NetConfig {
+	if k.NetCooldownMin > 0 {
+		net.Cooldown = time.Duration(k.NetCooldownMin) * time.Minute
+	}
+	return net
 }
 
 // Objective is what Search and Tune choose a knob by.
@@ -76,6 +103,9 @@ type Objective struct {
 	// PricePerCUHour is the price of a CU-hour (with WaitCostPerJobMinute;
 	// 0 counts as 1).
 	PricePerCUHour float64
+	// NetCooldowns are the net cooldowns (minutes) each knob is tried with
+	// (Knob.NetCooldownMin); empty: the configured one only.
+	NetCooldowns []int
 }
 
 func (o Objective) byCost() bool { return o.WaitCostPerJobMinute > 0 }
@@ -91,9 +121,10 @@ func (o Objective) cost(cuHours, waitMinutes float64) float64 {
 }
 
 // Search finds the preferred knob with eval (a knob's figures) in two
-// stages: every quantile without reserve and the one-size knob first, then
-// the other reserves for the preferred quantile so far, the two below it
-// and the one above. It returns
+// stages: every quantile without reserve and the one-size knob, under each
+// of obj.NetCooldowns, first; then, per cooldown, the other reserves for
+// that cooldown's preferred quantile, the two below it and the one above.
+// It returns
 // the figures of the knobs tried and their order of preference: by the
 // wait target (qualifying knobs from the cheapest, then those whose worst
 // P95 meets the target without the margin, then the rest from the lowest
@@ -127,36 +158,45 @@ func Search(eval func(Knob) (KnobStats, error), obj Objective) ([]KnobStats, []i
 		}
 		return preference(stats, within)
 	}
-	for _, q := range Quantiles {
-		if err := try(Knob{Quantile: q}); err != nil {
+	cooldowns := obj.NetCooldowns
+	if len(cooldowns) == 0 {
+		cooldowns = []int{0}
+	}
+	for _, c := range cooldowns {
+		for _, q := range Quantiles {
+			if err := try(Knob{Quantile: q, NetCooldownMin: c}); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	for _, c := range cooldowns {
+		if err := try(Knob{Quantile: 0.95, Static: true, NetCooldownMin: c}); err != nil {
 			return nil, nil, err
 		}
 	}
-	if err := try(Knob{Quantile: 0.95, Static: true}); err != nil {
-		return nil, nil, err
-	}
 	// Reserving plans makes the plan coarser but ends net scale-outs
 	// sooner, which can let a lower quantile meet the target: the second
-	// stage tries the preferred quantile, the two below it and the one
-	// above.
-	best := 0
-	for _, i := range order() {
-		if !stats[i].Knob.Static {
-			best = i // stats[:len(Quantiles)] are the quantiles in order
-			break
-		}
-	}
-	var top []float64
-	for j := max(best-2, 0); j <= min(best+1, len(Quantiles)-1); j++ {
-		top = append(top, Quantiles[j])
-	}
-	for _, q := range top {
-		for _, r := range Reserves {
-			if r == 0 {
-				continue
+	// stage tries, per cooldown, its preferred quantile, the two below it
+	// and the one above. (A lower quantile with a short cooldown and
+	// reserved plans is often the cheapest that meets the target, and
+	// the best quantile differs between cooldowns.)
+	first := order()
+	for ci, c := range cooldowns {
+		best := -1
+		for _, i := range first {
+			if !stats[i].Knob.Static && stats[i].Knob.NetCooldownMin == c {
+				best = i - ci*len(Quantiles) // stage 1 holds each cooldown's quantiles in order
+				break
 			}
-			if err := try(Knob{Quantile: q, Reserve: r}); err != nil {
-				return nil, nil, err
+		}
+		for j := max(best-2, 0); best >= 0 && j <= min(best+1, len(Quantiles)-1); j++ {
+			for _, r := range Reserves {
+				if r == 0 {
+					continue
+				}
+				if err := try(Knob{Quantile: Quantiles[j], Reserve: r, NetCooldownMin: c}); err != nil {
+					return nil, nil, err
+				}
 			}
 		}
 	}
@@ -281,11 +321,17 @@ type TuneInput struct {
 	WaitCostPerJobMinute float64
 	// PricePerCUHour prices a CU-hour for the cost objective (0 counts as 1).
 	PricePerCUHour float64
+	// NetCooldowns are the net cooldowns (minutes) tuned with the plan
+	// (Objective.NetCooldowns); empty: Net.Cooldown only.
+	NetCooldowns []int
 }
 
 // DefaultMargin is the share of the P95 wait target the worst fold must
-// meet for a knob to qualify.
-const DefaultMargin = 1.0
+// meet for a knob to qualify: with two to four weeks of folds the cheapest
+// knob that just meets the target there tends to miss it next week (with
+// the tuned cooldowns, 0.9 met the target out of sample in 18 of 18
+// simulator runs, 1 in 15; docs/benchmarks.md, session 3).
+const DefaultMargin = 0.9
 
 // KnobStats is one knob's out-of-sample figures over the folds.
 type KnobStats struct {
@@ -391,10 +437,10 @@ func Tune(in TuneInput) (*TuneResult, error) {
 			if err != nil {
 				return st, err
 			}
-			key := fmt.Sprint(s.Levels[0], s.Changes)
+			key := fmt.Sprint(k.NetCooldownMin, s.Levels[0], s.Changes)
 			r, ok := f.replayed[key]
 			if !ok {
-				ctl := PlanController(s, f.monday, f.from, f.to, pc.MinCU, pc.MaxCU, in.Net)
+				ctl := PlanController(s, f.monday, f.from, f.to, pc.MinCU, pc.MaxCU, k.Net(in.Net))
 				if r, err = Run(in.Jobs, f.from, f.to, ctl, so); err != nil {
 					return st, err
 				}
@@ -413,7 +459,8 @@ func Tune(in TuneInput) (*TuneResult, error) {
 		st.WaitMinutesPerWeek = math.Round(st.WaitMinutesPerWeek*10) / 10
 		return st, nil
 	}
-	obj := Objective{Target: in.Target, Margin: in.Margin, WaitCostPerJobMinute: in.WaitCostPerJobMinute, PricePerCUHour: in.PricePerCUHour}
+	obj := Objective{Target: in.Target, Margin: in.Margin, WaitCostPerJobMinute: in.WaitCostPerJobMinute, PricePerCUHour: in.PricePerCUHour,
+		NetCooldowns: in.NetCooldowns}
 	if res.Stats, res.Order, err = Search(eval, obj); err != nil {
 		return nil, err
 	}

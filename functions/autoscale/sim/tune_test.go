@@ -36,6 +36,73 @@ func TestKnobs(t *testing.T) {
 	if _, err := knobOf(0.5); err == nil {
 		t.Error("knobOf(0.5): want an error (not an index)")
 	}
+	// The net cooldown and hindsight's net samples round-trip through the
+	// Grid value, and the cooldown shows in the name.
+	k := Knob{Quantile: 0.8, Reserve: 6, NetCooldownMin: 5, netSamples: 2}
+	if got, err := knobOf(float64(knobIndex(k))); err != nil || got != k {
+		t.Errorf("knobOf(knobIndex(%v)) = %v, %v", k, got, err)
+	}
+	if got := k.String(); got != "q=0.80 reserve=6 cooldown=5m net_samples=2" {
+		t.Errorf("String() = %q", got)
+	}
+	if n := k.Net(NetConfig{Cooldown: 15 * time.Minute, Samples: 1}); n.Cooldown != 5*time.Minute || n.Samples != 1 {
+		t.Errorf("Net: %+v", n)
+	}
+	if n := (Knob{Quantile: 1}).Net(NetConfig{Cooldown: 15 * time.Minute}); n.Cooldown != 15*time.Minute {
+		t.Errorf("no cooldown: Net %+v, want the configured one", n)
+	}
+	if g := (compiledPolicy{cooldowns: []int{5, 15}}).Grid(); len(g) != 2*len(ks) {
+		t.Errorf("grid of two cooldowns: %d knobs, want %d", len(g), 2*len(ks))
+	}
+}
+
+// TestSearchTunesTheNetCooldown: with net cooldowns, stage 1 tries every
+// quantile under each, and stage 2 the reserves around each cooldown's own
+// preferred quantile; the cheapest qualifying knob may pair a low quantile
+// with the short cooldown.
+func TestSearchTunesTheNetCooldown(t *testing.T) {
+	var calls []Knob
+	eval := func(k Knob) (KnobStats, error) {
+		calls = append(calls, k)
+		cu := 1000*k.Quantile + float64(k.Reserve)
+		p95 := 1200 * (1 - k.Quantile) // 0.75 meets 300 s with the slow net
+		if k.NetCooldownMin == 5 {
+			cu += 20      // an eager net costs a little more per knob…
+			p95 = p95 / 2 // …but halves the wait: 0.5 meets the target
+		}
+		if k.Static {
+			cu, p95 = 5000, 0
+		}
+		return KnobStats{CUHoursPerWeek: cu, WorstP95: p95, P95: p95}, nil
+	}
+	stats, order, err := Search(eval, Objective{Target: 5 * time.Minute, Margin: 1, NetCooldowns: []int{5, 15}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if best := stats[order[0]].Knob; best != (Knob{Quantile: 0.5, NetCooldownMin: 5}) {
+		t.Errorf("best %v, want q=0.50 cooldown=5m", best)
+	}
+	stage1 := 2*len(Quantiles) + 2 // and the one-size knob under each cooldown
+	if len(calls) <= stage1 {
+		t.Fatalf("%d knobs tried", len(calls))
+	}
+	for i, k := range calls[:2*len(Quantiles)] {
+		if want := []int{5, 15}[i/len(Quantiles)]; k.NetCooldownMin != want || k.Reserve != 0 || k.Quantile != Quantiles[i%len(Quantiles)] {
+			t.Errorf("stage 1 knob %d: %v", i, k)
+		}
+	}
+	// Stage 2: cooldown 5 around 0.5 (0.5, 0.6), cooldown 15 around 0.75
+	// (0.6 … 0.8), each with reserves 3 and 6.
+	seen := map[int]map[float64]bool{5: {}, 15: {}}
+	for _, k := range calls[stage1:] {
+		if k.Reserve == 0 {
+			t.Errorf("stage 2 tried %v", k)
+		}
+		seen[k.NetCooldownMin][k.Quantile] = true
+	}
+	if len(seen[5]) != 2 || !seen[5][0.5] || !seen[5][0.6] || len(seen[15]) != 4 || !seen[15][0.6] || !seen[15][0.8] {
+		t.Errorf("stage 2 quantiles per cooldown: %v", seen)
+	}
 }
 
 // busyProfile is one week with a different level every two hours: the
