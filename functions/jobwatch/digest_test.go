@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dlibot/dlibot/internal/golden"
 	"github.com/dlibot/dlibot/pkg/dli"
 	"github.com/dlibot/dlibot/pkg/dli/dlitest"
 	"github.com/dlibot/dlibot/pkg/events"
@@ -280,8 +279,7 @@ func TestDigestRedeliveryAndSlack429(t *testing.T) {
 	}
 	f.emu.Advance(f.cfg.Interval)
 	tick := tickEvent(t, f.emu.Clock().Now().Truncate(f.cfg.Interval))
-	ctx := events.WithDelivery(context.Background(), events.Delivery{Function: Name, Attempt: 1, MaxDeliver: 5}, nil)
-	if out := f.w.Handle(ctx, tick); out.Kind() != events.KindRetry || out.After() < 40*time.Second {
+	if out := f.deliver(nil, tick, 1); out.Kind() != events.KindRetry || out.After() < 40*time.Second {
 		t.Fatalf("outcome %v, want retry after Slack's 40s", out)
 	}
 	if n := len(f.posts()); n != 0 {
@@ -289,8 +287,7 @@ func TestDigestRedeliveryAndSlack429(t *testing.T) {
 	}
 	// Redelivered inside Retry-After: nothing yet.
 	f.emu.Advance(20 * time.Second)
-	ctx = events.WithDelivery(context.Background(), events.Delivery{Function: Name, Attempt: 2, MaxDeliver: 5}, nil)
-	if out := f.w.Handle(ctx, tick); out.Kind() != events.KindAck {
+	if out := f.deliver(nil, tick, 2); out.Kind() != events.KindAck {
 		t.Fatalf("redelivery outcome %v", out)
 	}
 	if n := len(f.posts()); n != 0 {
@@ -298,13 +295,11 @@ func TestDigestRedeliveryAndSlack429(t *testing.T) {
 	}
 	// After it: one digest with all five.
 	f.emu.Advance(25 * time.Second)
-	ctx = events.WithDelivery(context.Background(), events.Delivery{Function: Name, Attempt: 3, MaxDeliver: 5}, nil)
-	if out := f.w.Handle(ctx, tick); out.Kind() != events.KindAck {
+	if out := f.deliver(nil, tick, 3); out.Kind() != events.KindAck {
 		t.Fatalf("redelivery outcome %v", out)
 	}
 	// Redelivered again, and two more ticks: nothing more.
-	ctx = events.WithDelivery(context.Background(), events.Delivery{Function: Name, Attempt: 4, MaxDeliver: 5}, nil)
-	f.w.Handle(ctx, tick)
+	f.deliver(nil, tick, 4)
 	f.tick()
 	f.tick()
 	f.wantCounts(1, 5)
@@ -321,24 +316,12 @@ func TestDigestThreeReplicas(t *testing.T) {
 	f := newFixture(t, nil)
 	replicas := []*Watcher{f.w, f.replica(), f.replica()}
 	ids := f.runningFlinks("job", 9)
-	round := func() {
-		f.emu.Advance(f.cfg.Interval)
-		var wg sync.WaitGroup
-		for _, w := range replicas {
-			wg.Go(func() {
-				if _, err := w.Poll(context.Background()); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-	}
-	round()
+	f.round(replicas)
 	for _, id := range ids {
 		f.setFlink(id, dlitest.FlinkJobRunningException, "")
 	}
 	for range 3 {
-		round()
+		f.round(replicas)
 	}
 	f.wantEachOnce(ids)
 	if n := len(f.events()[events.TypeIncidentOpened]); n != 9 {
@@ -460,19 +443,5 @@ func TestGoldenDigest(t *testing.T) {
 	}
 	w.cfg.DigestMax = 2
 	msgs["digest-more"] = w.digestMessage("msg/digest/1764158700000-0a1b2c3d4e5f", "", recs, now)
-	for name, m := range msgs {
-		t.Run(name, func(t *testing.T) {
-			if err := m.Validate(); err != nil {
-				t.Fatal(err)
-			}
-			got, err := json.MarshalIndent(struct {
-				Text   string `json:"text"`
-				Blocks any    `json:"blocks,omitempty"`
-			}{m.Text, blockkit.Fit(m.Blocks)}, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.Check(t, name+".golden.json", append(got, '\n'))
-		})
-	}
+	checkMessages(t, msgs)
 }

@@ -97,6 +97,30 @@ func (f *fixture) poll(w *Watcher) *Result {
 	return res
 }
 
+// round advances the emulator clock by one interval and has every replica
+// poll at once.
+func (f *fixture) round(replicas []*Watcher) {
+	f.t.Helper()
+	f.emu.Advance(f.cfg.Interval)
+	var wg sync.WaitGroup
+	for _, w := range replicas {
+		wg.Go(func() {
+			if _, err := w.Poll(context.Background()); err != nil {
+				f.t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// deliver hands w (f.w when nil) event e as JetStream delivery attempt of 5.
+func (f *fixture) deliver(w *Watcher, e events.Event, attempt int) events.Outcome {
+	if w == nil {
+		w = f.w
+	}
+	return w.Handle(events.WithDelivery(context.Background(), events.Delivery{Function: Name, Attempt: attempt, MaxDeliver: 5}, nil), e)
+}
+
 // tick advances the emulator clock by one interval and polls.
 func (f *fixture) tick() *Result {
 	f.t.Helper()

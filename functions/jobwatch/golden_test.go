@@ -60,6 +60,13 @@ func TestGoldenMessages(t *testing.T) {
 		"selfwatch":          w.selfwatchMessage(self),
 		"selfwatch-resolved": w.resolvedMessage(&selfResolved),
 	}
+	checkMessages(t, msgs)
+}
+
+// checkMessages checks each message is valid Block Kit and matches
+// testdata/<name>.golden.json (text and blocks as Slack gets them).
+func checkMessages(t *testing.T, msgs map[string]notify.Message) {
+	t.Helper()
 	for name, m := range msgs {
 		t.Run(name, func(t *testing.T) {
 			if err := m.Validate(); err != nil {
@@ -72,8 +79,7 @@ func TestGoldenMessages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, '\n')
-			golden.Check(t, name+".golden.json", got)
+			golden.Check(t, name+".golden.json", append(got, '\n'))
 		})
 	}
 }

@@ -109,15 +109,13 @@ func TestRedeliveredTickOnlyDelivers(t *testing.T) {
 	f.slack.Fail("chat.postMessage", 1, slacktest.RateLimited(10*time.Second))
 	f.setFlink(id, dlitest.FlinkJobRunningException, "")
 	f.emu.Advance(f.cfg.Interval)
-	ctx := events.WithDelivery(context.Background(), events.Delivery{Function: Name, Attempt: 1, MaxDeliver: 5}, nil)
 	tick := tickEvent(t, f.emu.Clock().Now().Truncate(f.cfg.Interval))
-	if out := f.w.Handle(ctx, tick); out.Kind() != events.KindRetry || out.After() < 10*time.Second {
+	if out := f.deliver(nil, tick, 1); out.Kind() != events.KindRetry || out.After() < 10*time.Second {
 		t.Fatalf("outcome %v, want retry after Slack's 10s", out)
 	}
 	f.emu.Advance(20 * time.Second)
 	f.emu.ClearRequests()
-	ctx = events.WithDelivery(context.Background(), events.Delivery{Function: Name, Attempt: 2, MaxDeliver: 5}, nil)
-	if out := f.w.Handle(ctx, tick); out.Kind() != events.KindAck {
+	if out := f.deliver(nil, tick, 2); out.Kind() != events.KindAck {
 		t.Fatalf("redelivery outcome %v", out)
 	}
 	if n := len(f.emu.Requests()); n != 0 {

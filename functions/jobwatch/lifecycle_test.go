@@ -5,7 +5,6 @@ import (
 	"errors"
 	"iter"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -89,31 +88,19 @@ func TestThreeReplicasOneAlertPerIncident(t *testing.T) {
 	for i := range 5 {
 		ids = append(ids, f.flink("job_"+string(rune('a'+i)), dlitest.FlinkJobRunning))
 	}
-	round := func() {
-		f.emu.Advance(f.cfg.Interval)
-		var wg sync.WaitGroup
-		for _, w := range replicas {
-			wg.Go(func() {
-				if _, err := w.Poll(context.Background()); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-	}
-	round()
+	f.round(replicas)
 	for _, id := range ids {
 		f.setFlink(id, dlitest.FlinkJobRunningException, "")
 	}
 	for range 3 {
-		round()
+		f.round(replicas)
 	}
 	f.wantCounts(5, 5)
 	for _, id := range ids {
 		f.setFlink(id, dlitest.FlinkJobRunning, "")
 	}
 	for range 8 {
-		round()
+		f.round(replicas)
 	}
 	if n := len(f.events()[events.TypeIncidentResolved]); n != 5 {
 		t.Errorf("resolved = %d, want 5", n)
