@@ -128,8 +128,10 @@ type Config struct {
 	// simulator.
 	NetSamples int `env:"NET_SAMPLES, default=1"`
 	// NetCooldown is the least time between two net scale-outs of a queue
-	// (AUTOSCALE_NET_COOLDOWN), kept in KV so replicas and restarts respect
-	// it. Default 15m.
+	// (AUTOSCALE_NET_COOLDOWN) until dlibot has applied plans to it (then
+	// the cooldown tuned with them, AUTOSCALE_NET_COOLDOWNS) and in
+	// recommend mode; kept in KV so replicas and restarts respect it.
+	// Default 15m.
 	NetCooldown time.Duration `env:"NET_COOLDOWN, default=15m"`
 	// NetCooldowns are the net cooldowns the tuning may pair with a
 	// queue's plan (AUTOSCALE_NET_COOLDOWNS, comma separated, whole
