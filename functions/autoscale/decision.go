@@ -128,8 +128,9 @@ type Candidate struct {
 	// Static marks the one-size candidate (a constant level, no plan
 	// changes).
 	Static bool `json:"static,omitempty"`
-	// Knob is the candidate (sim.Knob), e.g. "q=0.85 reserve=3 cooldown=5m": the
-	// quantile and the plans kept for re-asserting firings.
+	// Knob is the candidate (sim.Knob), e.g. "q=0.85 reserve=3 cooldown=5m":
+	// the quantile, the plans kept for re-asserting firings and the net's
+	// cooldown with this plan.
 	Knob string `json:"knob,omitempty"`
 	// Tuning is the knob's out-of-sample figures: each week of the history
 	// replayed under the plan learnt from the other weeks (sim.Tune).
