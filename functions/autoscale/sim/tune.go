@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -181,11 +182,11 @@ func Search(eval func(Knob) (KnobStats, error), obj Objective) ([]KnobStats, []i
 	// reserved plans is often the cheapest that meets the target, and
 	// the best quantile differs between cooldowns.)
 	first := order()
-	for ci, c := range cooldowns {
+	for _, c := range cooldowns {
 		best := -1
 		for _, i := range first {
 			if !stats[i].Knob.Static && stats[i].Knob.NetCooldownMin == c {
-				best = i - ci*len(Quantiles) // stage 1 holds each cooldown's quantiles in order
+				best = slices.Index(Quantiles, stats[i].Knob.Quantile)
 				break
 			}
 		}
