@@ -445,3 +445,21 @@ func TestGoldenDigest(t *testing.T) {
 	msgs["digest-more"] = w.digestMessage("msg/digest/1764158700000-0a1b2c3d4e5f", "", recs, now)
 	checkMessages(t, msgs)
 }
+
+// The Spark cursor is a DLI creation time: when jobwatch's clock runs ahead
+// of DLI's by more than the cursor's minute, a batch DLI created just after
+// a listing must still be in the next one (its failure alerts).
+func TestSparkCursorSurvivesClockSkew(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Kinds = []string{KindSpark} })
+	f.w.now = func() time.Time { return f.emu.Clock().Now().Add(3 * time.Minute) }
+	if _, err := f.emu.AddBatch(dlitest.BatchSpec{Name: "nightly", State: dlitest.BatchSuccess, CreatedAt: t0.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	f.poll(nil) // baseline
+	f.tick()
+	if _, err := f.emu.AddBatch(dlitest.BatchSpec{Name: "adhoc", State: dlitest.BatchDead}); err != nil {
+		t.Fatal(err)
+	}
+	f.tick()
+	f.wantCounts(1, 1)
+}

@@ -371,8 +371,22 @@ func (w *Watcher) poll(ctx context.Context, now time.Time, m *meta, res *Result,
 		m.Listed[kind] = now
 		if kind == KindSQL || kind == KindSpark {
 			// The next listing starts at the oldest job still active (it
-			// may still change), at most a minute back.
+			// may still change), at most a minute back. The filter compares
+			// DLI's times: the cursor is also at most a minute before the
+			// newest job listed (our clock may run ahead of DLI's), and
+			// stays where it was when none was listed.
 			c := now.Add(-time.Minute)
+			var newest time.Time
+			for _, o := range jobs {
+				if o.Started.After(newest) {
+					newest = o.Started
+				}
+			}
+			if newest.IsZero() {
+				c = start
+			} else if n := newest.Add(-time.Minute); n.Before(c) {
+				c = n
+			}
 			if !oldestActive.IsZero() && oldestActive.Before(c) {
 				c = oldestActive
 			}
