@@ -463,3 +463,60 @@ func TestSparkCursorSurvivesClockSkew(t *testing.T) {
 	f.tick()
 	f.wantCounts(1, 1)
 }
+
+// A Spark batch in a state jobwatch does not know (not one that has ended)
+// keeps the cursor at its start: when it is running again, its incident
+// recovers, as with the full listing.
+func TestSparkCursorHoldsBatchInUnknownState(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Kinds = []string{KindSpark} })
+	odd, err := f.emu.AddBatch(dlitest.BatchSpec{Name: "odd", State: dlitest.BatchRunning, CreatedAt: t0.Add(-2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := &batchStateMap{DLI: f.dli, id: odd}
+	f.w.dli = busy
+	f.poll(nil) // baseline
+	busy.set("busy")
+	f.tick()
+	f.wantCounts(1, 1)
+	// Newer batches move the cursor on.
+	for i := range 3 {
+		if _, err := f.emu.AddBatch(dlitest.BatchSpec{Name: fmt.Sprintf("hourly_%d", i), State: dlitest.BatchSuccess}); err != nil {
+			t.Fatal(err)
+		}
+		f.tick()
+	}
+	busy.set("")
+	for range 6 {
+		f.tick()
+	}
+	if got := len(f.events()[events.TypeIncidentResolved]); got != 1 {
+		t.Errorf("incident.resolved events = %d, want 1 (the batch runs again)", got)
+	}
+}
+
+// batchStateMap is a DLI wrapper that answers state for one Spark batch (a
+// state the emulator does not know); "" answers the real one.
+type batchStateMap struct {
+	DLI
+	id    string
+	mu    sync.Mutex
+	state string
+}
+
+func (b *batchStateMap) set(state string) { b.mu.Lock(); b.state = state; b.mu.Unlock() }
+
+func (b *batchStateMap) Batches(ctx context.Context, q dli.BatchQuery) iter.Seq2[dli.SparkBatch, error] {
+	return func(yield func(dli.SparkBatch, error) bool) {
+		for j, err := range b.DLI.Batches(ctx, q) {
+			b.mu.Lock()
+			if j.ID == b.id && b.state != "" {
+				j.State = dli.SparkState(b.state)
+			}
+			b.mu.Unlock()
+			if !yield(j, err) {
+				return
+			}
+		}
+	}
+}

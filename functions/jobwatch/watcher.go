@@ -640,7 +640,9 @@ func (d *detector) run(ctx context.Context, jobs []obs) (time.Time, error) {
 		if !o.Started.IsZero() {
 			jr.Start = ms(o.Started)
 		}
-		if si.class == classHealthy || si.class == classTransitional {
+		if si.class != classFinished && si.class != classFailed {
+			// Not known to have ended (also an unknown status): it may
+			// still change, so the cursor must not pass it.
 			if !o.Started.IsZero() && (oldest.IsZero() || o.Started.Before(oldest)) {
 				oldest = o.Started
 			}
