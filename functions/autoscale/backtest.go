@@ -58,11 +58,7 @@ func backtest(jobs []trace.Job, from, to time.Time, ctl sim.Controller, minCU, m
 	}
 	cost := b.CUHoursPerWeek * price
 	if waitCost > 0 {
-		var waited float64
-		for _, w := range res.Waits {
-			waited += w / 60
-		}
-		b.WaitMinutesPerWeek = round1(waited / weeks)
+		b.WaitMinutesPerWeek = round1(res.WaitMinutes() / weeks)
 		cost += b.WaitMinutesPerWeek * waitCost
 	}
 	b.CostPerWeek = math.Round(cost*100) / 100

@@ -602,8 +602,9 @@ func (a *Autoscaler) PlanQueue(ctx context.Context, q string) (*Decision, error)
 	for _, d := range a.cfg.NetCooldowns {
 		cooldowns = append(cooldowns, int(d/time.Minute))
 	}
-	tr, err := sim.Tune(sim.TuneInput{Samples: samples, Jobs: jobs, Weeks: folds, Model: modelCfg, Plan: pc, Net: net, NetCooldowns: cooldowns,
-		Sim: so, Target: a.cfg.TargetP95Wait, WaitCostPerJobMinute: a.cfg.WaitCostPerJobMinute, PricePerCUHour: a.cfg.PricePerCUHour})
+	tr, err := sim.Tune(sim.TuneInput{Samples: samples, Jobs: jobs, Weeks: folds, Model: modelCfg, Plan: pc, Net: net, Sim: so,
+		Objective: sim.Objective{Target: a.cfg.TargetP95Wait, WaitCostPerJobMinute: a.cfg.WaitCostPerJobMinute,
+			PricePerCUHour: a.cfg.PricePerCUHour, NetCooldowns: cooldowns}})
 	if err != nil {
 		return nil, permanent{fmt.Errorf("autoscale: tune %s: %w", q, err)}
 	}

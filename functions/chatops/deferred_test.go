@@ -35,16 +35,7 @@ func lambdaEnv(t *testing.T) *env {
 // DLI, Slack and clock (the one the schedule tick lands on).
 func (e *env) invocation(t *testing.T) *Service {
 	t.Helper()
-	svc, err := New(context.Background(), e.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = svc.Close(ctx)
-	})
-	return svc
+	return startService(t, e.opts)
 }
 
 // freeze stands for Lambda freezing the environment after the answer: the

@@ -242,11 +242,7 @@ func TestScaleForReverts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = e.svc.Close(ctx)
-	svc2, err := New(context.Background(), e.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc2.Close(ctx)
+	svc2 := startService(t, e.opts)
 	e.clock.Advance(2*time.Hour + time.Second)
 	if err := svc2.Tick(context.Background()); err != nil {
 		t.Fatal(err)

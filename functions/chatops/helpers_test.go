@@ -158,6 +158,12 @@ func newEnv(t testing.TB, o envOpts) *env {
 		_, opts.JS = ns.Connect()
 	}
 	opts.Lambda = o.lambda
+	return &env{svc: startService(t, opts), emu: emu, slack: sl, clock: ck, aud: aud, cfg: cfg, opts: opts, nats: ns}
+}
+
+// startService builds a Service from opts and closes it when the test ends.
+func startService(t testing.TB, opts Options) *Service {
+	t.Helper()
 	svc, err := New(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +173,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		defer cancel()
 		_ = svc.Close(ctx)
 	})
-	return &env{svc: svc, emu: emu, slack: sl, clock: ck, aud: aud, cfg: cfg, opts: opts, nats: ns}
+	return svc
 }
 
 type mapLookuper map[string]string

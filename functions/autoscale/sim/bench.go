@@ -199,14 +199,6 @@ func summarize(r *Result) (p50, p95, p99 float64) {
 	return Percentile(r.Waits, 50), Percentile(r.Waits, 95), Percentile(r.Waits, 99)
 }
 
-func totalWaitMin(r *Result) float64 {
-	s := 0.0
-	for _, w := range r.Waits {
-		s += w
-	}
-	return s / 60
-}
-
 // Bench tunes every policy on the training weeks and evaluates it on the
 // remaining weeks.
 func Bench(jobs []trace.Job, o BenchOptions) (*Report, error) {
@@ -301,7 +293,7 @@ func Bench(jobs []trace.Job, o BenchOptions) (*Report, error) {
 }
 
 func (o BenchOptions) score(r *Result) float64 {
-	return o.PricePerCUHour*r.CUHours + o.WaitCostPerJobMinute*totalWaitMin(r)
+	return o.PricePerCUHour*r.CUHours + o.WaitCostPerJobMinute*r.WaitMinutes()
 }
 
 // better reports whether candidate a beats b under the objective.

@@ -411,14 +411,14 @@ func (c compiledPolicy) schedule(e *Env, learnTo time.Time, weeks int, k Knob) (
 // tune chooses dlibot's knob on [from, to) with Tune, as the service does on
 // its history.
 func (c compiledPolicy) tune(e *Env, from, to time.Time, obj Objective) (*TuneResult, error) {
+	obj.Margin, obj.NetCooldowns = e.TuneMargin, e.NetCooldowns
 	var weeks []time.Time
 	for ws := from; ws.Before(to); ws = ws.Add(demand.Week) {
 		weeks = append(weeks, ws)
 	}
 	ss := e.samples(from, to)
 	return Tune(TuneInput{Samples: ss, Jobs: e.Jobs, Weeks: weeks, Model: c.modelConfig(e, ss, len(weeks)),
-		Plan: e.Plan, Net: e.Net, Sim: e.Sim, Target: obj.Target, Margin: e.TuneMargin,
-		WaitCostPerJobMinute: obj.WaitCostPerJobMinute, PricePerCUHour: obj.PricePerCUHour, NetCooldowns: e.NetCooldowns})
+		Plan: e.Plan, Net: e.Net, Sim: e.Sim, Objective: obj})
 }
 
 // searchOn runs Search with each knob's figures over [from, to) itself
@@ -441,7 +441,7 @@ func (c compiledPolicy) searchOn(e *Env, from, to time.Time, obj Objective) (*Tu
 		weeks := to.Sub(from).Hours() / (7 * 24)
 		st := KnobStats{Knob: k, CUHoursPerWeek: r.CUHours / weeks, WorstP95: p95, P95: p95}
 		if obj.byCost() {
-			st.WaitMinutesPerWeek = totalWaitMin(r) / weeks
+			st.WaitMinutesPerWeek = r.WaitMinutes() / weeks
 		}
 		return st, nil
 	}

@@ -177,6 +177,16 @@ type Result struct {
 	Starts []time.Time
 }
 
+// WaitMinutes is the job-minutes the window's jobs waited (the sum of
+// Waits).
+func (r *Result) WaitMinutes() float64 {
+	s := 0.0
+	for _, w := range r.Waits {
+		s += w
+	}
+	return s / 60
+}
+
 // SizePoint is the queue's billed size from At on.
 type SizePoint struct {
 	// At is when the size took effect.

@@ -311,20 +311,10 @@ type TuneInput struct {
 	Net NetConfig
 	// Sim are the simulator's options for the replays.
 	Sim Options
-	// Target is the P95 wait each fold must meet.
-	Target time.Duration
-	// Margin scales the target for the choice (0 means DefaultMargin): a
-	// knob qualifies when its worst fold's P95 is at most Margin·Target.
-	Margin float64
-	// WaitCostPerJobMinute, when > 0, chooses by cost instead of by the
-	// target (Objective): PricePerCUHour·CU-hours + WaitCostPerJobMinute·
-	// job-minutes waited, mean per fold week.
-	WaitCostPerJobMinute float64
-	// PricePerCUHour prices a CU-hour for the cost objective (0 counts as 1).
-	PricePerCUHour float64
-	// NetCooldowns are the net cooldowns (minutes) tuned with the plan
-	// (Objective.NetCooldowns); empty: Net.Cooldown only.
-	NetCooldowns []int
+	// Objective is what the knob is chosen by: the P95 wait each fold must
+	// meet (with the margin) or the cost of CU-hours and waiting, and the
+	// net cooldowns tried with each plan.
+	Objective
 }
 
 // DefaultMargin is the share of the P95 wait target the worst fold must
@@ -449,7 +439,7 @@ func Tune(in TuneInput) (*TuneResult, error) {
 			}
 			st.CUHoursPerWeek += r.CUHours / float64(len(folds))
 			if in.WaitCostPerJobMinute > 0 {
-				st.WaitMinutesPerWeek += totalWaitMin(r) / float64(len(folds))
+				st.WaitMinutesPerWeek += r.WaitMinutes() / float64(len(folds))
 			}
 			st.WorstP95 = max(st.WorstP95, Percentile(r.Waits, 95))
 			all = append(all, r.Waits...)
@@ -460,9 +450,7 @@ func Tune(in TuneInput) (*TuneResult, error) {
 		st.WaitMinutesPerWeek = math.Round(st.WaitMinutesPerWeek*10) / 10
 		return st, nil
 	}
-	obj := Objective{Target: in.Target, Margin: in.Margin, WaitCostPerJobMinute: in.WaitCostPerJobMinute, PricePerCUHour: in.PricePerCUHour,
-		NetCooldowns: in.NetCooldowns}
-	if res.Stats, res.Order, err = Search(eval, obj); err != nil {
+	if res.Stats, res.Order, err = Search(eval, in.Objective); err != nil {
 		return nil, err
 	}
 	res.Best = res.Order[0]

@@ -285,7 +285,7 @@ func TestTuneLeavesTheWeekOut(t *testing.T) {
 	}
 	in := TuneInput{Samples: ss, Jobs: jobs, Weeks: []time.Time{t0, t0.Add(demand.Week)},
 		Model: demand.Config{Recurring: true}, Net: NetConfig{Disabled: true},
-		Sim: Options{PlanJitter: -1, Seed: 1}, Target: 5 * time.Minute}
+		Sim: Options{PlanJitter: -1, Seed: 1}, Objective: Objective{Target: 5 * time.Minute}}
 	tr, err := Tune(in)
 	if err != nil {
 		t.Fatal(err)
@@ -435,7 +435,7 @@ func TestTuneProjectsEachFold(t *testing.T) {
 		}
 		in := TuneInput{Samples: ss, Jobs: jobs, Weeks: folds,
 			Model: demand.Config{Recurring: true, Trend: true}, Net: NetConfig{Disabled: true},
-			Sim: Options{PlanJitter: -1, Seed: 1, MaxCU: 512}, Plan: plan.Config{MaxCU: 512}, Target: 5 * time.Minute}
+			Sim: Options{PlanJitter: -1, Seed: 1, MaxCU: 512}, Plan: plan.Config{MaxCU: 512}, Objective: Objective{Target: 5 * time.Minute}}
 		tr, err := Tune(in)
 		if err != nil {
 			t.Fatal(err)
